@@ -1,0 +1,97 @@
+import DataLoader from 'dataloader'
+import { LoadCacheError } from '../errors.js'
+import type { LoaderDefinition } from '../loader/define-loader.js'
+import { CacheEngine, type CacheEvents } from './engine.js'
+import type { CacheId } from './keys.js'
+import { type CreateCacheOptions, resolveCacheOptions } from './options.js'
+import type { CacheStats } from './stats.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: a definition's `fetch` takes its id type as a parameter, so only `any` accepts every definition.
+type AnyDefinition = LoaderDefinition<any, any>
+
+/** The per-request loaders `cache.loaders(defs)` returns: one DataLoader per definition, same property names. */
+export type Loaders<Defs extends Record<string, AnyDefinition>> = {
+  [P in keyof Defs]: Defs[P] extends LoaderDefinition<infer K, infer V> ? DataLoader<K, V | null> : never
+}
+
+/** A shared two-tier cache. Create one per process (per namespace) and call `loaders()` once per request. */
+export interface LoadCache {
+  /**
+   * Creates fresh DataLoaders for one request (never share them across requests or viewers: each memoizes
+   * what it loaded). All loads of one tick are batched; the batch goes through L1, Redis and `fetch`.
+   */
+  loaders<Defs extends Record<string, AnyDefinition>>(definitions: Defs): Loaders<Defs>
+  /**
+   * Evicts entities by id, here, in Redis, and in every process on the bus. Resolves once Redis has
+   * applied it, or once it is queued for replay when Redis is unreachable; it never rejects for a Redis
+   * fault. Call it after the write to the source has committed.
+   */
+  invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<void>
+  /** Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it. */
+  invalidateTags(tags: readonly string[]): Promise<void>
+  /** Counters per loader, plus the state of Redis, the bus and L1. */
+  stats(): CacheStats
+  /** Subscribes to state changes: `breaker`, `bus`, `redisError`, `fetchError`. */
+  on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): LoadCache
+  off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): LoadCache
+  /** Stops the bus connection and timers. The Redis client you passed in is left open. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates a cache. Without `redis` it is memory-only (correct within one process); with an ioredis client it
+ * is two-tier and shares entries, locks and invalidations with every process using the same namespace.
+ *
+ * @throws LoadCacheTypeError (a TypeError) naming the option and value when an option is invalid.
+ */
+export function createCache(options: CreateCacheOptions = {}): LoadCache {
+  const engine = new CacheEngine(resolveCacheOptions(options))
+  let closed = false
+
+  const cache: LoadCache = {
+    loaders(definitions) {
+      if (closed) throw new LoadCacheError('E_CACHE_CLOSED', 'loaders() called on a closed cache')
+      const loaders: Record<string, DataLoader<CacheId, unknown>> = {}
+      for (const [property, def] of Object.entries(definitions)) {
+        const runtime = engine.runtime(def)
+        const maxBatchSize = def.maxBatchSize ?? engine.options.maxBatchSize
+        loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids), {
+          name: def.name,
+          maxBatchSize: maxBatchSize > 0 ? maxBatchSize : Number.POSITIVE_INFINITY,
+        })
+      }
+      return loaders as Loaders<typeof definitions>
+    },
+    async invalidate(loader, ids) {
+      const name = typeof loader === 'string' ? loader : loader?.name
+      if (typeof name !== 'string') {
+        throw new TypeError(
+          `[loadcache] invalidate(loader, ids): loader must be a loader definition or its name`,
+        )
+      }
+      if (!Array.isArray(ids))
+        throw new TypeError('[loadcache] invalidate(loader, ids): ids must be an array')
+      await engine.invalidate(engine.entryKeysOf(name, ids), [])
+    },
+    async invalidateTags(tags) {
+      if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')) {
+        throw new TypeError('[loadcache] invalidateTags(tags): tags must be an array of strings')
+      }
+      await engine.invalidate([], tags)
+    },
+    stats: () => engine.stats(),
+    on(event, listener) {
+      engine.on(event, listener as never)
+      return cache
+    },
+    off(event, listener) {
+      engine.off(event, listener as never)
+      return cache
+    },
+    async close() {
+      closed = true
+      await engine.close()
+    },
+  }
+  return cache
+}

@@ -1,0 +1,85 @@
+import { LRUCache } from 'lru-cache'
+import type { CacheEntry } from './entry.js'
+
+export interface MemoryTierOptions {
+  /** Most entries held. */
+  max: number
+  /** Most bytes held (approximate: the encoded size of each entry). */
+  maxBytes: number
+}
+
+/**
+ * L1: a bounded in-process LRU of decoded entries, plus an index from tag to the keys that carry it, so a
+ * tag invalidation evicts exactly those entries (the index shrinks as entries leave, so it is bounded by
+ * the LRU itself).
+ */
+export class MemoryTier {
+  readonly #lru: LRUCache<string, CacheEntry>
+  readonly #keysByTag = new Map<string, Set<string>>()
+
+  constructor(options: MemoryTierOptions) {
+    this.#lru = new LRUCache<string, CacheEntry>({
+      max: options.max,
+      maxSize: options.maxBytes,
+      sizeCalculation: (entry) => Math.max(1, entry.size),
+      // An entry bigger than the whole byte budget is simply not kept, instead of throwing.
+      maxEntrySize: options.maxBytes,
+      dispose: (entry, key) => this.#unindex(key, entry),
+    })
+  }
+
+  get size(): number {
+    return this.#lru.size
+  }
+
+  /** The entry if present and not past `expiresAt`. Stale-but-in-grace entries are returned too. */
+  get(key: string): CacheEntry | undefined {
+    return this.#lru.get(key)
+  }
+
+  set(key: string, entry: CacheEntry, now: number): void {
+    const ttl = entry.expiresAt - now
+    if (ttl <= 0) return
+    // Delete first so the old entry's index records go before the new ones are added (a shared tag would
+    // otherwise be unindexed by the old entry's dispose after the new entry indexed it).
+    this.#lru.delete(key)
+    this.#lru.set(key, entry, { ttl })
+    if (!this.#lru.has(key)) return
+    for (const tag of entry.tags) {
+      let keys = this.#keysByTag.get(tag)
+      if (keys === undefined) {
+        keys = new Set()
+        this.#keysByTag.set(tag, keys)
+      }
+      keys.add(key)
+    }
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(key)
+  }
+
+  /** Evicts every entry carrying one of these (encoded) tags. */
+  deleteTagged(tags: Iterable<string>): void {
+    for (const tag of tags) {
+      const keys = this.#keysByTag.get(tag)
+      if (keys === undefined) continue
+      for (const key of [...keys]) this.#lru.delete(key)
+      this.#keysByTag.delete(tag)
+    }
+  }
+
+  clear(): void {
+    this.#lru.clear()
+    this.#keysByTag.clear()
+  }
+
+  #unindex(key: string, entry: CacheEntry): void {
+    for (const tag of entry.tags) {
+      const keys = this.#keysByTag.get(tag)
+      if (keys === undefined) continue
+      keys.delete(key)
+      if (keys.size === 0) this.#keysByTag.delete(tag)
+    }
+  }
+}

@@ -1,0 +1,215 @@
+import { invalidOption } from '../errors.js'
+import type { RedisClient } from '../redis/scripts.js'
+import { isValidNamespace } from './keys.js'
+
+/** Where loadcache reports state changes and faults. Compatible with `console`, pino and winston. */
+export interface Logger {
+  debug?(message: string): void
+  info?(message: string): void
+  warn(message: string): void
+  error(message: string): void
+}
+
+/** A logger that prints nothing: the default, so a library never writes to stdout on its own. */
+export const silentLogger: Logger = { warn() {}, error() {} }
+
+export interface CreateCacheOptions {
+  /** Prefix of every Redis key and of the bus channel. Letters, digits, `_ . : -`. Default `'loadcache'`. */
+  namespace?: string
+  /**
+   * An ioredis client. Without it the cache is memory-only (correct within one process). The cache never
+   * closes this client; it opens one extra connection (`client.duplicate()`) for the invalidation bus.
+   */
+  redis?: RedisClient
+  /** L1, the in-process LRU. `false` disables it (every read goes to Redis). */
+  memory?: { max?: number; maxBytes?: number } | false
+  /** Default entry TTL in seconds (loaders may override). Default 300. */
+  ttl?: number
+  /** TTL in seconds of "absent" entries (ids the source did not return). Default 30. */
+  negativeTtl?: number
+  /**
+   * Seconds an expired entry may still be served while one caller refreshes it in the background, and
+   * when the source fails (fail-safe). Default 0 (off).
+   */
+  grace?: number
+  /** Random spread added to TTLs, as a fraction (0.1 = up to +10%), so keys written together do not expire together. Default 0.1. */
+  jitter?: number
+  /** XFetch early refresh: `beta` (1 is the paper's default), or `false` (default) for none. */
+  earlyRefresh?: number | false
+  /** Largest TTL + grace any entry may have, in seconds; tag versions are kept this long. Default 86400. */
+  maxTtl?: number
+  /** Lock TTL in ms: how long a dead lock holder can block others. Fetches should finish well within it. Default 5000. */
+  lockTtlMs?: number
+  /** Longest a caller waits for another process's fill before fetching itself, in ms. Default: `lockTtlMs`. */
+  lockWaitMs?: number
+  /** Per-command Redis timeout in ms. Default 250. */
+  redisTimeoutMs?: number
+  /** Circuit breaker: consecutive Redis failures that open it (default 5) and ms it stays open (default 5000). */
+  breaker?: { failureThreshold?: number; breakDurationMs?: number }
+  /** Most invalidations (keys + tags) queued while Redis is unreachable. Default 10000. */
+  maxPendingInvalidations?: number
+  /** Default 0 for loaders: maxBatchSize of the per-request DataLoaders (0 = unlimited). */
+  maxBatchSize?: number
+  logger?: Logger
+}
+
+export interface ResolvedCacheOptions {
+  readonly namespace: string
+  readonly redis: RedisClient | undefined
+  readonly memory: { readonly max: number; readonly maxBytes: number } | false
+  readonly ttl: number
+  readonly negativeTtl: number
+  readonly grace: number
+  readonly jitter: number
+  readonly earlyRefresh: number
+  readonly maxTtl: number
+  readonly lockTtlMs: number
+  readonly lockWaitMs: number
+  readonly redisTimeoutMs: number
+  readonly failureThreshold: number
+  readonly breakDurationMs: number
+  readonly maxPendingInvalidations: number
+  readonly maxBatchSize: number
+  readonly logger: Logger
+}
+
+export function positiveNumber(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw invalidOption(option, value, 'a positive number')
+  }
+  return value
+}
+
+export function nonNegativeNumber(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidOption(option, value, 'a number >= 0')
+  }
+  return value
+}
+
+export function positiveInteger(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw invalidOption(option, value, 'a positive integer')
+  }
+  return value
+}
+
+function plainObject(option: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption(option, value, 'an object')
+  }
+  return value as Record<string, unknown>
+}
+
+function isRedisClient(value: unknown): value is RedisClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { evalsha?: unknown }).evalsha === 'function' &&
+    typeof (value as { duplicate?: unknown }).duplicate === 'function'
+  )
+}
+
+/** Validates every option once, so the hot path never re-checks, and fills in the defaults. */
+export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedCacheOptions {
+  plainObject('options', options)
+  const namespace = options.namespace ?? 'loadcache'
+  if (!isValidNamespace(namespace)) {
+    throw invalidOption(
+      'namespace',
+      namespace,
+      'a non-empty string of letters, digits and _ . : - (at most 100)',
+    )
+  }
+  if (options.redis !== undefined && !isRedisClient(options.redis)) {
+    throw invalidOption('redis', options.redis, 'an ioredis client (new Redis(...))')
+  }
+  if (options.redis && (options.redis as { isCluster?: boolean }).isCluster) {
+    throw invalidOption(
+      'redis',
+      'Cluster',
+      'a standalone ioredis client: Redis Cluster support is not implemented yet (tracked in issue #5)',
+    )
+  }
+  let memory: ResolvedCacheOptions['memory'] = false
+  if (options.memory !== false) {
+    const m = plainObject('memory', options.memory)
+    memory = {
+      max: positiveInteger('memory.max', m.max, 10_000),
+      maxBytes: positiveInteger('memory.maxBytes', m.maxBytes, 64 * 1024 * 1024),
+    }
+  }
+  const breaker = plainObject('breaker', options.breaker)
+  const lockTtlMs = positiveInteger('lockTtlMs', options.lockTtlMs, 5000)
+  const earlyRefresh = options.earlyRefresh ?? false
+  const maxTtl = positiveNumber('maxTtl', options.maxTtl, 86_400)
+  const resolved: ResolvedCacheOptions = {
+    namespace,
+    redis: options.redis,
+    memory,
+    ttl: positiveNumber('ttl', options.ttl, 300),
+    negativeTtl: nonNegativeNumber('negativeTtl', options.negativeTtl, 30),
+    grace: nonNegativeNumber('grace', options.grace, 0),
+    jitter: fraction('jitter', options.jitter, 0.1),
+    earlyRefresh: earlyRefresh === false ? 0 : positiveNumber('earlyRefresh', earlyRefresh, 1),
+    maxTtl,
+    lockTtlMs,
+    lockWaitMs: positiveInteger('lockWaitMs', options.lockWaitMs, lockTtlMs),
+    redisTimeoutMs: positiveInteger('redisTimeoutMs', options.redisTimeoutMs, 250),
+    failureThreshold: positiveInteger('breaker.failureThreshold', breaker.failureThreshold, 5),
+    breakDurationMs: positiveInteger('breaker.breakDurationMs', breaker.breakDurationMs, 5000),
+    maxPendingInvalidations: positiveInteger(
+      'maxPendingInvalidations',
+      options.maxPendingInvalidations,
+      10_000,
+    ),
+    maxBatchSize: nonNegativeInteger('maxBatchSize', options.maxBatchSize, 0),
+    logger: resolveLogger(options.logger),
+  }
+  checkTtlBound('ttl', resolved.ttl + resolved.grace, maxTtl)
+  return resolved
+}
+
+export function checkTtlBound(option: string, ttlPlusGrace: number, maxTtl: number): void {
+  if (ttlPlusGrace > maxTtl) {
+    throw invalidOption(
+      option,
+      ttlPlusGrace,
+      `at most maxTtl (${maxTtl} s) together with grace; raise the cache's "maxTtl" option`,
+    )
+  }
+}
+
+function fraction(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+    throw invalidOption(option, value, 'a number from 0 to 1')
+  return value
+}
+
+function nonNegativeInteger(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw invalidOption(option, value, 'an integer >= 0')
+  }
+  return value
+}
+
+function resolveLogger(logger: unknown): Logger {
+  if (logger === undefined) return silentLogger
+  const l = logger as Partial<Logger>
+  if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
+    throw invalidOption('logger', logger, 'an object with warn() and error() methods (console works)')
+  }
+  // Bind, so loggers whose methods rely on `this` (pino, console) keep working when called detached.
+  return {
+    debug: l.debug?.bind(l),
+    info: l.info?.bind(l),
+    warn: l.warn.bind(l),
+    error: l.error.bind(l),
+  }
+}

@@ -1,0 +1,56 @@
+/** Counters of one loader. Plain integer increments on an object, cheap enough to leave on. */
+export interface LoaderStats {
+  /** Ids answered by L1 with no Redis round trip. */
+  l1Hits: number
+  /** Ids answered by Redis. */
+  l2Hits: number
+  /** Ids that were in neither tier (each is fetched, joined or waited for). */
+  misses: number
+  /** Ids that joined a fill already in flight in this process. */
+  joined: number
+  /** Calls of the loader's `fetch`. */
+  fetchCalls: number
+  /** Ids passed to `fetch`, summed over calls. */
+  idsFetched: number
+  /** Ids that waited for another process's fill (its lock was held). */
+  lockWaits: number
+  /** Fills whose write was refused because their key or a tag was invalidated during the fetch. */
+  staleWritesRefused: number
+  /** Stale entries served within grace (while refreshing, or because fetch failed). */
+  staleServed: number
+  /** Background refreshes started (grace or early refresh). */
+  refreshes: number
+  /** Ids whose fetch failed (an Error slot or a thrown fetch). */
+  fetchErrors: number
+  /** Entries in Redis that could not be decoded; each was treated as a miss and removed. */
+  corruptEntries: number
+}
+
+export interface CacheStats {
+  readonly loaders: Readonly<Record<string, Readonly<LoaderStats>>>
+  readonly redis: {
+    readonly enabled: boolean
+    readonly breaker: 'closed' | 'open' | 'half-open' | 'disabled'
+    readonly errors: number
+    readonly busConnected: boolean
+    readonly pendingInvalidations: number
+  }
+  readonly memory: { readonly entries: number }
+}
+
+export function emptyLoaderStats(): LoaderStats {
+  return {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    joined: 0,
+    fetchCalls: 0,
+    idsFetched: 0,
+    lockWaits: 0,
+    staleWritesRefused: 0,
+    staleServed: 0,
+    refreshes: 0,
+    fetchErrors: 0,
+    corruptEntries: 0,
+  }
+}

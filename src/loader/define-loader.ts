@@ -1,0 +1,138 @@
+import { jsonSerializer, type Serializer } from '../cache/entry.js'
+import { type CacheId, isValidLoaderName } from '../cache/keys.js'
+import { nonNegativeNumber, positiveInteger, positiveNumber } from '../cache/options.js'
+import { describeValue, invalidOption } from '../errors.js'
+
+/**
+ * What `fetch` may return for a batch of ids:
+ * - an array aligned with the ids (`result[i]` belongs to `ids[i]`), or
+ * - a Map from id to value (ids it lacks are absent).
+ * A value of `null` or `undefined` means absent (cached for `negativeTtl`); an `Error` fails that id only
+ * and is never cached.
+ */
+export type FetchResult<K, V> =
+  | ReadonlyArray<V | null | undefined | Error>
+  | ReadonlyMap<K, V | null | undefined | Error>
+
+export interface LoaderOptions<K extends CacheId, V> {
+  /** Names the loader in cache keys, stats and `invalidate`. Letters, digits, `_ . -`; must start with a letter or `_`. */
+  name: string
+  /** Loads the distinct ids of one batch (all misses of the batch, in one call). */
+  fetch: (ids: readonly K[]) => Promise<FetchResult<K, V>> | FetchResult<K, V>
+  /** Entry TTL in seconds. Default: the cache's `ttl`. */
+  ttl?: number
+  /** TTL in seconds of absent ids. Default: the cache's `negativeTtl`. */
+  negativeTtl?: number
+  /** Grace in seconds (serve stale while refreshing, and when fetch fails). Default: the cache's `grace`. */
+  grace?: number
+  /**
+   * Tags of a present value, e.g. `(id, row) => [\`org:${row.orgId}\`]`; `cache.invalidateTags` evicts by
+   * them. Called once per fetched value; a throw makes that value uncached (and is logged), not failed.
+   */
+  tags?: (id: K, value: V) => readonly string[]
+  /** Largest batch a per-request DataLoader sends at once. Default: the cache's `maxBatchSize` (0 = unlimited). */
+  maxBatchSize?: number
+  /** How values are stored in Redis. Default JSON. */
+  serializer?: Serializer
+}
+
+/** A loader declared once at module level and instantiated per request by `cache.loaders()`. */
+export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
+  readonly name: string
+  readonly fetch: (ids: readonly K[]) => Promise<FetchResult<K, V>> | FetchResult<K, V>
+  readonly ttl: number | undefined
+  readonly negativeTtl: number | undefined
+  readonly grace: number | undefined
+  readonly tags: ((id: K, value: V) => readonly string[]) | undefined
+  readonly maxBatchSize: number | undefined
+  readonly serializer: Serializer
+}
+
+/**
+ * Declares a cached loader. Validates every option now, so mistakes surface at startup, not on the first
+ * request.
+ *
+ * @throws LoadCacheTypeError (a TypeError) naming the option and the value when an option is invalid.
+ */
+export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>): LoaderDefinition<K, V> {
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption('defineLoader(options)', options, 'an object')
+  if (!isValidLoaderName(options.name)) {
+    throw invalidOption(
+      'name',
+      options.name,
+      'a string of letters, digits and _ . - starting with a letter or _ (at most 100)',
+    )
+  }
+  const where = `loader "${options.name}": `
+  if (typeof options.fetch !== 'function')
+    throw invalidOption(`${where}fetch`, options.fetch, 'a function (ids) => values')
+  if (options.tags !== undefined && typeof options.tags !== 'function') {
+    throw invalidOption(`${where}tags`, options.tags, 'a function (id, value) => string[]')
+  }
+  const serializer = options.serializer ?? jsonSerializer
+  if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
+    throw invalidOption(`${where}serializer`, serializer, 'an object with serialize() and deserialize()')
+  }
+  return Object.freeze({
+    name: options.name,
+    fetch: options.fetch,
+    ttl: options.ttl === undefined ? undefined : positiveNumber(`${where}ttl`, options.ttl, 0),
+    negativeTtl:
+      options.negativeTtl === undefined
+        ? undefined
+        : nonNegativeNumber(`${where}negativeTtl`, options.negativeTtl, 0),
+    grace: options.grace === undefined ? undefined : nonNegativeNumber(`${where}grace`, options.grace, 0),
+    tags: options.tags,
+    maxBatchSize:
+      options.maxBatchSize === undefined
+        ? undefined
+        : positiveInteger(`${where}maxBatchSize`, options.maxBatchSize, 0),
+    serializer,
+  })
+}
+
+/** The outcome of fetching one id: a value, absent, or an error for that id alone. */
+export type FetchOutcome =
+  | { readonly kind: 'value'; readonly value: unknown }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'error'; readonly error: Error }
+
+/**
+ * Maps what `fetch` returned onto the ids it was given. A result of the wrong shape fails every id of the
+ * batch with an error that says what was expected, as DataLoader does.
+ */
+export function alignFetchResult(
+  loaderName: string,
+  ids: readonly CacheId[],
+  result: unknown,
+): FetchOutcome[] | Error {
+  if (result instanceof Map) {
+    return ids.map((id) => outcome(lookup(result, id)))
+  }
+  if (Array.isArray(result)) {
+    if (result.length !== ids.length) {
+      return new TypeError(
+        `[loadcache] loader "${loaderName}": fetch must return an array with one value per id (${ids.length}), or a Map; got an array of ${result.length}`,
+      )
+    }
+    return result.map(outcome)
+  }
+  return new TypeError(
+    `[loadcache] loader "${loaderName}": fetch must return an array aligned with the ids or a Map, got ${describeValue(result)}`,
+  )
+}
+
+/** Finds an id in a Map the way users expect: `1` and `'1'` name the same entity. */
+function lookup(map: Map<unknown, unknown>, id: CacheId): unknown {
+  if (map.has(id)) return map.get(id)
+  if (typeof id === 'number') return map.get(String(id))
+  const asNumber = Number(id)
+  return String(asNumber) === id ? map.get(asNumber) : undefined
+}
+
+function outcome(value: unknown): FetchOutcome {
+  if (value instanceof Error) return { kind: 'error', error: value }
+  if (value === null || value === undefined) return { kind: 'absent' }
+  return { kind: 'value', value }
+}

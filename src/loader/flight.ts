@@ -1,0 +1,43 @@
+import type { CacheEntry } from '../cache/entry.js'
+import type { CacheId } from '../cache/keys.js'
+
+/**
+ * One fill of one key in this process. Every caller of the process that wants the key while the fill runs
+ * joins it instead of starting another (the process-wide level of deduplication, between the per-request
+ * DataLoader and the Redis lock).
+ *
+ * The promise resolves to the value, or to an `Error` for that id: it never rejects, so a flight nobody
+ * awaits cannot become an unhandled rejection, and DataLoader turns an `Error` result into a rejection of
+ * just that load.
+ */
+export class Flight {
+  readonly key: string
+  readonly id: CacheId
+  /** The engine's invalidation sequence when the flight started; see CacheEngine#mayKeepInMemory. */
+  readonly startSeq: number
+  readonly promise: Promise<unknown>
+  /** Set when the key was invalidated while the flight ran: its result must not be kept in L1. */
+  dirty = false
+  settled = false
+  /** An expired entry still within grace, served if the fetch fails (fail-safe). */
+  stale: CacheEntry | undefined
+  #resolve!: (value: unknown) => void
+  readonly #onSettle: (flight: Flight) => void
+
+  constructor(key: string, id: CacheId, startSeq: number, onSettle: (flight: Flight) => void) {
+    this.key = key
+    this.id = id
+    this.startSeq = startSeq
+    this.#onSettle = onSettle
+    this.promise = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
+  }
+
+  settle(result: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.#onSettle(this)
+    this.#resolve(result)
+  }
+}

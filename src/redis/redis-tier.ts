@@ -1,0 +1,297 @@
+import { KeySpace } from '../cache/keys.js'
+import type { Logger } from '../cache/options.js'
+import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
+import { invalidateScript, type RedisClient, readScript, writeScript } from './scripts.js'
+
+export type ReadMode = 'lock' | 'peek' | 'refresh'
+
+export type ReadStatus =
+  | { readonly kind: 'hit'; readonly raw: string }
+  | { readonly kind: 'locked' }
+  | { readonly kind: 'busy'; readonly lockTtlMs: number }
+  | { readonly kind: 'miss' }
+
+export interface ReadResult {
+  /** The tag clock read in the same step (see scripts.ts). */
+  readonly clock: number
+  readonly statuses: readonly ReadStatus[]
+}
+
+/** `w` written, `r` released, `s` refused (tag raced), `x` refused (lock lost). */
+export type WriteStatus = 'w' | 'r' | 's' | 'x'
+
+export interface WriteItem {
+  readonly entryKey: string
+  /** The encoded entry, or `''` to release the lock without writing. */
+  readonly encoded: string
+  readonly ttlMs: number
+}
+
+export interface RedisTierOptions {
+  readonly client: RedisClient
+  readonly keys: KeySpace
+  readonly instanceId: string
+  readonly timeoutMs: number
+  readonly lockTtlMs: number
+  readonly tagTtlMs: number
+  readonly failureThreshold: number
+  readonly breakDurationMs: number
+  readonly maxPendingInvalidations: number
+  readonly logger: Logger
+  readonly onBreakerChange: (state: BreakerState, previous: BreakerState) => void
+  readonly onError: (error: unknown, operation: string) => void
+}
+
+/** Raised when L2 is skipped (breaker open or invalidations waiting to be replayed). Never reaches users. */
+export class RedisUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`[loadcache] [redis] skipped: ${reason}`)
+    this.name = 'RedisUnavailableError'
+  }
+}
+
+class RedisTimeoutError extends Error {
+  constructor(operation: string, timeoutMs: number) {
+    super(`[loadcache] [redis] ${operation} timed out after ${timeoutMs} ms`)
+    this.name = 'RedisTimeoutError'
+  }
+}
+
+/**
+ * L2: every Redis operation loadcache performs, each one round trip, each bounded by a timeout and guarded
+ * by the circuit breaker. Callers treat any rejection as "L2 unavailable" and carry on without it.
+ *
+ * Invalidations that cannot reach Redis are never dropped: they are queued (bounded, newest wins) and
+ * replayed before L2 is read again, so an entry invalidated during an outage is not served after it.
+ */
+export class RedisTier {
+  readonly #o: RedisTierOptions
+  readonly #breaker: CircuitBreaker
+  readonly #pendingKeys = new Set<string>()
+  readonly #pendingTags = new Set<string>()
+  #replaying: Promise<void> | undefined
+  #probeTimer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: RedisTierOptions) {
+    this.#o = options
+    this.#breaker = new CircuitBreaker({
+      failureThreshold: options.failureThreshold,
+      breakDurationMs: options.breakDurationMs,
+      onStateChange: (state, previous) => {
+        options.onBreakerChange(state, previous)
+        if (state === 'open') this.#scheduleProbe()
+      },
+    })
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state
+  }
+
+  /** Whether L2 may be read now: breaker closed and no invalidation waiting to be replayed. */
+  get readable(): boolean {
+    return this.#breaker.isClosed && this.#pendingKeys.size === 0 && this.#pendingTags.size === 0
+  }
+
+  get pendingInvalidations(): number {
+    return this.#pendingKeys.size + this.#pendingTags.size
+  }
+
+  async read(entryKeys: readonly string[], token: string, mode: ReadMode): Promise<ReadResult> {
+    if (!this.readable) throw new RedisUnavailableError(this.#unavailableReason())
+    const reply = (await this.#run('read', () =>
+      readScript.run(this.#o.client, withLockKeys(entryKeys), [
+        token,
+        this.#o.lockTtlMs,
+        this.#o.keys.tagPrefix,
+        this.#o.keys.clockKey,
+        mode,
+      ]),
+    )) as string[]
+    const statuses: ReadStatus[] = []
+    for (let i = 1; i < reply.length; i += 2) {
+      const status = reply[i]
+      const value = reply[i + 1] ?? ''
+      if (status === 'h') statuses.push({ kind: 'hit', raw: value })
+      else if (status === 'l') statuses.push({ kind: 'locked' })
+      else if (status === 'b') statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
+      else statuses.push({ kind: 'miss' })
+    }
+    return { clock: Number(reply[0]), statuses }
+  }
+
+  async write(items: readonly WriteItem[], token: string): Promise<WriteStatus[]> {
+    if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
+    const args: (string | number)[] = [token, this.#o.keys.tagPrefix, this.#o.keys.channel]
+    for (const item of items) args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)))
+    return (await this.#run('write', () =>
+      writeScript.run(this.#o.client, withLockKeys(items.map((item) => item.entryKey)), args),
+    )) as WriteStatus[]
+  }
+
+  /**
+   * Deletes entries and bumps tags in Redis and announces it on the bus. Resolves `true` when Redis has
+   * applied it, `false` when it was queued for replay (Redis unreachable). Never rejects.
+   */
+  async invalidate(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<boolean> {
+    if (this.#breaker.isClosed && this.pendingInvalidations === 0) {
+      try {
+        await this.#applyInvalidation(entryKeys, encodedTags)
+        return true
+      } catch {
+        // Fall through to the queue: the error was already counted and reported by #run.
+      }
+    }
+    this.#enqueue(entryKeys, encodedTags)
+    return false
+  }
+
+  /** Best-effort removal of entries the client could not decode; failures are only counted. */
+  discard(entryKeys: readonly string[]): void {
+    if (!this.#breaker.isClosed) return
+    for (const key of entryKeys) {
+      this.#run('discard', () => this.#o.client.unlink(key)).catch(() => {})
+    }
+  }
+
+  close(): void {
+    this.#closed = true
+    if (this.#probeTimer) clearTimeout(this.#probeTimer)
+  }
+
+  async #applyInvalidation(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<void> {
+    const { keys, tagTtlMs, instanceId } = this.#o
+    await this.#run('invalidate', () =>
+      invalidateScript.run(this.#o.client, withLockKeys(entryKeys), [
+        keys.clockKey,
+        keys.tagPrefix,
+        tagTtlMs,
+        keys.channel,
+        instanceId,
+        ...encodedTags,
+      ]),
+    )
+  }
+
+  #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
+    const max = this.#o.maxPendingInvalidations
+    for (const key of entryKeys) requeue(this.#pendingKeys, key, max, () => this.#dropped('key'))
+    for (const tag of encodedTags) requeue(this.#pendingTags, tag, max, () => this.#dropped('tag'))
+    this.#o.logger.warn(
+      `[loadcache] [redis] invalidation queued for replay (${this.pendingInvalidations} pending); L2 reads are paused until it is applied`,
+    )
+    this.#replaySoon()
+  }
+
+  /**
+   * With the breaker closed (a single failed call), replay now and retry until it lands; once the breaker
+   * is open, its probe replays instead.
+   */
+  #replaySoon(): void {
+    if (this.#closed || !this.#breaker.isClosed) return
+    this.#replay().catch(() => {
+      const timer = setTimeout(() => this.#replaySoon(), Math.min(this.#o.breakDurationMs, 1000))
+      timer.unref()
+    })
+  }
+
+  #dropped(what: string): void {
+    this.#o.logger.error(
+      `[loadcache] [redis] pending invalidation queue is full (${this.#o.maxPendingInvalidations}); the oldest ${what} was dropped and may be served stale until its TTL. Raise "redis.maxPendingInvalidations" or restore Redis.`,
+    )
+  }
+
+  /** Replays queued invalidations, in chunks; single-flight. Rejects if Redis fails again. */
+  #replay(): Promise<void> {
+    this.#replaying ??= (async () => {
+      try {
+        while (this.#pendingKeys.size > 0 || this.#pendingTags.size > 0) {
+          const keys = [...this.#pendingKeys].slice(0, 500)
+          const tags = [...this.#pendingTags].slice(0, 500)
+          await this.#applyInvalidation(keys, tags)
+          for (const key of keys) this.#pendingKeys.delete(key)
+          for (const tag of tags) this.#pendingTags.delete(tag)
+        }
+      } finally {
+        this.#replaying = undefined
+      }
+    })()
+    return this.#replaying
+  }
+
+  #scheduleProbe(): void {
+    if (this.#closed || this.#probeTimer) return
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined
+      void this.#probe()
+    }, this.#o.breakDurationMs)
+    this.#probeTimer.unref()
+  }
+
+  /** Half-open: replay what is queued (or PING), and close the breaker only if that succeeded. */
+  async #probe(): Promise<void> {
+    if (this.#closed || !this.#breaker.probeDue(Date.now())) return
+    this.#breaker.beginProbe()
+    try {
+      if (this.pendingInvalidations > 0) await this.#replay()
+      else await this.#withTimeout('probe', this.#o.client.ping())
+      this.#breaker.probeSucceeded()
+    } catch (error) {
+      this.#o.onError(error, 'probe')
+      this.#breaker.probeFailed(Date.now())
+    }
+  }
+
+  async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    try {
+      const result = await this.#withTimeout(operation, command())
+      this.#breaker.recordSuccess()
+      return result
+    } catch (error) {
+      this.#o.onError(error, operation)
+      // During a half-open probe the probe itself decides; counting here too would double-open.
+      if (this.#breaker.state === 'closed') this.#breaker.recordFailure(Date.now())
+      throw error
+    }
+  }
+
+  #withTimeout<T>(operation: string, promise: Promise<T>): Promise<T> {
+    const timeoutMs = this.#o.timeoutMs
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RedisTimeoutError(operation, timeoutMs)), timeoutMs)
+      promise.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  #unavailableReason(): string {
+    if (!this.#breaker.isClosed) return `circuit breaker ${this.#breaker.state}`
+    return `${this.pendingInvalidations} invalidation(s) waiting for replay`
+  }
+}
+
+function withLockKeys(entryKeys: readonly string[]): string[] {
+  const keys: string[] = []
+  for (const key of entryKeys) keys.push(key, KeySpace.lockKey(key))
+  return keys
+}
+
+/** Adds `value` as the newest member, dropping the oldest when over `max`. */
+function requeue(set: Set<string>, value: string, max: number, onDrop: () => void): void {
+  set.delete(value)
+  set.add(value)
+  if (set.size > max) {
+    const oldest = set.values().next().value
+    if (oldest !== undefined) set.delete(oldest)
+    onDrop()
+  }
+}
