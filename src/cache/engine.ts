@@ -249,8 +249,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         }
         const now = Date.now()
         const locked: Flight[] = []
-        const unlocked: Flight[] = []
         const busy: Flight[] = []
+        const retry: Flight[] = []
         let shortestLockMs = Number.POSITIVE_INFINITY
         for (let j = 0; j < pending.length; j++) {
           const flight = pending[j]!
@@ -268,22 +268,23 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
               this.#serve(rt, flight.key, flight.id, entry, now)
               continue
             }
-            // Undecodable: remove it and load from the source, without writing (we hold no lock).
+            // Undecodable: remove it, then read it again at once, which takes its lock like any miss.
             rt.stats.corruptEntries++
             redis.discard([flight.key])
-            unlocked.push(flight)
+            retry.push(flight)
           } else if (status?.kind === 'locked') {
             locked.push(flight)
           } else if (status?.kind === 'busy') {
             busy.push(flight)
             shortestLockMs = Math.min(shortestLockMs, status.lockTtlMs)
           } else {
-            unlocked.push(flight)
+            throw new Error(
+              `[loadcache] [redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,
+            )
           }
           if (firstPass && mode !== 'refresh') rt.stats.misses++
         }
         if (locked.length > 0) fetches.push(this.#fetchAndStore(rt, locked, { token, clock: read.clock }))
-        if (unlocked.length > 0) fetches.push(this.#fetchAndStore(rt, unlocked, undefined))
         if (pass === 'refresh') {
           // Someone else is refreshing: keep serving what we have.
           for (const flight of busy) flight.settle(flight.stale?.value ?? null)
@@ -291,24 +292,26 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         }
         pass = 'lock'
         firstPass = false
-        if (busy.length === 0) return
+        if (busy.length === 0 && retry.length === 0) return
         rt.stats.lockWaits += busy.length
         const remaining = deadline - Date.now()
         if (remaining <= 0) {
           // Waited long enough: load it ourselves, without writing (the lock is not ours).
-          fetches.push(this.#fetchAndStore(rt, busy, undefined))
+          fetches.push(this.#fetchAndStore(rt, [...busy, ...retry], undefined))
           return
         }
-        // Wake on the fill notice; otherwise when the holder's lock expires (it may have died). Without the
-        // bus there are no notices, so poll.
-        let timeoutMs = Math.min(remaining, shortestLockMs + 5)
-        if (this.#bus?.connected !== true) timeoutMs = Math.min(timeoutMs, 50)
-        await this.#notices.waitForAny(
-          busy.map((f) => f.key),
-          since,
-          timeoutMs,
-        )
-        pending = busy
+        if (retry.length === 0) {
+          // Wake on the fill notice; otherwise when the holder's lock expires (it may have died). Without
+          // the bus there are no notices, so poll.
+          let timeoutMs = Math.min(remaining, shortestLockMs + 5)
+          if (this.#bus?.connected !== true) timeoutMs = Math.min(timeoutMs, 50)
+          await this.#notices.waitForAny(
+            busy.map((f) => f.key),
+            since,
+            timeoutMs,
+          )
+        }
+        pending = [...busy, ...retry]
       }
     } catch (error) {
       for (const flight of flights) flight.settle(error)

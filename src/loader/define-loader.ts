@@ -12,7 +12,7 @@ import { describeValue, invalidOption } from '../errors.js'
  */
 export type FetchResult<K, V> =
   | ReadonlyArray<V | null | undefined | Error>
-  | ReadonlyMap<K, V | null | undefined | Error>
+  | ReadonlyMap<K | CacheId, V | null | undefined | Error>
 
 export interface LoaderOptions<K extends CacheId, V> {
   /** Names the loader in cache keys, stats and `invalidate`. Letters, digits, `_ . -`; must start with a letter or `_`. */

@@ -3,13 +3,12 @@ import type { Logger } from '../cache/options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { invalidateScript, type RedisClient, readScript, writeScript } from './scripts.js'
 
-export type ReadMode = 'lock' | 'peek' | 'refresh'
+export type ReadMode = 'lock' | 'refresh'
 
 export type ReadStatus =
   | { readonly kind: 'hit'; readonly raw: string }
   | { readonly kind: 'locked' }
   | { readonly kind: 'busy'; readonly lockTtlMs: number }
-  | { readonly kind: 'miss' }
 
 export interface ReadResult {
   /** The tag clock read in the same step (see scripts.ts). */
@@ -115,8 +114,7 @@ export class RedisTier {
       const value = reply[i + 1] ?? ''
       if (status === 'h') statuses.push({ kind: 'hit', raw: value })
       else if (status === 'l') statuses.push({ kind: 'locked' })
-      else if (status === 'b') statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
-      else statuses.push({ kind: 'miss' })
+      else statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
     }
     return { clock: Number(reply[0]), statuses }
   }

@@ -50,13 +50,11 @@ end
  * tag) and, in `lock` mode, try to take its lock with a token and TTL (`SET NX PX`).
  *
  * KEYS: entryKey1, lockKey1, entryKey2, lockKey2, ...
- * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `peek` | `refresh`)
+ * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`)
  *   - `lock`: a miss takes the lock if free;
- *   - `peek`: never locks (used when no fill should follow);
  *   - `refresh`: ignore the entry and take the lock if free (early refresh of a present entry).
  * Returns: { clock, status1, value1, status2, value2, ... } where status is
- *   `h` (hit, value = the entry), `l` (locked by us), `b` (busy: locked by another, value = its PTTL ms),
- *   `m` (miss, not locked).
+ *   `h` (hit, value = the entry), `l` (locked by us), `b` (busy: locked by another, value = its PTTL ms).
  * Guarantee: a lock is taken only on a key that had no valid entry (or in refresh mode), and the clock is
  * read in the same atomic step, before the caller fetches.
  */
@@ -79,9 +77,6 @@ for i = 1, #KEYS, 2 do
   if raw then
     out[#out + 1] = 'h'
     out[#out + 1] = raw
-  elseif mode == 'peek' then
-    out[#out + 1] = 'm'
-    out[#out + 1] = ''
   elseif redis.call('SET', lock_key, token, 'NX', 'PX', lock_ttl) then
     out[#out + 1] = 'l'
     out[#out + 1] = ''

@@ -1,0 +1,56 @@
+import { onTestFinished } from 'vitest'
+import { type CreateCacheOptions, createCache, type LoadCache } from '../../src/index.js'
+import type { RedisServer } from './redis-server.js'
+
+export type Mode = 'memory' | 'redis'
+
+let namespaces = 0
+
+/** A fresh namespace per cache group, so tests sharing one redis-server never see each other's keys. */
+export function uniqueNamespace(): string {
+  return `t${process.pid}-${++namespaces}-${Date.now().toString(36)}`
+}
+
+/**
+ * Builds caches for a test and closes them when the test finishes. In `redis` mode each cache gets its own
+ * client (like a separate process would) and `ready()` waits for its bus subscription.
+ */
+export function cacheFactory(mode: Mode, server?: RedisServer) {
+  const namespace = uniqueNamespace()
+  const makeCache = async (options: CreateCacheOptions = {}): Promise<LoadCache> => {
+    const redis = mode === 'redis' ? (options.redis ?? server!.client()) : undefined
+    const cache = createCache({ namespace, ...options, redis })
+    onTestFinished(() => cache.close())
+    if (mode === 'redis') await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+    return cache
+  }
+  return Object.assign(makeCache, { namespace })
+}
+
+/** Polls a condition (every 5 ms) until it holds or `timeoutMs` passes. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** Counts the commands a client sends (each is one round trip: loadcache sends no pipelines). */
+export function countCommands(client: { sendCommand: (...args: never[]) => unknown }): {
+  readonly names: string[]
+  reset(): void
+} {
+  const names: string[] = []
+  const original = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
+  ;(client as { sendCommand: unknown }).sendCommand = (command: { name: string }, ...rest: unknown[]) => {
+    names.push(command.name)
+    return original(command, ...rest)
+  }
+  return {
+    names,
+    reset() {
+      names.length = 0
+    },
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A separate process using loadcache, for tests whose claim is about several processes (stampede locks,
+ * the bus, a lock holder that dies). It reads JSON commands, one per line, on stdin and answers on stdout.
+ *
+ * Its "database" is a JSON file of row versions shared by every process of a test (path in DB_FILE), so a
+ * write by one process is what the others' fetches read.
+ *
+ * env: REDIS_PORT, NAMESPACE, DB_FILE, FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000)
+ */
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { Redis } from 'ioredis'
+import { createCache, defineLoader } from '../../src/index.js'
+
+interface Row {
+  id: string
+  version: number
+}
+
+const env = process.env
+const fetchDelayMs = Number(env.FETCH_DELAY_MS ?? 0)
+const redis = new Redis({ host: '127.0.0.1', port: Number(env.REDIS_PORT), maxRetriesPerRequest: 1 })
+redis.on('error', () => {})
+const cache = createCache({
+  namespace: env.NAMESPACE,
+  redis,
+  ttl: 3600,
+  lockTtlMs: Number(env.LOCK_TTL_MS ?? 5000),
+})
+
+const fetchCalls: string[][] = []
+
+function readVersions(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(env.DB_FILE!, 'utf8')) as Record<string, number>
+  } catch {
+    return {}
+  }
+}
+
+const item = defineLoader({
+  name: 'item',
+  fetch: async (ids: readonly string[]): Promise<Row[]> => {
+    fetchCalls.push([...ids])
+    send({ event: 'fetch', ids })
+    if (fetchDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fetchDelayMs))
+    const versions = readVersions()
+    return ids.map((id) => ({ id, version: versions[id] ?? 0 }))
+  },
+  tags: (id) => [`group:${Number(id) % 2}`],
+})
+
+type Command =
+  | { op: 'load'; ids: string[]; requests?: number }
+  | { op: 'invalidate'; ids: string[] }
+  | { op: 'invalidateTags'; tags: string[] }
+  | { op: 'fetches' }
+  | { op: 'stats' }
+  | { op: 'exit' }
+
+function send(message: object): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`)
+}
+
+async function handle(command: Command): Promise<object> {
+  switch (command.op) {
+    case 'load': {
+      // `requests` concurrent requests, each with its own per-request loaders, as a server would run them.
+      const results = await Promise.all(
+        Array.from({ length: command.requests ?? 1 }, () =>
+          cache.loaders({ item }).item.loadMany(command.ids),
+        ),
+      )
+      const versions = results.map((rows) =>
+        rows.map((row) => (row instanceof Error ? `error: ${row.message}` : (row?.version ?? null))),
+      )
+      return {
+        versions: versions[0],
+        allSame: versions.every((v) => JSON.stringify(v) === JSON.stringify(versions[0])),
+      }
+    }
+    case 'invalidate':
+      await cache.invalidate(item, command.ids)
+      return {}
+    case 'invalidateTags':
+      await cache.invalidateTags(command.tags)
+      return {}
+    case 'fetches':
+      return { fetches: fetchCalls }
+    case 'stats':
+      return cache.stats()
+    case 'exit':
+      await cache.close()
+      redis.disconnect()
+      setImmediate(() => process.exit(0))
+      return {}
+  }
+}
+
+cache.on('bus', (state) => {
+  if (state === 'up') send({ event: 'ready' })
+})
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const { seq, ...command } = JSON.parse(line) as Command & { seq: number }
+  handle(command as Command).then(
+    (result) => send({ seq, ...result }),
+    (error: Error) => send({ seq, error: error.message }),
+  )
+})

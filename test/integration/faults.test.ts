@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type BreakerState, defineLoader } from '../../src/index.js'
+import { cacheFactory, countCommands, waitFor } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { TestSource } from '../helpers/source.js'
+
+// Each test gets its own redis-server: they kill, freeze and restart it.
+let server: RedisServer
+beforeEach(async () => {
+  server = await startRedisServer()
+})
+afterEach(() => server.dispose())
+
+const faultOptions = { redisTimeoutMs: 100, breaker: { failureThreshold: 3, breakDurationMs: 200 } }
+
+describe('Redis faults', () => {
+  it('keeps serving from the source while Redis is down, and uses Redis again once it is back', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(100)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const cache = await makeCache(faultOptions)
+    const states: BreakerState[] = []
+    cache.on('breaker', (state) => states.push(state))
+    await cache.loaders({ user }).user.loadMany(['1', '2'])
+
+    await server.stop('SIGKILL')
+    for (let i = 0; i < 10; i++) {
+      const rows = await cache.loaders({ user }).user.loadMany(['1', '2', String(10 + i)])
+      expect(rows).toEqual([source.rows.get('1'), source.rows.get('2'), source.rows.get(String(10 + i))])
+    }
+    expect(states).toEqual(['open'])
+    expect(cache.stats().redis.errors).toBeGreaterThanOrEqual(3)
+
+    await server.restart()
+    await waitFor(
+      () => cache.stats().redis.breaker === 'closed' && cache.stats().redis.busConnected,
+      'breaker closed and bus back',
+    )
+    expect(states.slice(0, 3)).toEqual(['open', 'half-open', 'closed'])
+    const before = source.calls.length
+    await cache.loaders({ user }).user.loadMany(['50', '51'])
+    expect(source.calls.length).toBe(before + 1)
+    // The restarted (empty) Redis now holds them: another instance reads them with no fetch.
+    const other = await makeCache(faultOptions)
+    expect(await other.loaders({ user }).user.loadMany(['50', '51'])).toEqual([
+      source.rows.get('50'),
+      source.rows.get('51'),
+    ])
+    expect(source.calls.length).toBe(before + 1)
+    expect(other.stats().loaders.user?.l2Hits).toBe(2)
+  })
+
+  it('bounds every load by the command timeout while Redis is frozen', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const cache = await makeCache(faultOptions)
+    server.signal('SIGSTOP')
+    try {
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now()
+        expect(await cache.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+        expect(Date.now() - started).toBeLessThan(100 + 150)
+      }
+      expect(cache.stats().redis.breaker).toBe('open')
+    } finally {
+      server.signal('SIGCONT')
+    }
+  })
+
+  it('queues an invalidation Redis cannot take, and replays it before Redis is read again', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const a = await makeCache(faultOptions)
+    const b = await makeCache(faultOptions)
+    await a.loaders({ user }).user.load('1')
+    expect(await b.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+
+    server.signal('SIGSTOP')
+    try {
+      source.update('1', { name: 'changed during the outage' })
+      const started = Date.now()
+      await a.invalidate(user, ['1'])
+      expect(Date.now() - started).toBeLessThan(300)
+      expect(a.stats().redis.pendingInvalidations).toBe(1)
+      // While its invalidation is pending, `a` does not trust L2 (which still holds the old row).
+      expect((await a.loaders({ user }).user.load('1'))?.name).toBe('changed during the outage')
+    } finally {
+      server.signal('SIGCONT')
+    }
+    await waitFor(() => a.stats().redis.pendingInvalidations === 0, 'replay')
+    // The replay deleted the entry in Redis and told `b` on the bus.
+    await waitFor(() => b.stats().redis.busConnected && b.stats().redis.breaker === 'closed', 'b recovered')
+    expect((await b.loaders({ user }).user.load('1'))?.name).toBe('changed during the outage')
+    const fresh = await makeCache(faultOptions)
+    expect((await fresh.loaders({ user }).user.load('1'))?.name).toBe('changed during the outage')
+  })
+
+  it('bypasses L1 while the bus is disconnected, so a remote invalidation cannot be missed', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const client = server.client()
+    const sent = countCommands(client)
+    const a = await makeCache({ redis: client })
+    const b = await makeCache()
+    await a.loaders({ user }).user.load('1')
+    const admin = server.client()
+    const busStates: string[] = []
+    a.on('bus', (state) => busStates.push(state))
+
+    await admin.client('KILL', 'TYPE', 'pubsub')
+    await waitFor(() => busStates.includes('down'), 'bus down')
+    source.update('1', { name: 'changed while a was deaf' })
+    await b.invalidate(user, ['1'])
+    sent.reset()
+    expect((await a.loaders({ user }).user.load('1'))?.name).toBe('changed while a was deaf')
+    // L1 did not answer: the load went to Redis.
+    expect(sent.names).toContain('evalsha')
+    await waitFor(() => busStates.includes('up'), 'bus up')
+    expect(busStates).toEqual(['down', 'up'])
+  })
+})

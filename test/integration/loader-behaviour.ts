@@ -1,0 +1,304 @@
+import { describe, expect, it } from 'vitest'
+import { defineLoader, type LoadCache } from '../../src/index.js'
+import { cacheFactory, type Mode } from '../helpers/cache.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { type Row, TestSource } from '../helpers/source.js'
+
+/**
+ * The behaviour every cache must show, memory-only or two-tier. Each "request" gets fresh loaders, as a
+ * server would create them; counts of source calls are the evidence.
+ */
+export function describeLoaderBehaviour(mode: Mode, server: () => RedisServer | undefined): void {
+  function setup(options: { ttl?: number; grace?: number; tags?: boolean } = {}) {
+    const source = new TestSource(200)
+    const user = defineLoader({
+      name: 'user',
+      fetch: source.fetch,
+      ttl: options.ttl,
+      grace: options.grace,
+      tags: options.tags ? (_id, row: Row) => [`org:${row.orgId}`] : undefined,
+    })
+    const makeCache = cacheFactory(mode, server())
+    const request = (cache: LoadCache) => cache.loaders({ user })
+    return { source, user, makeCache, request }
+  }
+
+  describe(`loading (${mode})`, () => {
+    it('batches every load of one tick into one fetch of the distinct ids', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      const loaders = request(cache)
+      const rows = await Promise.all(['3', '1', '2', '1', '3'].map((id) => loaders.user.load(id)))
+      expect(rows.map((row) => row?.id)).toEqual(['3', '1', '2', '1', '3'])
+      expect(source.calls).toEqual([['3', '1', '2']])
+    })
+
+    it('serves a repeated request from the cache with zero fetches', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      await request(cache).user.loadMany(['1', '2', '3'])
+      const again = await request(cache).user.loadMany(['1', '2', '3'])
+      expect(again).toEqual([source.rows.get('1'), source.rows.get('2'), source.rows.get('3')])
+      expect(source.calls).toHaveLength(1)
+      expect(cache.stats().loaders.user).toMatchObject({ fetchCalls: 1, idsFetched: 3, l1Hits: 3 })
+    })
+
+    it('joins concurrent requests for the same ids into one fetch (process-wide in-flight map)', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => request(cache).user.loadMany(['5', '6', '7'])),
+      )
+      expect(results.every((rows) => rows.map((row) => (row as Row).id).join() === '5,6,7')).toBe(true)
+      expect(source.calls).toEqual([['5', '6', '7']])
+    })
+
+    it('names one entity by 1 and "1" alike', async () => {
+      const { source, makeCache } = setup()
+      const cache = await makeCache()
+      const byNumber = defineLoader({ name: 'user', fetch: source.fetch })
+      await cache.loaders({ byNumber }).byNumber.load(4)
+      const row = await cache.loaders({ byNumber }).byNumber.load('4')
+      expect(row).toEqual(source.rows.get('4'))
+      expect(source.calls).toEqual([['4']])
+    })
+
+    it('caches ids the source does not return as absent (null) and does not fetch them again', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      expect(await request(cache).user.loadMany(['1', 'nope'])).toEqual([source.rows.get('1'), null])
+      expect(await request(cache).user.load('nope')).toBeNull()
+      expect(source.calls).toEqual([['1', 'nope']])
+    })
+
+    it('fails only the id whose slot is an Error, and never caches the error', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      source.failingIds.add('2')
+      const results = await request(cache).user.loadMany(['1', '2', '3'])
+      expect(results[0]).toEqual(source.rows.get('1'))
+      expect(results[1]).toBeInstanceOf(Error)
+      expect((results[1] as Error).message).toBe('row 2 failed')
+      expect(results[2]).toEqual(source.rows.get('3'))
+      source.failingIds.clear()
+      expect(await request(cache).user.loadMany(['1', '2', '3'])).toEqual([
+        source.rows.get('1'),
+        source.rows.get('2'),
+        source.rows.get('3'),
+      ])
+      expect(source.calls).toEqual([['1', '2', '3'], ['2']])
+      expect(cache.stats().loaders.user?.fetchErrors).toBe(1)
+    })
+
+    it('fails every id of a batch whose fetch throws, and caches nothing', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      source.failure = new Error('database down')
+      await expect(request(cache).user.load('1')).rejects.toThrow('database down')
+      source.failure = undefined
+      expect(await request(cache).user.load('1')).toEqual(source.rows.get('1'))
+      expect(source.calls).toEqual([['1'], ['1']])
+    })
+
+    it('accepts a Map from fetch, and rejects an array of the wrong length with a clear error', async () => {
+      const { makeCache } = setup()
+      const cache = await makeCache()
+      const asMap = defineLoader({
+        name: 'asMap',
+        fetch: (ids: readonly string[]) =>
+          new Map(ids.filter((id) => id !== '2').map((id) => [Number(id), { id }])),
+      })
+      expect(await cache.loaders({ asMap }).asMap.loadMany(['1', '2'])).toEqual([{ id: '1' }, null])
+      const short = defineLoader({ name: 'short', fetch: () => [{ id: 'only one' }] })
+      const results = await cache.loaders({ short }).short.loadMany(['1', '2'])
+      expect(results[0]).toBeInstanceOf(TypeError)
+      expect((results[0] as Error).message).toBe(
+        '[loadcache] loader "short": fetch must return an array with one value per id (2), or a Map; got an array of 1',
+      )
+    })
+
+    it('rejects an invalid id with a TypeError naming it, without failing the rest of the batch', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      const loaders = request(cache) as unknown as { user: { loadMany(ids: unknown[]): Promise<unknown[]> } }
+      const results = await loaders.user.loadMany([{ id: 1 }, '1', Number.NaN])
+      expect(results[0]).toBeInstanceOf(TypeError)
+      expect((results[0] as Error).message).toBe(
+        '[loadcache] loader "user" got the id [object Object]; ids must be strings or finite numbers',
+      )
+      expect(results[1]).toEqual(source.rows.get('1'))
+      expect((results[2] as Error).message).toContain('got the id NaN')
+      expect(source.calls).toEqual([['1']])
+    })
+
+    it('keeps ids apart that a naive key scheme would confuse (forged keys)', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      const tricky = [
+        'a',
+        'a:l',
+        'a}:l',
+        '{a}',
+        'a}',
+        'a b',
+        'a\nb',
+        'a%0020b',
+        '',
+        'é',
+        '😀',
+        '\ud800',
+        'x'.repeat(10_000),
+        `${'x'.repeat(9_999)}y`,
+      ]
+      for (const [i, id] of tricky.entries()) source.put({ id, name: `tricky ${i}`, orgId: 0, version: 1 })
+      const first = await request(cache).user.loadMany(tricky)
+      expect(first.map((row) => (row as Row).name)).toEqual(tricky.map((_, i) => `tricky ${i}`))
+      const second = await request(cache).user.loadMany(tricky)
+      expect(second).toEqual(first)
+      await cache.invalidate('user', ['a'])
+      await request(cache).user.loadMany(tricky)
+      expect(source.calls).toEqual([tricky, ['a']])
+    })
+  })
+
+  describe(`invalidation (${mode})`, () => {
+    it('invalidate(loader, ids) makes the next load return fresh data, and leaves other ids cached', async () => {
+      const { source, user, makeCache, request } = setup()
+      const cache = await makeCache()
+      await request(cache).user.loadMany(['1', '2'])
+      source.update('1', { name: 'renamed' })
+      await cache.invalidate(user, ['1'])
+      const [one, two] = await request(cache).user.loadMany(['1', '2'])
+      expect(one?.name).toBe('renamed')
+      expect(two).toEqual(source.rows.get('2'))
+      expect(source.calls).toEqual([['1', '2'], ['1']])
+    })
+
+    it('invalidateTags evicts exactly the entries carrying the tag', async () => {
+      const { source, makeCache, request } = setup({ tags: true })
+      const cache = await makeCache()
+      await request(cache).user.loadMany(['1', '2', '3', '4'])
+      // orgId = id % 3: 1 and 4 are in org 1.
+      source.update('1', { name: 'one v2' })
+      source.update('4', { name: 'four v2' })
+      await cache.invalidateTags(['org:1'])
+      const rows = await request(cache).user.loadMany(['1', '2', '3', '4'])
+      expect(rows.map((row) => (row as Row).name)).toEqual(['one v2', 'user 2', 'user 3', 'four v2'])
+      expect(source.calls).toEqual([
+        ['1', '2', '3', '4'],
+        ['1', '4'],
+      ])
+    })
+
+    it('never keeps a value whose key was invalidated while it was being fetched', async () => {
+      const { source, user, makeCache, request } = setup()
+      const cache = await makeCache()
+      const hold = source.holdNextFetch()
+      const inFlight = request(cache).user.load('1')
+      await hold.started
+      source.update('1', { name: 'new' })
+      await cache.invalidate(user, ['1'])
+      hold.release()
+      // The load that started before the invalidation may see the old row...
+      expect((await inFlight)?.name).toBe('user 1')
+      // ...but it was not stored: the next load fetches and sees the new one.
+      expect((await request(cache).user.load('1'))?.name).toBe('new')
+      expect(source.calls).toEqual([['1'], ['1']])
+      if (mode === 'redis') {
+        const other = await makeCache()
+        expect((await request(other).user.load('1'))?.name).toBe('new')
+        expect(cache.stats().loaders.user?.staleWritesRefused).toBe(1)
+      }
+    })
+
+    it('never keeps a value whose tag was invalidated while it was being fetched', async () => {
+      const { source, makeCache, request } = setup({ tags: true })
+      const cache = await makeCache()
+      const hold = source.holdNextFetch()
+      const inFlight = request(cache).user.load('1')
+      await hold.started
+      source.update('1', { name: 'new' })
+      await cache.invalidateTags(['org:1'])
+      hold.release()
+      expect((await inFlight)?.name).toBe('user 1')
+      expect((await request(cache).user.load('1'))?.name).toBe('new')
+      expect(source.calls).toEqual([['1'], ['1']])
+      if (mode === 'redis') {
+        const other = await makeCache()
+        expect((await request(other).user.load('1'))?.name).toBe('new')
+        expect(cache.stats().loaders.user?.staleWritesRefused).toBe(1)
+      }
+    })
+
+    it('does not let a request that starts after an invalidation join a fill that started before it', async () => {
+      const { source, user, makeCache, request } = setup()
+      const cache = await makeCache()
+      const hold = source.holdNextFetch()
+      const before = request(cache).user.load('1')
+      await hold.started
+      source.update('1', { name: 'new' })
+      await cache.invalidate(user, ['1'])
+      const after = request(cache).user.load('1')
+      hold.release()
+      expect((await before)?.name).toBe('user 1')
+      expect((await after)?.name).toBe('new')
+    })
+  })
+
+  describe(`expiry, grace and fail-safe (${mode})`, () => {
+    it('refetches after the TTL', async () => {
+      const { source, makeCache, request } = setup({ ttl: 0.05 })
+      const cache = await makeCache({ jitter: 0 })
+      await request(cache).user.load('1')
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      await request(cache).user.load('1')
+      expect(source.calls).toEqual([['1'], ['1']])
+    })
+
+    it('serves a stale value within grace while one background refresh runs', async () => {
+      const { source, makeCache, request } = setup({ ttl: 0.05, grace: 30 })
+      const cache = await makeCache({ jitter: 0 })
+      await request(cache).user.load('1')
+      source.update('1', { name: 'new' })
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      const hold = source.holdNextFetch()
+      const stale = await Promise.all([request(cache).user.load('1'), request(cache).user.load('1')])
+      expect(stale.map((row) => row?.name)).toEqual(['user 1', 'user 1'])
+      await hold.started
+      hold.release()
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect((await request(cache).user.load('1'))?.name).toBe('new')
+      expect(source.calls).toEqual([['1'], ['1']])
+      expect(cache.stats().loaders.user?.refreshes).toBe(1)
+    })
+
+    it('serves the stale value when the refresh fails, and reports the error (fail-safe)', async () => {
+      const { source, makeCache, request } = setup({ ttl: 0.05, grace: 30 })
+      const cache = await makeCache({ jitter: 0 })
+      const errors: string[] = []
+      cache.on('fetchError', (_loader, error) => errors.push(error.message))
+      await request(cache).user.load('1')
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      source.failure = new Error('database down')
+      expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(errors).toEqual(['database down'])
+      expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+    })
+
+    it('returns a value whose tags() throws, without caching it', async () => {
+      const { source, makeCache } = setup()
+      const cache = await makeCache()
+      const broken = defineLoader({
+        name: 'broken',
+        fetch: source.fetch,
+        tags: () => {
+          throw new Error('bad tags')
+        },
+      })
+      expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
+      expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
+      expect(source.calls).toEqual([['1'], ['1']])
+    })
+  })
+}

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineLoader } from '../../src/index.js'
+import { cacheFactory, countCommands } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { TestSource } from '../helpers/source.js'
+import { describeLoaderBehaviour } from './loader-behaviour.js'
+
+let server: RedisServer
+beforeAll(async () => {
+  server = await startRedisServer()
+})
+afterAll(() => server.dispose())
+
+describeLoaderBehaviour('redis', () => server)
+
+describe('round trips per batch', () => {
+  it('costs 2 round trips and 1 fetch for a batch of misses, 1 for L2 hits, 0 for L1 hits', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(100)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+    const admin = server.client()
+
+    const client = server.client()
+    const sent = countCommands(client)
+    const cache = await makeCache({ redis: client })
+    await admin.config('RESETSTAT')
+    sent.reset()
+    await cache.loaders({ user }).user.loadMany(ids)
+    expect(sent.names).toEqual(['evalsha', 'evalsha'])
+    expect(source.calls).toEqual([ids])
+    expect(await serverCalls(admin, 'evalsha')).toBe(2)
+
+    sent.reset()
+    await cache.loaders({ user }).user.loadMany(ids)
+    expect(sent.names).toEqual([])
+
+    // A second process: empty L1, warm Redis.
+    const otherClient = server.client()
+    const otherSent = countCommands(otherClient)
+    const other = await makeCache({ redis: otherClient })
+    otherSent.reset()
+    await admin.config('RESETSTAT')
+    const rows = await other.loaders({ user }).user.loadMany(ids)
+    expect(rows).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(otherSent.names).toEqual(['evalsha'])
+    expect(await serverCalls(admin, 'evalsha')).toBe(1)
+    expect(source.calls).toHaveLength(1)
+    expect(other.stats().loaders.user).toMatchObject({ l2Hits: 50, fetchCalls: 0 })
+
+    // ...and the L2 hits were copied into its L1.
+    otherSent.reset()
+    await other.loaders({ user }).user.loadMany(ids)
+    expect(otherSent.names).toEqual([])
+  })
+})
+
+describe('corrupt entries', () => {
+  it('treats an undecodable entry as a miss, removes it, and caches the fresh value', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const writer = await makeCache()
+    await writer.loaders({ user }).user.loadMany(['1', '2', '3'])
+    const admin = server.client()
+    const keys = (await admin.keys(`${makeCache.namespace}:{user:*`))
+      .filter((key) => !key.endsWith(':l'))
+      .sort()
+    expect(keys).toHaveLength(3)
+    await admin.set(keys[0]!, 'garbage without a header')
+    await admin.set(keys[1]!, '1 v 0 0 9999999999999 1\n{not json')
+    await admin.set(keys[2]!, '7 future format\n{}')
+
+    const reader = await makeCache()
+    const rows = await reader.loaders({ user }).user.loadMany(['1', '2', '3'])
+    expect(rows).toEqual([source.rows.get('1'), source.rows.get('2'), source.rows.get('3')])
+    expect(source.calls.slice(1).flat().sort()).toEqual(['1', '2', '3'])
+    const third = await makeCache()
+    expect(await third.loaders({ user }).user.loadMany(['1', '2', '3'])).toEqual(rows)
+    expect(third.stats().loaders.user?.l2Hits).toBe(3)
+  })
+})
+
+describe('across cache instances on one Redis', () => {
+  it('evicts the L1 copies of other instances through the bus', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch, tags: (_id, row) => [`org:${row.orgId}`] })
+    const a = await makeCache()
+    const b = await makeCache()
+    await b.loaders({ user }).user.loadMany(['1', '2'])
+    await b.loaders({ user }).user.loadMany(['1', '2'])
+    expect(b.stats().loaders.user?.l1Hits).toBe(2)
+
+    source.update('1', { name: 'by id' })
+    await a.invalidate(user, ['1'])
+    const started = Date.now()
+    let row = await b.loaders({ user }).user.load('1')
+    while (row?.name !== 'by id' && Date.now() - started < 100) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      row = await b.loaders({ user }).user.load('1')
+    }
+    expect(row?.name).toBe('by id')
+
+    source.update('2', { name: 'by tag' })
+    await a.invalidateTags(['org:2'])
+    const tagStarted = Date.now()
+    let two = await b.loaders({ user }).user.load('2')
+    while (two?.name !== 'by tag' && Date.now() - tagStarted < 100) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      two = await b.loaders({ user }).user.load('2')
+    }
+    expect(two?.name).toBe('by tag')
+  })
+})
+
+async function serverCalls(admin: ReturnType<RedisServer['client']>, command: string): Promise<number> {
+  const info = await admin.info('commandstats')
+  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)
+  return match ? Number(match[1]) : 0
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import { createCache, defineLoader, LoadCacheTypeError } from '../../src/index.js'
+
+describe('createCache options', () => {
+  it.each([
+    [
+      { namespace: 'a b' },
+      'option "namespace" must be a non-empty string of letters, digits and _ . : - (at most 100), got "a b"',
+    ],
+    [
+      { namespace: '{x}' },
+      'option "namespace" must be a non-empty string of letters, digits and _ . : - (at most 100), got "{x}"',
+    ],
+    [{ ttl: 0 }, 'option "ttl" must be a positive number, got 0'],
+    [{ ttl: '60' }, 'option "ttl" must be a positive number, got "60"'],
+    [{ negativeTtl: -1 }, 'option "negativeTtl" must be a number >= 0, got -1'],
+    [{ jitter: 2 }, 'option "jitter" must be a number from 0 to 1, got 2'],
+    [{ memory: { max: 1.5 } }, 'option "memory.max" must be a positive integer, got 1.5'],
+    [{ memory: 'big' }, 'option "memory" must be an object, got "big"'],
+    [{ lockTtlMs: 0 }, 'option "lockTtlMs" must be a positive integer, got 0'],
+    [
+      { breaker: { failureThreshold: 0 } },
+      'option "breaker.failureThreshold" must be a positive integer, got 0',
+    ],
+    [{ redis: {} }, 'option "redis" must be an ioredis client (new Redis(...)), got [object Object]'],
+    [
+      { logger: {} },
+      'option "logger" must be an object with warn() and error() methods (console works), got [object Object]',
+    ],
+    [
+      { ttl: 100, maxTtl: 50 },
+      'option "ttl" must be at most maxTtl (50 s) together with grace; raise the cache\'s "maxTtl" option, got 100',
+    ],
+  ])('rejects %j with a TypeError naming the option and value', (options, message) => {
+    expect(() => createCache(options as never)).toThrow(LoadCacheTypeError)
+    expect(() => createCache(options as never)).toThrow(`[loadcache] ${message}`)
+  })
+
+  it('accepts no options at all (memory-only, defaults)', async () => {
+    const cache = createCache()
+    expect(cache.stats().redis.enabled).toBe(false)
+    await cache.close()
+  })
+})
+
+describe('defineLoader options', () => {
+  const fetch = (ids: readonly string[]) => ids.map((id) => ({ id }))
+  it.each([
+    [
+      { name: 'has space', fetch },
+      'option "name" must be a string of letters, digits and _ . - starting with a letter or _ (at most 100), got "has space"',
+    ],
+    [
+      { name: 'user:1', fetch },
+      'option "name" must be a string of letters, digits and _ . - starting with a letter or _ (at most 100), got "user:1"',
+    ],
+    [{ name: 'user' }, 'option "loader "user": fetch" must be a function (ids) => values, got undefined'],
+    [{ name: 'user', fetch, ttl: -5 }, 'option "loader "user": ttl" must be a positive number, got -5'],
+    [
+      { name: 'user', fetch, tags: ['a'] },
+      'option "loader "user": tags" must be a function (id, value) => string[], got array(1)',
+    ],
+    [
+      { name: 'user', fetch, maxBatchSize: 0 },
+      'option "loader "user": maxBatchSize" must be a positive integer, got 0',
+    ],
+  ])('rejects %j with a TypeError naming the option and value', (options, message) => {
+    expect(() => defineLoader(options as never)).toThrow(`[loadcache] ${message}`)
+  })
+
+  it('refuses a loader whose ttl exceeds the cache maxTtl when it is first used', () => {
+    const cache = createCache({ maxTtl: 60, ttl: 30 })
+    const user = defineLoader({ name: 'user', fetch, ttl: 120 })
+    expect(() => cache.loaders({ user })).toThrow(
+      'option "loader "user": ttl" must be at most maxTtl (60 s) together with grace',
+    )
+  })
+})
