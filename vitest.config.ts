@@ -1,6 +1,15 @@
+import { createRequire } from 'node:module'
 import { defineConfig } from 'vitest/config'
 
+const require = createRequire(import.meta.url)
+
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS (main) and ESM (module) builds without an exports map. Node loads the CJS one
+    // for dependencies (@graphql-tools, yoga); Vite would pick the ESM one for our files, and two copies of
+    // graphql refuse each other's types ("from another module or realm"). Use the one Node uses.
+    alias: { graphql: require.resolve('graphql') },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -38,6 +38,15 @@ export interface LoadCache {
   close(): Promise<void>
 }
 
+const engines = new WeakMap<LoadCache, CacheEngine>()
+
+/** The engine behind a cache, for the integrations in this package (GraphQL, tRPC); not public API. */
+export function engineOf(cache: LoadCache): CacheEngine {
+  const engine = engines.get(cache)
+  if (engine === undefined) throw new TypeError('[loadcache] expected a cache made by createCache()')
+  return engine
+}
+
 /**
  * Creates a cache. Without `redis` it is memory-only (correct within one process); with an ioredis client it
  * is two-tier and shares entries, locks and invalidations with every process using the same namespace.
@@ -93,5 +102,6 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       await engine.close()
     },
   }
+  engines.set(cache, engine)
   return cache
 }

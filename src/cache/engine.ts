@@ -26,7 +26,7 @@ export interface CacheEvents {
 }
 
 /** A loader definition with the cache's defaults applied, resolved once per cache. */
-interface LoaderRuntime {
+export interface LoaderRuntime {
   readonly def: LoaderDefinition<CacheId, unknown>
   readonly ttlMs: number
   readonly negativeTtlMs: number

@@ -1,0 +1,37 @@
+import type { CachePolicySummary } from './request-state.js'
+
+/** What one executed operation looked like, for its `Cache-Control` header. */
+export interface OperationFacts {
+  readonly operation: 'query' | 'mutation' | 'subscription' | undefined
+  readonly hasErrors: boolean
+  readonly isIntrospection: boolean
+  /** Streamed results (defer/stream/subscriptions) are never cacheable by HTTP caches. */
+  readonly isStream: boolean
+}
+
+/**
+ * The HTTP cache policy of one operation, following Apollo's cacheControl rules: a response is cacheable
+ * only if every root field was served through the cache; its max-age is the smallest TTL among the cached
+ * fields resolved; any PRIVATE field makes it `private`. Mutations, errors, introspection, streams and
+ * anything uncached are `no-store`.
+ */
+export function cacheControlFor(policy: CachePolicySummary | undefined, facts: OperationFacts): string {
+  if (policy === undefined || facts.operation !== 'query' || facts.hasErrors || facts.isIntrospection)
+    return 'no-store'
+  if (facts.isStream || policy.rootFields === 0 || policy.uncachedRoot || !Number.isFinite(policy.minTtl))
+    return 'no-store'
+  return `${policy.private ? 'private' : 'public'}, max-age=${policy.minTtl}`
+}
+
+/** Combines the policies of several operations in one HTTP request (batching): the strictest wins. */
+export function combineCacheControl(values: readonly string[]): string {
+  if (values.length === 0 || values.includes('no-store')) return 'no-store'
+  let maxAge = Number.POSITIVE_INFINITY
+  let isPrivate = false
+  for (const value of values) {
+    if (value.startsWith('private')) isPrivate = true
+    const age = Number(/max-age=(\d+)/.exec(value)?.[1])
+    if (Number.isFinite(age)) maxAge = Math.min(maxAge, age)
+  }
+  return Number.isFinite(maxAge) ? `${isPrivate ? 'private' : 'public'}, max-age=${maxAge}` : 'no-store'
+}

@@ -1,0 +1,1 @@
+export { type UseLoadCacheOptions, useLoadCache } from './use-load-cache.js'

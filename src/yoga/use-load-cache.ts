@@ -1,0 +1,112 @@
+import { type GraphQLSchema, getOperationAST, Kind, type OperationDefinitionNode } from 'graphql'
+import type { Plugin } from 'graphql-yoga'
+import type { LoadCache, Loaders } from '../cache/create-cache.js'
+import type { CacheId } from '../cache/keys.js'
+import { cacheControlFor, combineCacheControl } from '../graphql/cache-control.js'
+import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
+import { createLoadCacheContext, requestStateOf } from '../graphql/request-state.js'
+import type { LoaderDefinition } from '../loader/define-loader.js'
+
+// biome-ignore lint/suspicious/noExplicitAny: see Loaders: only `any` accepts every definition.
+type AnyDefinitions = Record<string, LoaderDefinition<any, any>>
+
+export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
+  /** The shared cache (one per process). */
+  cache: LoadCache
+  /** Loader definitions; each request gets fresh DataLoaders for them as `context.loaders`. */
+  loaders?: Defs
+  /**
+   * The viewer's identity for PRIVATE fields, from the yoga context (e.g. from the Authorization header).
+   * Return null for anonymous requests: their PRIVATE fields are then not cached at all.
+   */
+  viewer?: (
+    context: Record<string, unknown> & { request: Request },
+  ) => CacheId | null | undefined | Promise<CacheId | null | undefined>
+  /** Options of the directives (names, identity per type); `false` if you applied the transformer yourself. */
+  directives?: LoadCacheDirectivesOptions | false
+  /** Set the HTTP `Cache-Control` header from what was resolved. Default true. */
+  cacheControl?: boolean
+  /** Add `extensions.loadcache` (hits, misses, evicted tags) to every result. Default false. */
+  debug?: boolean
+}
+
+/**
+ * The graphql-yoga plugin: applies the `@cached`/`@invalidates` directives to the schema, gives every request
+ * its own `context.loaders`, and sets `Cache-Control` from what was resolved.
+ */
+export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>>(
+  options: UseLoadCacheOptions<Defs>,
+): Plugin<{ loaders: Loaders<Defs> }> {
+  const { cache } = options
+  const transformer =
+    options.directives === false ? undefined : loadCacheDirectives(options.directives).transformer
+  const transformed = new WeakSet<GraphQLSchema>()
+  const policiesByRequest = new WeakMap<Request, string[]>()
+
+  return {
+    onSchemaChange({ schema, replaceSchema }) {
+      if (transformer === undefined || transformed.has(schema)) return
+      const next = transformer(schema)
+      transformed.add(next)
+      replaceSchema(next)
+    },
+    async onContextBuilding({ context, extendContext }) {
+      const viewer = options.viewer ? await options.viewer(context as never) : null
+      extendContext({
+        loaders: (options.loaders ? cache.loaders(options.loaders) : {}) as Loaders<Defs>,
+        ...createLoadCacheContext(cache, { viewer }),
+      })
+    },
+    onExecute({ args }) {
+      return {
+        onExecuteDone({ result, setResult }) {
+          const context = args.contextValue as { request?: Request }
+          const state = requestStateOf(context)
+          const operation = getOperationAST(args.document, args.operationName)
+          const isStream = Symbol.asyncIterator in (result as object)
+          const single = isStream
+            ? undefined
+            : (result as { errors?: readonly unknown[]; extensions?: object })
+          if (options.cacheControl !== false && context.request) {
+            const value = cacheControlFor(state?.policy, {
+              operation: operation?.operation as 'query' | 'mutation' | 'subscription' | undefined,
+              hasErrors: (single?.errors?.length ?? 0) > 0,
+              isIntrospection: operation !== null && operation !== undefined && isIntrospection(operation),
+              isStream,
+            })
+            const values = policiesByRequest.get(context.request) ?? []
+            values.push(value)
+            policiesByRequest.set(context.request, values)
+          }
+          if (options.debug && single && state) {
+            setResult({
+              ...single,
+              extensions: {
+                ...single.extensions,
+                loadcache: {
+                  hits: state.loads - state.misses,
+                  misses: state.misses,
+                  evictedTags: state.evictedTags,
+                },
+              },
+            } as never)
+          }
+        },
+      }
+    },
+    onResponse({ request, response }) {
+      const values = policiesByRequest.get(request)
+      if (values === undefined || response.headers.has('cache-control')) return
+      response.headers.set('cache-control', combineCacheControl(values))
+    },
+  }
+}
+
+function isIntrospection(operation: OperationDefinitionNode): boolean {
+  return operation.selectionSet.selections.some(
+    (selection) =>
+      selection.kind === Kind.FIELD &&
+      selection.name.value.startsWith('__') &&
+      selection.name.value !== '__typename',
+  )
+}
