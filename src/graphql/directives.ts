@@ -10,9 +10,10 @@ import {
 } from 'graphql'
 import type { CacheId } from '../cache/keys.js'
 import { defineLoader } from '../loader/define-loader.js'
-import { collectEntityTags, defaultIdentity, entityTag, type IdentityResolver } from './entity-tags.js'
-import { type CacheScope, type FieldCachePlan, requestStateOf } from './request-state.js'
-import { stableJson } from './stable-json.js'
+import { entityTag } from '../request/entity-tag.js'
+import { type CachePlan, type CacheScope, requestStateOf } from '../request/request-state.js'
+import { stableJson } from '../request/stable-json.js'
+import { collectEntityTags, defaultIdentity, type IdentityResolver } from './entity-tags.js'
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
 
 /** Thrown at schema build time for a misused directive; the message names the field. */
@@ -143,7 +144,7 @@ function wrapField(
       )
     }
     const templates = parseTemplates(where, tags, { ...context, allowed: ['args', 'parent', 'result'] })
-    const plan: FieldCachePlan = {
+    const plan: CachePlan = {
       coordinate,
       ttl,
       scope,
@@ -184,7 +185,7 @@ function wrapField(
 
 function cachedResolver(
   schema: GraphQLSchema,
-  plan: FieldCachePlan,
+  plan: CachePlan,
   original: GraphQLFieldResolver<unknown, unknown>,
   templates: readonly TagTemplate[],
   identity: IdentityResolver,

@@ -7,17 +7,13 @@ import {
   isObjectType,
 } from 'graphql'
 import type { CacheId } from '../cache/keys.js'
+import { entityTag } from '../request/entity-tag.js'
 
 /** How an object of a type is identified: its `id` by default. Return null/undefined when it has none. */
 export type IdentityResolver = (
   typeName: string,
   value: Record<string, unknown>,
 ) => CacheId | null | undefined
-
-/** The `Type:id` tag of an entity: what cached entries derived from it carry and mutations evict. */
-export function entityTag(typeName: string, id: CacheId): string {
-  return `${typeName}:${id}`
-}
 
 const MAX_DEPTH = 16
 

@@ -1,15 +1,16 @@
-export { cacheControlFor, combineCacheControl, type OperationFacts } from './cache-control.js'
-export {
-  type LoadCacheDirectivesOptions,
-  LoadCacheSchemaError,
-  loadCacheDirectives,
-  loadCacheDirectiveTypeDefs,
-} from './directives.js'
-export { collectEntityTags, entityTag, type IdentityResolver } from './entity-tags.js'
+export { cacheControlFor, combineCacheControl, type OperationFacts } from '../request/cache-control.js'
+export { entityTag } from '../request/entity-tag.js'
 export {
   type CachePolicySummary,
   type CacheScope,
   createLoadCacheContext,
   RequestCacheState,
   requestStateOf,
-} from './request-state.js'
+} from '../request/request-state.js'
+export {
+  type LoadCacheDirectivesOptions,
+  LoadCacheSchemaError,
+  loadCacheDirectives,
+  loadCacheDirectiveTypeDefs,
+} from './directives.js'
+export { collectEntityTags, type IdentityResolver } from './entity-tags.js'

@@ -2,10 +2,10 @@ import { type GraphQLSchema, getOperationAST, Kind, type OperationDefinitionNode
 import type { Plugin } from 'graphql-yoga'
 import type { LoadCache, Loaders } from '../cache/create-cache.js'
 import type { CacheId } from '../cache/keys.js'
-import { cacheControlFor, combineCacheControl } from '../graphql/cache-control.js'
 import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
-import { createLoadCacheContext, requestStateOf } from '../graphql/request-state.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
+import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
+import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: see Loaders: only `any` accepts every definition.
 type AnyDefinitions = Record<string, LoaderDefinition<any, any>>

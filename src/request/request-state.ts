@@ -7,8 +7,11 @@ import type { LoaderDefinition } from '../loader/define-loader.js'
 /** The scope of a cached field: PUBLIC entries are shared by all viewers, PRIVATE ones are keyed by viewer. */
 export type CacheScope = 'PUBLIC' | 'PRIVATE'
 
-/** What the directives decided for one field coordinate at schema build time. */
-export interface FieldCachePlan {
+/**
+ * How one cached field (GraphQL) or procedure (tRPC) is cached, decided once: its loader definition names
+ * the cache entries (`Type.field`, `trpc.path`).
+ */
+export interface CachePlan {
   readonly coordinate: string
   readonly ttl: number
   readonly scope: CacheScope
@@ -38,12 +41,13 @@ interface FieldBatch {
   readonly loader: DataLoader<string, unknown>
 }
 
-const REQUEST_STATE = Symbol.for('loadcache.graphql.request')
+const REQUEST_STATE = Symbol.for('loadcache.request')
 
 /**
- * The per-request side of the directives: one DataLoader per cached field coordinate (so a field resolved
- * on 100 parents in one tick is one batch: one Redis round trip, and the original resolver runs only for
- * the keys that miss, fleet-wide), plus what is needed for `Cache-Control` and eviction.
+ * The per-request side of the integrations: one DataLoader per cached field coordinate or procedure path
+ * (so a field resolved on 100 parents in one tick is one batch: one Redis round trip, and the original
+ * resolver runs only for the keys that miss, fleet-wide), plus what is needed for `Cache-Control` and
+ * eviction. GraphQL and tRPC share it, so they share entries, tags and eviction.
  */
 export class RequestCacheState {
   readonly cache: LoadCache
@@ -72,7 +76,7 @@ export class RequestCacheState {
     if (!cached) this.policy.uncachedRoot = true
   }
 
-  recordCached(plan: FieldCachePlan): void {
+  recordCached(plan: CachePlan): void {
     if (plan.ttl < this.policy.minTtl) this.policy.minTtl = plan.ttl
     if (plan.scope === 'PRIVATE') this.policy.private = true
   }
@@ -82,7 +86,7 @@ export class RequestCacheState {
    * resolver) runs only if the value is in neither tier and no other caller in the fleet is computing it.
    */
   async loadField(
-    plan: FieldCachePlan,
+    plan: CachePlan,
     key: string,
     resolve: () => unknown,
     tags: (value: unknown) => string[],
@@ -103,7 +107,7 @@ export class RequestCacheState {
     await this.cache.invalidateTags(tags)
   }
 
-  #createBatch(plan: FieldCachePlan): FieldBatch {
+  #createBatch(plan: CachePlan): FieldBatch {
     const pending = new Map<string, PendingResolve>()
     const runtime = this.#engine.runtime(plan.definition as LoaderDefinition<CacheId, unknown>)
     // The definition is shared by every request; the resolvers to run are this request's, so the batch
@@ -137,14 +141,15 @@ export class RequestCacheState {
   }
 }
 
-/** The request state the directives read from a GraphQL context, if the context carries one. */
+/** The request state carried by a GraphQL or tRPC context, if any. */
 export function requestStateOf(context: unknown): RequestCacheState | undefined {
   if (context === null || typeof context !== 'object') return undefined
   return (context as { [REQUEST_STATE]?: RequestCacheState })[REQUEST_STATE]
 }
 
 /**
- * Makes the context members the directives need, for servers that do not use the yoga plugin:
+ * Makes the context member the integrations read. The yoga plugin and the tRPC helper call it for you;
+ * other GraphQL servers can use it directly:
  * `contextValue: { ...createLoadCacheContext(cache, { viewer }), ...yourContext }`. Create it per request.
  */
 export function createLoadCacheContext(

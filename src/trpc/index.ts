@@ -1,0 +1,1 @@
+export { type CachedOptions, createLoadCacheTRPC, type InvalidatesOptions } from './load-cache-trpc.js'

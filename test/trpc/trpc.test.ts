@@ -1,0 +1,246 @@
+import type { AddressInfo } from 'node:net'
+import { createTRPCClient, httpBatchLink, httpLink } from '@trpc/client'
+import { initTRPC, TRPCError } from '@trpc/server'
+import { createHTTPServer } from '@trpc/server/adapters/standalone'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { z } from 'zod'
+import { createCache, defineLoader, type LoadCache } from '../../src/index.js'
+import { createLoadCacheTRPC } from '../../src/trpc/index.js'
+import { uniqueNamespace } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { TestSource } from '../helpers/source.js'
+
+let redis: RedisServer
+beforeAll(async () => {
+  redis = await startRedisServer()
+})
+afterAll(() => redis.dispose())
+
+/** A "database" shared by every instance of one test: users (TestSource, counting fetches) and posts. */
+function database() {
+  const users = new TestSource(100)
+  const posts = [{ id: '1', title: 'first' }]
+  let procedureRuns = 0
+  return { users, posts, runs: () => procedureRuns, ran: () => procedureRuns++ }
+}
+
+type Db = ReturnType<typeof database>
+
+function buildRouter(db: Db, cache: LoadCache) {
+  const user = defineLoader({ name: 'user', fetch: db.users.fetch, tags: (id) => [`User:${id}`] })
+  const t = initTRPC.context<{ viewer: string | null }>().create()
+  const lc = createLoadCacheTRPC(t, { cache, loaders: { user } })
+  type Ctx = ReturnType<typeof lc.createContext> & { viewer: string | null }
+  const procedure = t.procedure
+  const userShape = z.object({ id: z.string(), name: z.string() })
+  const router = t.router({
+    user: t.router({
+      byId: procedure
+        .input(z.object({ id: z.string().regex(/^\d+$/, 'id must be numeric') }))
+        .output(userShape.nullable())
+        .use(lc.cached({ ttl: 60, entity: 'User' }))
+        .query(async ({ ctx, input }) => {
+          db.ran()
+          const row = await (ctx as Ctx).loaders.user.load(input.id)
+          return row ? { id: row.id, name: row.name } : null
+        }),
+      shout: procedure
+        .input(z.object({ id: z.string() }))
+        .output(z.object({ name: z.string().transform((name) => name.toUpperCase()) }))
+        .use(lc.cached({ ttl: 60 }))
+        .query(async ({ ctx, input }) => {
+          db.ran()
+          return { name: (await (ctx as Ctx).loaders.user.load(input.id))!.name }
+        }),
+      update: procedure
+        .input(z.object({ id: z.string(), name: z.string() }))
+        .use(lc.invalidates({ entity: 'User' }))
+        .mutation(({ input }) => {
+          const row = db.users.update(input.id, { name: input.name })
+          return { id: row.id, name: row.name }
+        }),
+    }),
+    post: t.router({
+      list: procedure.use(lc.cached({ ttl: 30, tags: () => ['posts'] })).query(() => {
+        db.ran()
+        return db.posts.map((post) => ({ ...post }))
+      }),
+      create: procedure
+        .input(z.object({ title: z.string() }))
+        .use(lc.invalidates({ tags: () => ['posts'], entity: 'Post' }))
+        .mutation(({ input }) => {
+          const post = { id: String(db.posts.length + 1), title: input.title }
+          db.posts.push(post)
+          return post
+        }),
+      createFailing: procedure
+        .input(z.object({ title: z.string() }))
+        .use(lc.invalidates({ tags: () => ['posts'] }))
+        .mutation(() => {
+          throw new TRPCError({ code: 'CONFLICT', message: 'title taken' })
+        }),
+    }),
+    viewer: t.router({
+      me: procedure.use(lc.cached({ ttl: 30, scope: 'PRIVATE' })).query(({ ctx }) => {
+        db.ran()
+        return { viewer: ctx.viewer }
+      }),
+    }),
+    flaky: procedure.use(lc.cached({ ttl: 30 })).query(() => {
+      db.ran()
+      if (db.runs() === 1) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'first call fails' })
+      return 'ok'
+    }),
+    uncached: procedure.query(() => 'fresh'),
+  })
+  return { router, lc }
+}
+
+type AppRouter = ReturnType<typeof buildRouter>['router']
+
+/** One server instance: its own cache (its own Redis client), the shared database. */
+async function instance(db: Db, namespace: string) {
+  const cache = createCache({ namespace, redis: redis.client() })
+  const { router, lc } = buildRouter(db, cache)
+  const server = createHTTPServer({
+    router,
+    createContext: ({ req }) => {
+      const viewer = req.headers.authorization?.replace('Bearer ', '') ?? null
+      return { ...lc.createContext({ viewer }), viewer }
+    },
+    responseMeta: lc.responseMeta,
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  onTestFinished(async () => {
+    server.close()
+    await cache.close()
+  })
+  while (!cache.stats().redis.busConnected) await new Promise((resolve) => setTimeout(resolve, 5))
+  const client = (viewer?: string, batch = true) =>
+    createTRPCClient<AppRouter>({
+      links: [
+        (batch ? httpBatchLink : httpLink)({
+          url,
+          headers: viewer ? { authorization: `Bearer ${viewer}` } : {},
+        }),
+      ],
+    })
+  return { url, cache, client }
+}
+
+describe('tRPC procedures over HTTP', () => {
+  it('answers a batched call of 50 user.byId with one source fetch cold, and none warm', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+    const client = a.client()
+    const cold = await Promise.all(ids.map((id) => client.user.byId.query({ id })))
+    expect(cold.map((user) => user?.name)).toEqual(ids.map((id) => `user ${id}`))
+    expect(db.users.calls).toEqual([ids])
+    const warm = await Promise.all(ids.map((id) => client.user.byId.query({ id })))
+    expect(warm).toEqual(cold)
+    expect(db.users.calls).toHaveLength(1)
+    expect(db.runs()).toBe(50)
+  })
+
+  it('shows a created post on the next list, on this instance and another one', async () => {
+    const db = database()
+    const namespace = uniqueNamespace()
+    const a = await instance(db, namespace)
+    const b = await instance(db, namespace)
+    expect(await a.client().post.list.query()).toEqual([{ id: '1', title: 'first' }])
+    expect(await b.client().post.list.query()).toEqual([{ id: '1', title: 'first' }])
+    expect(db.runs()).toBe(1)
+    await a.client().post.create.mutate({ title: 'second' })
+    expect((await a.client().post.list.query()).map((post) => post.title)).toEqual(['first', 'second'])
+    expect((await b.client().post.list.query()).map((post) => post.title)).toEqual(['first', 'second'])
+  })
+
+  it('evicts the entity a mutation returns, and nothing when a mutation fails', async () => {
+    const db = database()
+    const namespace = uniqueNamespace()
+    const a = await instance(db, namespace)
+    const b = await instance(db, namespace)
+    await a.client().post.list.query()
+    expect((await b.client().user.byId.query({ id: '7' }))?.name).toBe('user 7')
+    await a.client().user.update.mutate({ id: '7', name: 'Seven' })
+    expect((await b.client().user.byId.query({ id: '7' }))?.name).toBe('Seven')
+
+    const runs = db.runs()
+    await expect(a.client().post.createFailing.mutate({ title: 'x' })).rejects.toThrow('title taken')
+    await a.client().post.list.query()
+    expect(db.runs()).toBe(runs)
+  })
+
+  it('never shows one viewer another viewer’s PRIVATE result, and does not cache it without a viewer', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    expect(await a.client('alice').viewer.me.query()).toEqual({ viewer: 'alice' })
+    expect(await a.client('bob').viewer.me.query()).toEqual({ viewer: 'bob' })
+    expect(await a.client('alice').viewer.me.query()).toEqual({ viewer: 'alice' })
+    expect(db.runs()).toBe(2)
+    await a.client().viewer.me.query()
+    await a.client().viewer.me.query()
+    expect(db.runs()).toBe(4)
+  })
+
+  it('rejects invalid input before any cache access, and never caches a thrown error', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    await expect(a.client().user.byId.query({ id: '1; DROP' })).rejects.toThrow('id must be numeric')
+    expect(a.cache.stats().loaders['trpc.user.byId']).toBeUndefined()
+    expect(db.runs()).toBe(0)
+
+    await expect(a.client().flaky.query()).rejects.toThrow('first call fails')
+    expect(await a.client().flaky.query()).toBe('ok')
+    expect(await a.client().flaky.query()).toBe('ok')
+    expect(db.runs()).toBe(2)
+  })
+
+  it('runs the output validator on cached values too', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    expect(await a.client().user.shout.query({ id: '3' })).toEqual({ name: 'USER 3' })
+    expect(await a.client().user.shout.query({ id: '3' })).toEqual({ name: 'USER 3' })
+    expect(db.runs()).toBe(1)
+  })
+
+  it.each([
+    [
+      'a cached PUBLIC query batch',
+      ['post.list', 'user.byId?input={"id":"1"}'],
+      undefined,
+      'public, max-age=30',
+    ],
+    ['a PRIVATE query', ['viewer.me'], 'alice', 'private, max-age=30'],
+    ['an uncached query in the batch', ['post.list', 'uncached'], undefined, 'no-store'],
+    ['a query that fails', ['user.byId?input={"id":"x"}'], undefined, 'no-store'],
+  ])('sets Cache-Control for %s', async (_what, calls, viewer, expected) => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    const paths = calls.map((call) => call.split('?')[0]).join(',')
+    const inputs = Object.fromEntries(
+      calls.map((call, i) => [i, call.includes('input=') ? JSON.parse(call.split('input=')[1]!) : undefined]),
+    )
+    const response = await fetch(
+      `${a.url}/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(inputs))}`,
+      {
+        headers: viewer ? { authorization: `Bearer ${viewer}` } : {},
+      },
+    )
+    expect(response.headers.get('cache-control')).toBe(expected)
+  })
+
+  it('sets no-store on mutations', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    const response = await fetch(`${a.url}/post.create`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'via fetch' }),
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toBe('no-store')
+  })
+})
