@@ -277,6 +277,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
           } else if (status?.kind === 'busy') {
             busy.push(flight)
             shortestLockMs = Math.min(shortestLockMs, status.lockTtlMs)
+          } else if (status?.kind === 'retry') {
+            retry.push(flight)
           } else {
             throw new Error(
               `[loadcache] [redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,

@@ -17,8 +17,9 @@ export interface CreateCacheOptions {
   /** Prefix of every Redis key and of the bus channel. Letters, digits, `_ . : -`. Default `'loadcache'`. */
   namespace?: string
   /**
-   * An ioredis client. Without it the cache is memory-only (correct within one process). The cache never
-   * closes this client; it opens one extra connection (`client.duplicate()`) for the invalidation bus.
+   * An ioredis client, `Redis` or `Cluster`. Without it the cache is memory-only (correct within one
+   * process). The cache never closes this client; it opens one extra connection (`client.duplicate()`) for
+   * the invalidation bus.
    */
   redis?: RedisClient
   /** L1, the in-process LRU. `false` disables it (every read goes to Redis). */
@@ -126,14 +127,7 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
     )
   }
   if (options.redis !== undefined && !isRedisClient(options.redis)) {
-    throw invalidOption('redis', options.redis, 'an ioredis client (new Redis(...))')
-  }
-  if (options.redis && (options.redis as { isCluster?: boolean }).isCluster) {
-    throw invalidOption(
-      'redis',
-      'Cluster',
-      'a standalone ioredis client: Redis Cluster support is not implemented yet (tracked in issue #5)',
-    )
+    throw invalidOption('redis', options.redis, 'an ioredis client (new Redis(...) or new Cluster(...))')
   }
   let memory: ResolvedCacheOptions['memory'] = false
   if (options.memory !== false) {

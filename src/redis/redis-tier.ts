@@ -1,7 +1,8 @@
 import { KeySpace } from '../cache/keys.js'
 import type { Logger } from '../cache/options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
-import { invalidateScript, type RedisClient, readScript, writeScript } from './scripts.js'
+import { groupBySlot } from './key-slot.js'
+import { clockScript, invalidateScript, type RedisClient, readScript, writeScript } from './scripts.js'
 
 export type ReadMode = 'lock' | 'refresh'
 
@@ -9,6 +10,8 @@ export type ReadStatus =
   | { readonly kind: 'hit'; readonly raw: string }
   | { readonly kind: 'locked' }
   | { readonly kind: 'busy'; readonly lockTtlMs: number }
+  /** The entry was invalidated by a tag (found by the client on Redis Cluster) and removed: read again. */
+  | { readonly kind: 'retry' }
 
 export interface ReadResult {
   /** The tag clock read in the same step (see scripts.ts). */
@@ -57,15 +60,23 @@ class RedisTimeoutError extends Error {
 }
 
 /**
- * L2: every Redis operation loadcache performs, each one round trip, each bounded by a timeout and guarded
- * by the circuit breaker. Callers treat any rejection as "L2 unavailable" and carry on without it.
+ * L2: every Redis operation loadcache performs, each bounded by a timeout and guarded by the circuit
+ * breaker. Callers treat any rejection as "L2 unavailable" and carry on without it.
  *
  * Invalidations that cannot reach Redis are never dropped: they are queued (bounded, newest wins) and
  * replayed before L2 is read again, so an entry invalidated during an outage is not served after it.
+ *
+ * Standalone Redis: each operation is one script, one round trip. Redis Cluster: a script may only touch
+ * one slot, so a batch becomes one script per slot, sent together (ioredis routes each to its node: one
+ * round trip per node, in parallel); the tag clock is read by its own script in the same step; tag
+ * versions live in their own slots and are checked by the client after the read (a second round trip,
+ * only when a hit carries tags). Writes skip the tag check there: the read-time check is what guarantees
+ * that an entry written across a tag invalidation is never served.
  */
 export class RedisTier {
   readonly #o: RedisTierOptions
   readonly #breaker: CircuitBreaker
+  readonly #cluster: boolean
   readonly #pendingKeys = new Set<string>()
   readonly #pendingTags = new Set<string>()
   #replaying: Promise<void> | undefined
@@ -74,6 +85,7 @@ export class RedisTier {
 
   constructor(options: RedisTierOptions) {
     this.#o = options
+    this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true
     this.#breaker = new CircuitBreaker({
       failureThreshold: options.failureThreshold,
       breakDurationMs: options.breakDurationMs,
@@ -99,33 +111,132 @@ export class RedisTier {
 
   async read(entryKeys: readonly string[], token: string, mode: ReadMode): Promise<ReadResult> {
     if (!this.readable) throw new RedisUnavailableError(this.#unavailableReason())
-    const reply = (await this.#run('read', () =>
-      readScript.run(this.#o.client, withLockKeys(entryKeys), [
-        token,
-        this.#o.lockTtlMs,
-        this.#o.keys.tagPrefix,
-        this.#o.keys.clockKey,
-        mode,
+    if (this.#cluster) return this.#readCluster(entryKeys, token, mode)
+    const reply = (await this.#run('read', () => this.#readScript(entryKeys, token, mode, true))) as string[]
+    return { clock: Number(reply[0]), statuses: parseReadReply(reply) }
+  }
+
+  #readScript(
+    entryKeys: readonly string[],
+    token: string,
+    mode: ReadMode,
+    checkTags: boolean,
+  ): Promise<unknown> {
+    const { keys, lockTtlMs, client } = this.#o
+    return readScript.run(client, withLockKeys(entryKeys), [
+      token,
+      lockTtlMs,
+      keys.tagPrefix,
+      keys.clockKey,
+      mode,
+      checkTags ? '1' : '0',
+    ])
+  }
+
+  async #readCluster(entryKeys: readonly string[], token: string, mode: ReadMode): Promise<ReadResult> {
+    const groups = [...groupBySlot(entryKeys).values()]
+    const [clock, ...replies] = await this.#run('read', () =>
+      Promise.all([
+        clockScript.run(this.#o.client, [this.#o.keys.clockKey], ['read']),
+        ...groups.map((group) =>
+          this.#readScript(
+            group.map((i) => entryKeys[i]!),
+            token,
+            mode,
+            false,
+          ),
+        ),
       ]),
-    )) as string[]
-    const statuses: ReadStatus[] = []
-    for (let i = 1; i < reply.length; i += 2) {
-      const status = reply[i]
-      const value = reply[i + 1] ?? ''
-      if (status === 'h') statuses.push({ kind: 'hit', raw: value })
-      else if (status === 'l') statuses.push({ kind: 'locked' })
-      else statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
-    }
-    return { clock: Number(reply[0]), statuses }
+    )
+    const statuses: ReadStatus[] = new Array(entryKeys.length)
+    groups.forEach((group, g) => {
+      const parsed = parseReadReply(replies[g] as string[])
+      group.forEach((index, j) => {
+        statuses[index] = parsed[j]!
+      })
+    })
+    await this.#checkTagsOfHits(entryKeys, statuses)
+    return { clock: Number(clock), statuses }
+  }
+
+  /** Cluster only: rejects (and removes) hits whose tags were invalidated after the entry's clock reading. */
+  async #checkTagsOfHits(entryKeys: readonly string[], statuses: ReadStatus[]): Promise<void> {
+    const moved = await this.#entriesWithMovedTags(
+      statuses.map((status) => (status.kind === 'hit' ? status.raw : '')),
+    )
+    if (moved.size === 0) return
+    for (const index of moved) statuses[index] = { kind: 'retry' }
+    await this.#run('discard', () =>
+      Promise.all([...moved].map((index) => this.#o.client.unlink(entryKeys[index]!))),
+    )
   }
 
   async write(items: readonly WriteItem[], token: string): Promise<WriteStatus[]> {
     if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
-    const args: (string | number)[] = [token, this.#o.keys.tagPrefix, this.#o.keys.channel]
+    if (!this.#cluster)
+      return (await this.#run('write', () => this.#writeScript(items, token, true))) as WriteStatus[]
+    // The script cannot see tag versions here (other slots): check them first, and only release the locks
+    // of entries whose tags moved since the clock reading. An invalidation landing between this check and
+    // the write is still caught, by the read-time check.
+    const refused = await this.#entriesWithMovedTags(items.map((item) => item.encoded))
+    const toWrite = items.map((item, i) => (refused.has(i) ? { ...item, encoded: '' } : item))
+    const groups = [...groupBySlot(toWrite.map((item) => item.entryKey)).values()]
+    const replies = await this.#run('write', () =>
+      Promise.all(
+        groups.map((group) =>
+          this.#writeScript(
+            group.map((i) => toWrite[i]!),
+            token,
+            false,
+          ),
+        ),
+      ),
+    )
+    const statuses: WriteStatus[] = new Array(items.length)
+    groups.forEach((group, g) => {
+      group.forEach((index, j) => {
+        const status = (replies[g] as WriteStatus[])[j]!
+        statuses[index] = refused.has(index) && status === 'r' ? 's' : status
+      })
+    })
+    return statuses
+  }
+
+  /**
+   * Cluster only: the positions of encoded entries one of whose tags has a version above the entry's clock.
+   * One parallel round of GETs, and none when no entry has tags.
+   */
+  async #entriesWithMovedTags(encoded: readonly string[]): Promise<Set<number>> {
+    const headers: { index: number; clock: number; tags: string[] }[] = []
+    const tagKeys = new Set<string>()
+    encoded.forEach((raw, index) => {
+      if (raw === '') return
+      const header = raw.slice(0, raw.indexOf('\n')).split(' ')
+      const tags = header.slice(6)
+      if (tags.length === 0) return
+      headers.push({ index, clock: Number(header[2]), tags })
+      for (const tag of tags) tagKeys.add(this.#o.keys.tagPrefix + tag)
+    })
+    const moved = new Set<number>()
+    if (headers.length === 0) return moved
+    const keys = [...tagKeys]
+    const values = await this.#run('read-tags', () => Promise.all(keys.map((key) => this.#o.client.get(key))))
+    const versions = new Map(keys.map((key, i) => [key, Number(values[i] ?? 0)]))
+    for (const { index, clock, tags } of headers) {
+      if (tags.some((tag) => (versions.get(this.#o.keys.tagPrefix + tag) ?? 0) > clock)) moved.add(index)
+    }
+    return moved
+  }
+
+  #writeScript(items: readonly WriteItem[], token: string, checkTags: boolean): Promise<unknown> {
+    const args: (string | number)[] = [
+      token,
+      this.#o.keys.tagPrefix,
+      this.#o.keys.channel,
+      checkTags ? '1' : '0',
+    ]
     for (const item of items) args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)))
-    return (await this.#run('write', () =>
-      writeScript.run(this.#o.client, withLockKeys(items.map((item) => item.entryKey)), args),
-    )) as WriteStatus[]
+    return writeScript.run(this.#o.client, withLockKeys(items.map((item) => item.entryKey)), args)
   }
 
   /**
@@ -159,17 +270,39 @@ export class RedisTier {
   }
 
   async #applyInvalidation(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<void> {
-    const { keys, tagTtlMs, instanceId } = this.#o
-    await this.#run('invalidate', () =>
-      invalidateScript.run(this.#o.client, withLockKeys(entryKeys), [
+    const { keys, tagTtlMs, instanceId, client } = this.#o
+    const invalidateKeys = (slotKeys: readonly string[], tags: readonly string[]) =>
+      invalidateScript.run(client, withLockKeys(slotKeys), [
         keys.clockKey,
         keys.tagPrefix,
         tagTtlMs,
         keys.channel,
         instanceId,
-        ...encodedTags,
-      ]),
-    )
+        ...tags,
+      ])
+    if (!this.#cluster) {
+      await this.#run('invalidate', () => invalidateKeys(entryKeys, encodedTags))
+      return
+    }
+    await this.#run('invalidate', async () => {
+      await Promise.all(
+        [...groupBySlot(entryKeys).values()].map((group) =>
+          invalidateKeys(
+            group.map((i) => entryKeys[i]!),
+            [],
+          ),
+        ),
+      )
+      if (encodedTags.length === 0) return
+      // Bump the clock, then every tag (each in its own slot), then announce: a process that hears the
+      // announcement must already find the new versions, or it could copy the old entry back into L1.
+      const version = String(await clockScript.run(client, [keys.clockKey], ['bump']))
+      await Promise.all(encodedTags.map((tag) => client.set(keys.tagPrefix + tag, version, 'PX', tagTtlMs)))
+      await client.publish(
+        keys.channel,
+        [`i ${instanceId}`, ...encodedTags.map((tag) => `t${tag}`)].join('\n'),
+      )
+    })
   }
 
   #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
@@ -275,6 +408,18 @@ export class RedisTier {
     if (!this.#breaker.isClosed) return `circuit breaker ${this.#breaker.state}`
     return `${this.pendingInvalidations} invalidation(s) waiting for replay`
   }
+}
+
+function parseReadReply(reply: readonly string[]): ReadStatus[] {
+  const statuses: ReadStatus[] = []
+  for (let i = 1; i < reply.length; i += 2) {
+    const status = reply[i]
+    const value = reply[i + 1] ?? ''
+    if (status === 'h') statuses.push({ kind: 'hit', raw: value })
+    else if (status === 'l') statuses.push({ kind: 'locked' })
+    else statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
+  }
+  return statuses
 }
 
 function withLockKeys(entryKeys: readonly string[]): string[] {

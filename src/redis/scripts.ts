@@ -18,7 +18,7 @@ import type { Cluster, Redis } from 'ioredis'
 
 /** Shared Lua: is the encoded entry `raw` well-formed and not invalidated by any of its tags? */
 const ENTRY_IS_VALID = `
-local function entry_is_valid(raw, tag_prefix)
+local function entry_is_valid(raw, tag_prefix, check_tags)
   local newline = string.find(raw, '\\n', 1, true)
   if not newline then return false end
   local header = string.sub(raw, 1, newline - 1)
@@ -31,7 +31,7 @@ local function entry_is_valid(raw, tag_prefix)
     elseif n == 3 then
       seen = tonumber(field)
       if not seen then return false end
-    elseif n >= 7 then
+    elseif n >= 7 and check_tags then
       local version = tonumber(redis.call('GET', tag_prefix .. field) or '0')
       if (not version) or version > seen then return false end
     end
@@ -50,9 +50,11 @@ end
  * tag) and, in `lock` mode, try to take its lock with a token and TTL (`SET NX PX`).
  *
  * KEYS: entryKey1, lockKey1, entryKey2, lockKey2, ...
- * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`)
+ * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`), checkTags (`1` | `0`)
  *   - `lock`: a miss takes the lock if free;
  *   - `refresh`: ignore the entry and take the lock if free (early refresh of a present entry).
+ *   - checkTags `0` (Redis Cluster, where tag and clock keys live in other slots): the script neither reads
+ *     the clock (returns 0) nor checks tags; the client does both (see RedisTier).
  * Returns: { clock, status1, value1, status2, value2, ... } where status is
  *   `h` (hit, value = the entry), `l` (locked by us), `b` (busy: locked by another, value = its PTTL ms).
  * Guarantee: a lock is taken only on a key that had no valid entry (or in refresh mode), and the clock is
@@ -60,16 +62,20 @@ end
  */
 export const READ_SCRIPT = `${ENTRY_IS_VALID}
 local token, lock_ttl, tag_prefix, clock_key, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local clock = tonumber(redis.call('GET', clock_key) or '0') or 0
-local now = now_us()
-if now > clock then clock = now end
+local check_tags = ARGV[6] == '1'
+local clock = 0
+if check_tags then
+  clock = tonumber(redis.call('GET', clock_key) or '0') or 0
+  local now = now_us()
+  if now > clock then clock = now end
+end
 local out = { string.format('%.0f', clock) }
 for i = 1, #KEYS, 2 do
   local entry_key, lock_key = KEYS[i], KEYS[i + 1]
   local raw = false
   if mode ~= 'refresh' then
     raw = redis.call('GET', entry_key)
-    if raw and not entry_is_valid(raw, tag_prefix) then
+    if raw and not entry_is_valid(raw, tag_prefix, check_tags) then
       redis.call('DEL', entry_key)
       raw = false
     end
@@ -94,7 +100,8 @@ return out
  * then announce the keys on the bus channel so waiters in every process re-read at once.
  *
  * KEYS: entryKey1, lockKey1, ...
- * ARGV: token, tagPrefix, channel, entry1, pttl1, entry2, pttl2, ...  (entry `''` = release only)
+ * ARGV: token, tagPrefix, channel, checkTags, entry1, pttl1, entry2, pttl2, ...  (entry `''` = release only;
+ *   checkTags `0` on Redis Cluster, where the read-time check is the guarantee)
  * Returns: one status per key: `w` written, `r` released without writing, `s` refused because a tag was
  *   invalidated during the fetch, `x` refused because the lock was no longer ours (the key was invalidated,
  *   which deletes its lock, or the lock expired and someone else may be filling).
@@ -102,11 +109,12 @@ return out
  */
 export const WRITE_SCRIPT = `${ENTRY_IS_VALID}
 local token, tag_prefix, channel = ARGV[1], ARGV[2], ARGV[3]
+local check_tags = ARGV[4] == '1'
 local out = {}
 local notice = { 'f' }
 for i = 1, #KEYS, 2 do
   local entry_key, lock_key = KEYS[i], KEYS[i + 1]
-  local j = 3 + i
+  local j = 4 + i
   local entry, pttl = ARGV[j], ARGV[j + 1]
   if redis.call('GET', lock_key) ~= token then
     out[#out + 1] = 'x'
@@ -114,7 +122,7 @@ for i = 1, #KEYS, 2 do
     redis.call('DEL', lock_key)
     if entry == '' then
       out[#out + 1] = 'r'
-    elseif entry_is_valid(entry, tag_prefix) then
+    elseif entry_is_valid(entry, tag_prefix, check_tags) then
       redis.call('SET', entry_key, entry, 'PX', pttl)
       out[#out + 1] = 'w'
     else
@@ -134,7 +142,7 @@ return out
  *
  * KEYS: entryKey1, lockKey1, ...
  * ARGV: clockKey, tagPrefix, tagTtlMs, channel, origin, tag1, tag2, ...
- * Returns: the new clock value (or the current one when no tag was given).
+ * Returns: the new clock value (0 when no tag was given; on Redis Cluster tags go through CLOCK instead).
  * Guarantee: once this returns, no read returns an entry of these keys or tags written before it, and no
  * fill that started before it writes.
  */
@@ -145,8 +153,9 @@ for i = 1, #KEYS, 2 do
   redis.call('DEL', KEYS[i], KEYS[i + 1])
   message[#message + 1] = 'k' .. KEYS[i]
 end
-local clock = tonumber(redis.call('GET', clock_key) or '0') or 0
+local clock = 0
 if #ARGV > 5 then
+  clock = tonumber(redis.call('GET', clock_key) or '0') or 0
   local now = now_us()
   clock = clock + 1
   if now + 1 > clock then clock = now + 1 end
@@ -158,6 +167,24 @@ if #ARGV > 5 then
   end
 end
 redis.call('PUBLISH', channel, table.concat(message, '\\n'))
+return string.format('%.0f', clock)
+`
+
+/**
+ * CLOCK (Redis Cluster): the tag clock lives in its own slot there, so it is read and bumped by these
+ * scripts instead of inside READ/INVALIDATE. Same arithmetic as above.
+ * KEYS: clockKey. ARGV: `read` | `bump`. Returns the clock reading (read) or the new version (bump).
+ */
+export const CLOCK_SCRIPT = `${ENTRY_IS_VALID}
+local clock = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local now = now_us()
+if ARGV[1] == 'bump' then
+  clock = clock + 1
+  if now + 1 > clock then clock = now + 1 end
+  redis.call('SET', KEYS[1], string.format('%.0f', clock))
+elseif now > clock then
+  clock = now
+end
 return string.format('%.0f', clock)
 `
 
@@ -190,3 +217,4 @@ export class Script {
 export const readScript = new Script(READ_SCRIPT)
 export const writeScript = new Script(WRITE_SCRIPT)
 export const invalidateScript = new Script(INVALIDATE_SCRIPT)
+export const clockScript = new Script(CLOCK_SCRIPT)

@@ -1,6 +1,11 @@
 import { onTestFinished } from 'vitest'
 import { type CreateCacheOptions, createCache, type LoadCache } from '../../src/index.js'
-import type { RedisServer } from './redis-server.js'
+import type { RedisClient } from '../../src/redis/scripts.js'
+
+/** Anything that hands out Redis clients: a redis-server or a Redis Cluster the test started. */
+export interface RedisTarget {
+  client(): RedisClient
+}
 
 export type Mode = 'memory' | 'redis'
 
@@ -15,7 +20,7 @@ export function uniqueNamespace(): string {
  * Builds caches for a test and closes them when the test finishes. In `redis` mode each cache gets its own
  * client (like a separate process would) and `ready()` waits for its bus subscription.
  */
-export function cacheFactory(mode: Mode, server?: RedisServer) {
+export function cacheFactory(mode: Mode, server?: RedisTarget) {
   const namespace = uniqueNamespace()
   const makeCache = async (options: CreateCacheOptions = {}): Promise<LoadCache> => {
     const redis = mode === 'redis' ? (options.redis ?? server!.client()) : undefined

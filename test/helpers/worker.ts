@@ -5,11 +5,12 @@
  * Its "database" is a JSON file of row versions shared by every process of a test (path in DB_FILE), so a
  * write by one process is what the others' fetches read.
  *
- * env: REDIS_PORT, NAMESPACE, DB_FILE, FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000)
+ * env: REDIS_PORT (or REDIS_CLUSTER_PORTS, comma-separated, for a Redis Cluster), NAMESPACE, DB_FILE,
+ * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default: the library's)
  */
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createCache, defineLoader } from '../../src/index.js'
 
 interface Row {
@@ -19,13 +20,21 @@ interface Row {
 
 const env = process.env
 const fetchDelayMs = Number(env.FETCH_DELAY_MS ?? 0)
-const redis = new Redis({ host: '127.0.0.1', port: Number(env.REDIS_PORT), maxRetriesPerRequest: 1 })
+const redis = env.REDIS_CLUSTER_PORTS
+  ? new Cluster(
+      env.REDIS_CLUSTER_PORTS.split(',').map((port) => ({ host: '127.0.0.1', port: Number(port) })),
+      { redisOptions: { maxRetriesPerRequest: 1 } },
+    )
+  : new Redis({ host: '127.0.0.1', port: Number(env.REDIS_PORT), maxRetriesPerRequest: 1 })
 redis.on('error', () => {})
 const cache = createCache({
   namespace: env.NAMESPACE,
   redis,
   ttl: 3600,
   lockTtlMs: Number(env.LOCK_TTL_MS ?? 5000),
+  // Tests run several processes on 2 cores next to other test files: a generous timeout keeps a slow
+  // moment from being mistaken for a Redis fault (the fault tests set their own, short one).
+  redisTimeoutMs: Number(env.REDIS_TIMEOUT_MS ?? 2000),
 })
 
 const fetchCalls: string[][] = []

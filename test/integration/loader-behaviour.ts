@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { defineLoader, type LoadCache } from '../../src/index.js'
-import { cacheFactory, type Mode } from '../helpers/cache.js'
-import type { RedisServer } from '../helpers/redis-server.js'
+import { cacheFactory, type Mode, type RedisTarget } from '../helpers/cache.js'
 import { type Row, TestSource } from '../helpers/source.js'
 
 /**
  * The behaviour every cache must show, memory-only or two-tier. Each "request" gets fresh loaders, as a
  * server would create them; counts of source calls are the evidence.
  */
-export function describeLoaderBehaviour(mode: Mode, server: () => RedisServer | undefined): void {
+export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | undefined): void {
   function setup(options: { ttl?: number; grace?: number; tags?: boolean } = {}) {
     const source = new TestSource(200)
     const user = defineLoader({

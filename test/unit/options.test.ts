@@ -22,7 +22,10 @@ describe('createCache options', () => {
       { breaker: { failureThreshold: 0 } },
       'option "breaker.failureThreshold" must be a positive integer, got 0',
     ],
-    [{ redis: {} }, 'option "redis" must be an ioredis client (new Redis(...)), got [object Object]'],
+    [
+      { redis: {} },
+      'option "redis" must be an ioredis client (new Redis(...) or new Cluster(...)), got [object Object]',
+    ],
     [
       { logger: {} },
       'option "logger" must be an object with warn() and error() methods (console works), got [object Object]',

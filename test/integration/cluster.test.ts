@@ -1,0 +1,91 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineLoader } from '../../src/index.js'
+import { keySlot } from '../../src/redis/key-slot.js'
+import { cacheFactory, countCommands, uniqueNamespace } from '../helpers/cache.js'
+import { startWorker } from '../helpers/processes.js'
+import { type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
+import { TestSource } from '../helpers/source.js'
+import { describeLoaderBehaviour } from './loader-behaviour.js'
+
+// A real 3-master Redis Cluster: the whole behavioural suite runs against it unchanged.
+let cluster: RedisCluster
+beforeAll(async () => {
+  cluster = await startRedisCluster({ masters: 3 })
+}, 60_000)
+afterAll(() => cluster.dispose())
+
+describeLoaderBehaviour('redis', () => cluster)
+
+describe('Redis Cluster specifics', () => {
+  it('computes the same hash slots as the cluster', async () => {
+    const client = cluster.client()
+    for (const key of [
+      'foo',
+      'app:{user:42}',
+      'app:{user:42}:l',
+      '{}x',
+      'a{b}c{d}',
+      'é{ü}',
+      'app:t:org%003a7',
+    ]) {
+      expect(keySlot(key)).toBe(await client.cluster('KEYSLOT', key))
+    }
+  })
+
+  it('spreads a batch over slots and nodes, sending one script per slot, all in one round of requests', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(100)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const client = cluster.client()
+    const sent = countCommands(client)
+    const cache = await makeCache({ redis: client })
+    const ids = Array.from({ length: 30 }, (_, i) => String(i + 1))
+    sent.reset()
+    await cache.loaders({ user }).user.loadMany(ids)
+    expect(source.calls).toEqual([ids])
+    const slots = new Set(ids.map((id) => keySlot(`${makeCache.namespace}:{user:${id}}`)))
+    expect(slots.size).toBeGreaterThan(20)
+    // read: one script per slot + the clock; write: one script per slot. Every one was sent without
+    // waiting for another (they are awaited together), so the batch is still 2 rounds.
+    expect(sent.names.filter((name) => name === 'evalsha').length).toBe(2 * slots.size + 1)
+    const other = await makeCache()
+    expect(await other.loaders({ user }).user.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(source.calls).toHaveLength(1)
+  })
+
+  it('fetches each cold id once across 4 processes (stampede) and evicts across processes (bus)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'loadcache-db-')), 'db.json')
+    writeFileSync(file, JSON.stringify({}))
+    const env = {
+      REDIS_CLUSTER_PORTS: cluster.ports.join(','),
+      NAMESPACE: uniqueNamespace(),
+      DB_FILE: file,
+      FETCH_DELAY_MS: '100',
+    }
+    const workers = await Promise.all([1, 2, 3, 4].map(() => startWorker(env)))
+    const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+    const results = await Promise.all(
+      workers.map((worker) => worker.call<{ versions: number[] }>({ op: 'load', ids, requests: 100 })),
+    )
+    for (const result of results) expect(result.versions).toEqual(ids.map(() => 0))
+    const fetches = await Promise.all(
+      workers.map((worker) => worker.call<{ fetches: string[][] }>({ op: 'fetches' })),
+    )
+    expect(fetches.flatMap((f) => f.fetches.flat()).sort()).toEqual([...ids].sort())
+
+    writeFileSync(file, JSON.stringify({ '2': 5, '3': 5 }))
+    await workers[0]!.call({ op: 'invalidate', ids: ['3'] })
+    await workers[0]!.call({ op: 'invalidateTags', tags: ['group:0'] })
+    const started = Date.now()
+    let seen: number[] = []
+    while (Date.now() - started < 1000) {
+      seen = (await workers[1]!.call<{ versions: number[] }>({ op: 'load', ids: ['2', '3', '5'] })).versions
+      if (seen[0] === 5 && seen[1] === 5) break
+    }
+    expect(seen).toEqual([5, 5, 0])
+    expect(Date.now() - started).toBeLessThan(200)
+  }, 60_000)
+})
