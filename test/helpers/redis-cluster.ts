@@ -1,10 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster, type ClusterOptions } from 'ioredis'
-import { freePort } from './redis-server.js'
 
 const run = promisify(execFile)
 
@@ -25,7 +25,11 @@ export async function startRedisCluster(
   const count = masters * (1 + replicas)
   const dir = mkdtempSync(join(tmpdir(), 'loadcache-cluster-'))
   const ports: number[] = []
-  for (let i = 0; i < count; i++) ports.push(await freePort())
+  while (ports.length < count) {
+    const port = await freeClusterPort()
+    if (!ports.includes(port) && !ports.includes(port + 10_000) && !ports.includes(port - 10_000))
+      ports.push(port)
+  }
   const nodes = await Promise.all(ports.map((port) => launchNode(port, join(dir, String(port)))))
   await run('redis-cli', [
     '--cluster',
@@ -42,6 +46,18 @@ export async function startRedisCluster(
       const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info'])
       if (stdout.includes('cluster_state:ok')) break
       if (Date.now() > deadline) throw new Error(`cluster node ${port} not ready:\n${stdout}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  // Replicas attach to their masters asynchronously too: wait until every one reports as a replica.
+  if (replicas > 0) {
+    for (;;) {
+      const { stdout } = await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'nodes'])
+      const attached = stdout
+        .split('\n')
+        .filter((line) => line.includes(' slave ') && line.includes('connected'))
+      if (attached.length === masters * replicas) break
+      if (Date.now() > deadline) throw new Error(`replicas not attached:\n${stdout}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   }
@@ -75,6 +91,26 @@ export async function startRedisCluster(
   }
 }
 
+/**
+ * A port P where both P and P + 10000 are free: a cluster node also listens on P + 10000 (its cluster bus),
+ * so an ordinary free port (often above 55535) does not do.
+ */
+async function freeClusterPort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    if ((await canListen(port)) && (await canListen(port + 10_000))) return port
+  }
+  throw new Error('no free port pair for a cluster node')
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
 async function launchNode(port: number, dir: string): Promise<ChildProcess> {
   const { mkdirSync } = await import('node:fs')
   mkdirSync(dir, { recursive: true })
@@ -91,6 +127,9 @@ async function launchNode(port: number, dir: string): Promise<ChildProcess> {
       join(dir, 'nodes.conf'),
       '--cluster-node-timeout',
       '2000',
+      // A replica that has just attached may fail over at once (the default refuses "stale" replicas).
+      '--cluster-replica-validity-factor',
+      '0',
       '--save',
       '',
       '--appendonly',
@@ -115,7 +154,9 @@ async function launchNode(port: number, dir: string): Promise<ChildProcess> {
     })
     child.on('exit', (code) => reject(new Error(`redis-server ${port} exited with ${code}:\n${output}`)))
   })
-  child.stdout?.resume()
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (process.env.LOADCACHE_CLUSTER_LOG) process.stderr.write(`[${port}] ${chunk}`)
+  })
   child.stderr?.resume()
   return child
 }

@@ -68,6 +68,23 @@ describe('Redis faults', () => {
     }
   })
 
+  it('bounds loads by the command timeout while a slow command blocks Redis (DEBUG SLEEP)', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const cache = await makeCache(faultOptions)
+    const blocker = server.client()
+    const sleeping = blocker.call('DEBUG', 'SLEEP', '1').catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const started = Date.now()
+    expect(await cache.loaders({ user }).user.loadMany(['1', '2'])).toEqual([
+      source.rows.get('1'),
+      source.rows.get('2'),
+    ])
+    expect(Date.now() - started).toBeLessThan(100 + 150)
+    await sleeping
+  })
+
   it('queues an invalidation Redis cannot take, and replays it before Redis is read again', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(10)
