@@ -29,7 +29,7 @@ describe('Redis Cluster failover', () => {
     // Kill the master that owns the first id's slot.
     const client = cluster.client()
     const slot = Number(await client.cluster('KEYSLOT', `${makeCache.namespace}:{user:1}`))
-    const slots = (await client.cluster('SLOTS')) as [number, number, [string, number]][]
+    const slots = (await client.cluster('SLOTS')) as unknown as [number, number, [string, number]][]
     const owner = slots.find(([from, to]) => slot >= from && slot <= to)![2][1]
     const index = cluster.ports.indexOf(owner)
     cluster.nodes[index]!.kill('SIGKILL')
@@ -66,7 +66,7 @@ async function slotServedByAnotherNode(port: number, slot: number, deadPort: num
   try {
     const info = String(await node.cluster('INFO'))
     if (!info.includes('cluster_state:ok')) return false
-    const ranges = (await node.cluster('SLOTS')) as [number, number, [string, number]][]
+    const ranges = (await node.cluster('SLOTS')) as unknown as [number, number, [string, number]][]
     const range = ranges.find(([from, to]) => slot >= from && slot <= to)
     return range !== undefined && range[2][1] !== deadPort
   } finally {
