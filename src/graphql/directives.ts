@@ -157,6 +157,15 @@ function wrapField(
         },
       }),
     }
+    // A lookup by id (`post(id: 7): Post`) is tagged `Post:7` even when it found nothing, so the mutation
+    // that creates post 7 evicts the cached "not found". Templates render lists as one tag per item.
+    if (isObjectType(returnType)) {
+      for (const arg of field.args) {
+        if (arg.name === 'id' || arg.name === 'ids') {
+          templates.push(parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, { ...context, allowed: ['args'] }))
+        }
+      }
+    }
     resolve = cachedResolver(schema, plan, original, templates, identity, typeName, fieldConfig.type)
   } else if (cachedArgs && !typeCached) {
     throw new LoadCacheSchemaError(

@@ -52,8 +52,9 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     },
     async onContextBuilding({ context, extendContext }) {
       const viewer = options.viewer ? await options.viewer(context as never) : null
+      // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it).
       extendContext({
-        loaders: (options.loaders ? cache.loaders(options.loaders) : {}) as Loaders<Defs>,
+        ...(options.loaders ? { loaders: cache.loaders(options.loaders) as Loaders<Defs> } : {}),
         ...createLoadCacheContext(cache, { viewer }),
       })
     },

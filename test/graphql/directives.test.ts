@@ -106,6 +106,16 @@ describe('eviction by mutations (memory)', () => {
     expect(fixture.runs['Query.books']).toBe(1)
   })
 
+  it('evicts a cached "not found" of a lookup by id when a mutation returns that entity', async () => {
+    fixture = libraryFixture()
+    const { query } = fixture.server()
+    expect((await query('{ author(id: "500") { name } }')).data).toEqual({ author: null })
+    expect((await query('{ author(id: "500") { name } }')).data).toEqual({ author: null })
+    expect(fixture.runs['Query.author']).toBe(1)
+    await query('mutation { addAuthor(id: "500", name: "Newcomer") { id } }')
+    expect((await query('{ author(id: "500") { name } }')).data).toEqual({ author: { name: 'Newcomer' } })
+  })
+
   it('evicts the tags @invalidates declares, rendered from the arguments', async () => {
     fixture = libraryFixture()
     const { query } = fixture.server()

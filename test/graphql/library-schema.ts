@@ -53,6 +53,7 @@ export function libraryFixture(cacheOptions: CreateCacheOptions = {}) {
     }
     type Mutation {
       renameAuthor(id: ID!, name: String!): Author
+      addAuthor(id: ID!, name: String!): Author!
       addBook(authorId: ID!, title: String!, genre: String!): Book!
         @invalidates(tags: ["books", "books:genre:{args.genre}"])
       failingRename(id: ID!): Author @invalidates(tags: ["books"])
@@ -102,6 +103,11 @@ export function libraryFixture(cacheOptions: CreateCacheOptions = {}) {
         if (!author) return null
         author.name = args.name
         return { ...author }
+      },
+      addAuthor: (_: unknown, args: { id: string; name: string }) => {
+        const author = { id: args.id, name: args.name, secret: `secret of ${args.id}` }
+        authors.set(args.id, author)
+        return author
       },
       addBook: (_: unknown, args: { authorId: string; title: string; genre: string }) => {
         const book = {

@@ -1,0 +1,223 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
+import { Redis } from 'ioredis'
+import { createCache, type LoadCache, type Logger } from '../src/index.js'
+import { useLoadCache } from '../src/yoga/index.js'
+import { type ExampleContext, viewerFromRequest } from './context.js'
+import { type Database, openDatabase } from './db/index.js'
+import { useHealthEndpoint } from './http/health.js'
+import { useMetricsEndpoint } from './http/metrics.js'
+import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
+import { createExampleSchema } from './schema.js'
+
+/** Options of {@link createExampleServer}. */
+export interface ExampleServerOptions {
+  /**
+   * An open database to use. The server does not close it, so tests (and several servers in one
+   * process) can share one. When omitted the server opens its own from `databaseUrl`/`dbDelayMs` and
+   * closes it in `close()`.
+   */
+  db?: Database
+  /** `postgres://…` to use PostgreSQL; embedded PGlite (seeded in memory) when omitted or empty. */
+  databaseUrl?: string
+  /** Milliseconds added to every SQL statement (see `openDatabase`). Default 0. */
+  dbDelayMs?: number
+  /**
+   * `redis://…`: the cache becomes two-tier (L1 + Redis) with the invalidation bus, shared with every
+   * server using the same Redis and `namespace`. Memory-only when omitted or empty. The server opens
+   * and closes its own client.
+   */
+  redisUrl?: string
+  /** Cache namespace: the prefix of every Redis key and of the bus channel. Default `'example-api'`. */
+  namespace?: string
+  /**
+   * Longest `createExampleServer` waits for the bus subscription before it resolves anyway, in ms.
+   * Default 2000. Not waiting forever keeps the server starting while Redis is down: the cache fails
+   * open (reads go to the database) and recovers when Redis does.
+   */
+  redisReadyTimeoutMs?: number
+  /** Receives the cache's, yoga's and the health check's messages. Default: silent. */
+  logger?: Logger
+  /** Adds `extensions.loadcache` (hits, misses, evicted tags) to GraphQL results. Default false. */
+  debug?: boolean
+}
+
+/** A running example API. */
+export interface ExampleServer {
+  /** The GraphQL server; `yoga.fetch(url, init)` serves a request in-process. */
+  readonly yoga: YogaServerInstance<Record<string, unknown>, ExampleContext>
+  /** The node:http server around `yoga`; it accepts connections after `listen()`. */
+  readonly httpServer: Server
+  readonly db: Database
+  /** The process-wide cache every request's loaders use. */
+  readonly cache: LoadCache
+  /** The loader definitions, bound to `db`; `cache.loaders(loaderDefinitions)` makes one request's loaders. */
+  readonly loaderDefinitions: LoaderDefinitions
+  /**
+   * Starts accepting HTTP connections. `port` 0 picks a free port.
+   *
+   * @returns the bound port and the GraphQL endpoint's URL.
+   * @throws when the port is taken (`EADDRINUSE`) or not allowed.
+   */
+  listen(port: number, host?: string): Promise<{ port: number; url: string }>
+  /** Stops HTTP, the cache's bus and timers, and closes what the server opened (Redis, the database). Idempotent. */
+  close(): Promise<void>
+}
+
+const DEFAULT_NAMESPACE = 'example-api'
+const DEFAULT_REDIS_READY_TIMEOUT_MS = 2000
+const HEALTH_TIMEOUT_MS = 2000
+
+const silentLogger: Logger = { warn() {}, error() {} }
+
+/**
+ * Creates the example API: graphql-yoga on node:http serving `POST /graphql`, `GET /health` and
+ * `GET /metrics`, with per-request loaders over one shared loadcache (memory-only, or L1 + Redis + bus
+ * with `redisUrl`). Resolves once the database is open and seeded and, with Redis, once the bus is
+ * subscribed (or `redisReadyTimeoutMs` has passed).
+ *
+ * @throws whatever `openDatabase` or `createCache` throw for bad options or an unreachable PostgreSQL.
+ */
+export async function createExampleServer(options: ExampleServerOptions = {}): Promise<ExampleServer> {
+  const logger = options.logger ?? silentLogger
+  const ownsDb = options.db === undefined
+  const db =
+    options.db ?? (await openDatabase({ databaseUrl: options.databaseUrl, delayMs: options.dbDelayMs }))
+
+  let redis: Redis | undefined
+  let cache: LoadCache
+  try {
+    redis = options.redisUrl ? connectRedis(options.redisUrl, logger) : undefined
+    cache = createCache({ namespace: options.namespace ?? DEFAULT_NAMESPACE, redis, logger })
+  } catch (error) {
+    redis?.disconnect()
+    if (ownsDb) await db.close()
+    throw error
+  }
+  const loaderDefinitions = createLoaderDefinitions(db)
+  // Registers every loader with the cache, so /metrics lists each one (at zero) before its first use.
+  cache.loaders(loaderDefinitions)
+  if (redis) await waitForBus(cache, options.redisReadyTimeoutMs ?? DEFAULT_REDIS_READY_TIMEOUT_MS, logger)
+
+  // Applies the @cached/@invalidates directives of schema.graphql, keys PRIVATE fields by the viewer and
+  // sets Cache-Control. The per-request loaders come from the context factory below.
+  const loadCache = useLoadCache<Record<string, never>>({
+    cache,
+    viewer: ({ request }) => viewerFromRequest(request),
+    debug: options.debug,
+  }) as Plugin<ExampleContext>
+
+  const yoga = createYoga<Record<string, unknown>, ExampleContext>({
+    schema: createExampleSchema(),
+    // One context per request: fresh loaders (they memoize per request and per viewer), and the viewer.
+    context: ({ request }) => ({
+      db,
+      cache,
+      loaders: cache.loaders(loaderDefinitions),
+      viewerId: viewerFromRequest(request),
+    }),
+    plugins: [
+      useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
+      useMetricsEndpoint({ cache, db }),
+      loadCache,
+    ],
+    // Yoga's own check answers 200 without looking at anything; it stays available as a liveness
+    // probe, moved out of the way of the readiness check on /health (it matches any URL ending in it).
+    healthCheckEndpoint: '/health/live',
+    logging: yogaLogger(logger),
+  })
+  const httpServer = createServer(yoga)
+
+  let closing: Promise<void> | undefined
+  return {
+    yoga,
+    httpServer,
+    db,
+    cache,
+    loaderDefinitions,
+    listen: (port, host) => listen(httpServer, port, host),
+    close() {
+      closing ??= (async () => {
+        if (httpServer.listening) {
+          const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
+          // Keep-alive connections would hold close() open until they time out.
+          httpServer.closeAllConnections()
+          await closed
+        }
+        await cache.close()
+        // QUIT waits for a reply, which never comes while Redis is unreachable: then just drop the socket.
+        if (redis?.status === 'ready') await redis.quit().catch(() => redis?.disconnect())
+        else redis?.disconnect()
+        if (ownsDb) await db.close()
+      })()
+      return closing
+    },
+  }
+}
+
+/**
+ * An ioredis client for the cache. `maxRetriesPerRequest: 1`: the cache bounds each command with its
+ * own timeout and falls back to the database, so a command queued through many reconnect attempts would
+ * only add latency. Connection errors are logged once per distinct message, not on every retry.
+ */
+function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
+  let lastError: string | undefined
+  redis.on('error', (error: Error) => {
+    if (error.message === lastError) return
+    lastError = error.message
+    logger.warn(`[example-api] redis: ${error.message}`)
+  })
+  redis.on('ready', () => {
+    lastError = undefined
+  })
+  return redis
+}
+
+/**
+ * Waits until the cache's bus subscription is up. Until then the cache bypasses L1 (a process that cannot
+ * hear invalidations must not serve from memory), which is correct but slower; not waiting forever is
+ * what lets the server start while Redis is down.
+ */
+async function waitForBus(cache: LoadCache, timeoutMs: number, logger: Logger): Promise<void> {
+  if (cache.stats().redis.busConnected) return
+  let onBus: ((state: 'up' | 'down') => void) | undefined
+  let timer: NodeJS.Timeout | undefined
+  const up = await new Promise<boolean>((resolve) => {
+    onBus = (state) => state === 'up' && resolve(true)
+    cache.on('bus', onBus)
+    timer = setTimeout(() => resolve(false), timeoutMs)
+  })
+  clearTimeout(timer)
+  if (onBus) cache.off('bus', onBus)
+  if (!up) logger.warn(`[example-api] redis: bus not connected after ${timeoutMs} ms; starting without L1`)
+}
+
+function listen(server: Server, port: number, host?: string): Promise<{ port: number; url: string }> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      const bound = (server.address() as AddressInfo).port
+      const urlHost = host === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host
+      resolve({
+        port: bound,
+        url: `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${bound}/graphql`,
+      })
+    })
+  })
+}
+
+/** Yoga wants all four levels and logs `Error` objects (masked errors); our `Logger` takes strings. */
+function yogaLogger(logger: Logger) {
+  const text = (args: unknown[]) =>
+    args.map((arg) => (arg instanceof Error ? (arg.stack ?? arg.message) : String(arg))).join(' ')
+  return {
+    debug: (...args: unknown[]) => logger.debug?.(text(args)),
+    info: (...args: unknown[]) => logger.info?.(text(args)),
+    warn: (...args: unknown[]) => logger.warn(text(args)),
+    error: (...args: unknown[]) => logger.error(text(args)),
+  }
+}

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { METRICS_CONTENT_TYPE } from '../../example-api/http/metrics.js'
+import type { ExampleServer } from '../../example-api/server.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { OPEN_DB_TIMEOUT_MS, startApi } from './api-harness.js'
+
+/* The example API over real HTTP on a free loopback port: /graphql, /health, /metrics. */
+
+let db: Database
+let redisServer: RedisServer
+
+beforeAll(async () => {
+  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
+}, OPEN_DB_TIMEOUT_MS)
+
+afterAll(async () => {
+  await db?.close()
+  await redisServer?.dispose()
+})
+
+async function listen(server: ExampleServer): Promise<string> {
+  const { port, url } = await server.listen(0, '127.0.0.1')
+  expect(url).toBe(`http://127.0.0.1:${port}/graphql`)
+  return `http://127.0.0.1:${port}`
+}
+
+async function postGraphQL(base: string, query: string, viewer?: string): Promise<unknown> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (viewer) headers.authorization = `Bearer ${viewer}`
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query }),
+  })
+  expect(response.status).toBe(200)
+  return response.json()
+}
+
+/** The value of one sample of a Prometheus text exposition, e.g. `sample(text, 'x_total{loader="user"}')`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+describe('the example API over HTTP', () => {
+  it('serves GraphQL, a health report and Prometheus metrics (memory cache)', async () => {
+    const server = await startApi(db, { kind: 'memory' })
+    const base = await listen(server)
+
+    const query = '{ me { id } posts(first: 10) { author { name } } }'
+    expect(await postGraphQL(base, query, '5')).toMatchObject({ data: { me: { id: '5' } } })
+    await postGraphQL(base, query, '5') // the same again: L1 hits
+
+    const health = await fetch(`${base}/health`)
+    expect(health.status).toBe(200)
+    expect(health.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(await health.json()).toEqual({
+      status: 'ok',
+      db: { status: 'up', driver: 'pglite' },
+      redis: { status: 'disabled', breaker: 'disabled', busConnected: false, pendingInvalidations: 0 },
+    })
+
+    const metrics = await fetch(`${base}/metrics`)
+    expect(metrics.status).toBe(200)
+    expect(metrics.headers.get('content-type')).toBe(METRICS_CONTENT_TYPE)
+    const text = await metrics.text()
+    const user = server.cache.stats().loaders.user!
+    expect(user.l1Hits).toBeGreaterThan(0)
+    expect(sample(text, 'loadcache_l1_hits_total{loader="user"}')).toBe(user.l1Hits)
+    expect(sample(text, 'loadcache_misses_total{loader="user"}')).toBe(user.misses)
+    expect(sample(text, 'loadcache_fetch_calls_total{loader="user"}')).toBe(user.fetchCalls)
+    // Every loader is listed from startup, used or not.
+    expect(sample(text, 'loadcache_fetch_calls_total{loader="commentIdsByPost"}')).toBe(0)
+    expect(sample(text, 'loadcache_redis_enabled')).toBe(0)
+    expect(sample(text, 'loadcache_redis_breaker_state{state="disabled"}')).toBe(1)
+    const counts = db.queryCounts()
+    for (const table of ['users', 'posts', 'comments'] as const) {
+      expect(sample(text, `example_db_queries_total{table="${table}"}`)).toBe(counts[table])
+    }
+    expect(text).toContain('# TYPE loadcache_l1_hits_total counter\n')
+    expect(text).toContain('# TYPE example_db_queries_total counter\n')
+  })
+
+  it('reports Redis as up, and as down with status "degraded" (still 200) while it is unreachable', async () => {
+    const server = await startApi(db, { kind: 'redis', url: redisServer.url })
+    const base = await listen(server)
+
+    expect(await (await fetch(`${base}/health`)).json()).toEqual({
+      status: 'ok',
+      db: { status: 'up', driver: 'pglite' },
+      redis: { status: 'up', breaker: 'closed', busConnected: true, pendingInvalidations: 0 },
+    })
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(sample(metrics, 'loadcache_redis_enabled')).toBe(1)
+    expect(sample(metrics, 'loadcache_bus_connected')).toBe(1)
+    expect(sample(metrics, 'loadcache_redis_breaker_state{state="closed"}')).toBe(1)
+
+    await redisServer.stop()
+    try {
+      const health = await fetch(`${base}/health`)
+      expect(health.status).toBe(200)
+      expect(await health.json()).toMatchObject({ status: 'degraded', redis: { status: 'down' } })
+      // The cache fails open: the API still answers, from the database.
+      expect(await postGraphQL(base, '{ user(id: "3") { id } }')).toEqual({ data: { user: { id: '3' } } })
+    } finally {
+      await redisServer.restart()
+    }
+  })
+
+  it('answers 404 on other paths, and stops listening on close()', async () => {
+    const server = await startApi(db, { kind: 'memory' })
+    const base = await listen(server)
+    expect((await fetch(`${base}/nowhere`)).status).toBe(404)
+    expect((await fetch(`${base}/health/live`)).status).toBe(200)
+
+    await server.close()
+    await expect(fetch(`${base}/health`)).rejects.toThrow()
+    await server.close() // idempotent
+  })
+})
