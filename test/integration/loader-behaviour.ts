@@ -285,6 +285,28 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       expect((await request(cache).user.load('1'))?.name).toBe('user 1')
     })
 
+    it('refreshes a hot entry early in the background (XFetch) while serving the cached value', async () => {
+      const { source, makeCache, request } = setup({ ttl: 60 })
+      // A huge beta makes the early-refresh draw fire on the first hit, deterministically.
+      const cache = await makeCache({ earlyRefresh: 1e9 })
+      await request(cache).user.load('1')
+      source.update('1', { name: 'refreshed' })
+      expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(source.calls).toEqual([['1'], ['1']])
+      expect(cache.stats().loaders.user?.refreshes).toBeGreaterThanOrEqual(1)
+      expect((await request(cache).user.load('1'))?.name).toBe('refreshed')
+    })
+
+    it('does not refresh early without earlyRefresh', async () => {
+      const { source, makeCache, request } = setup({ ttl: 60 })
+      const cache = await makeCache()
+      await request(cache).user.load('1')
+      await request(cache).user.load('1')
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      expect(source.calls).toEqual([['1']])
+    })
+
     it('returns a value whose tags() throws, without caching it', async () => {
       const { source, makeCache } = setup()
       const cache = await makeCache()

@@ -55,6 +55,25 @@ describe('round trips per batch', () => {
   })
 })
 
+describe('TTL jitter', () => {
+  it('spreads the expiry of entries written together', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(50)
+    const user = defineLoader({ name: 'user', fetch: source.fetch, ttl: 1000 })
+    const cache = await makeCache({ jitter: 0.5 })
+    const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+    await cache.loaders({ user }).user.loadMany(ids)
+    const admin = server.client()
+    const ttls = await Promise.all(ids.map((id) => admin.pttl(`${makeCache.namespace}:{user:${id}}`)))
+    for (const ttl of ttls) {
+      expect(ttl).toBeGreaterThan(990_000)
+      expect(ttl).toBeLessThanOrEqual(1_500_000)
+    }
+    // 50 draws from +0..50%: spread over far more than a second.
+    expect(Math.max(...ttls) - Math.min(...ttls)).toBeGreaterThan(60_000)
+  })
+})
+
 describe('corrupt entries', () => {
   it('treats an undecodable entry as a miss, removes it, and caches the fresh value', async () => {
     const makeCache = cacheFactory('redis', server)
