@@ -54,7 +54,9 @@ export class Bus {
     this.#subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.#channel) this.#receive(message)
     })
-    if (this.#subscriber.status === 'ready') this.#subscribe()
+    // Subscribing now also connects a client made with `lazyConnect` (its duplicate is lazy too, and would
+    // otherwise never connect); on a client that is still connecting, ioredis queues it.
+    this.#subscribe()
   }
 
   /** True while the subscription is confirmed live. */

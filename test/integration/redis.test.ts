@@ -55,6 +55,14 @@ describe('round trips per batch', () => {
   })
 })
 
+describe('bus connection', () => {
+  it('connects the bus of a client made with lazyConnect, so L1 is used', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const cache = await makeCache({ redis: server.client({ lazyConnect: true }) })
+    expect(cache.stats().redis.busConnected).toBe(true)
+  })
+})
+
 describe('TTL jitter', () => {
   it('spreads the expiry of entries written together', async () => {
     const makeCache = cacheFactory('redis', server)
