@@ -7,8 +7,9 @@ import { FillNotices } from '../loader/fill-notices.js'
 import { Flight } from '../loader/flight.js'
 import type { BreakerState } from '../redis/circuit-breaker.js'
 import { type ReadMode, RedisTier, type WriteItem, type WriteStatus } from '../redis/redis-tier.js'
+import { entityTag } from '../request/entity-tag.js'
 import { type CacheEntry, decodeEntry, encodeEntry } from './entry.js'
-import { type CacheId, encodeTags, KeySpace, normalizeId } from './keys.js'
+import { type CacheId, encodeSegment, encodeTags, KeySpace, normalizeId } from './keys.js'
 import { MemoryTier } from './memory-tier.js'
 import { checkTtlBound, type ResolvedCacheOptions } from './options.js'
 import { type CacheStats, emptyLoaderStats, type LoaderStats } from './stats.js'
@@ -28,14 +29,20 @@ export interface CacheEvents {
 /** A loader definition with the cache's defaults applied, resolved once per cache. */
 export interface LoaderRuntime {
   readonly def: LoaderDefinition<CacheId, unknown>
+  /** `<ns>:{<loader>:`: an entry key is this, the encoded id, and `}`. */
+  readonly keyPrefix: string
   readonly ttlMs: number
   readonly negativeTtlMs: number
   readonly graceMs: number
+  /** XFetch beta; 0 = no early refresh. */
+  readonly earlyRefresh: number
   readonly stats: LoaderStats
 }
 
-/** Tag invalidations remembered for the L1 race check before the memory is reset (see #mayKeepInMemory). */
-const MAX_REMEMBERED_TAGS = 10_000
+/** Invalidations (keys, tags) and refresh attempts remembered before the memory is reset. */
+const MAX_REMEMBERED = 10_000
+/** Least time between two background refresh attempts of one key in one process. */
+const REFRESH_BACKOFF_MS = 1000
 
 /**
  * The cache behind every per-request loader: L1 (memory) in front of L2 (Redis), the process-wide in-flight
@@ -56,8 +63,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   readonly #runtimes = new WeakMap<LoaderDefinition<CacheId, unknown>, LoaderRuntime>()
   readonly #runtimesByName = new Map<string, LoaderRuntime>()
   readonly #tagInvalidatedAt = new Map<string, number>()
+  readonly #keyInvalidatedAt = new Map<string, number>()
+  readonly #refreshNotBefore = new Map<string, number>()
   #seq = 0
-  #tagFloor = 0
+  #invalidationFloor = 0
   #tokens = 0
   #redisErrors = 0
   #closed = false
@@ -78,7 +87,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         lockTtlMs: options.lockTtlMs,
         // A tag version must outlive every entry written before it and every fill that read the clock
         // before it (fills write within lockTtlMs of reading), or an old entry would pass the check.
-        tagTtlMs: options.maxTtl * 1000 + options.lockTtlMs + 60_000,
+        tagTtlMs: Math.ceil(options.maxTtl * (1 + options.jitter) * 1000) + options.lockTtlMs + 60_000,
         failureThreshold: options.failureThreshold,
         breakDurationMs: options.breakDurationMs,
         maxPendingInvalidations: options.maxPendingInvalidations,
@@ -89,12 +98,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
           this.#memory?.clear()
           const log = state === 'closed' ? logger.info : logger.warn
           log?.(`[loadcache] [redis] circuit breaker ${previous} -> ${state}`)
-          this.emit('breaker', state, previous)
+          this.#emitSafely('breaker', state, previous)
         },
         onError: (error, operation) => {
           this.#redisErrors++
           logger.debug?.(`[loadcache] [redis] ${operation} failed: ${(error as Error)?.message ?? error}`)
-          this.emit('redisError', error, operation)
+          this.#emitSafely('redisError', error, operation)
         },
       })
       this.#bus = new Bus(
@@ -106,11 +115,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
           onFillNotice: (keys) => this.#notices.notify(keys),
           onUp: () => {
             this.#memory?.clear()
-            this.emit('bus', 'up')
+            this.#emitSafely('bus', 'up')
           },
           onDown: () => {
             this.#memory?.clear()
-            this.emit('bus', 'down')
+            this.#emitSafely('bus', 'down')
           },
         },
         logger,
@@ -130,11 +139,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const grace = def.grace ?? o.grace
     checkTtlBound(`loader "${def.name}": ttl`, ttl + grace, o.maxTtl)
     const existing = this.#runtimesByName.get(def.name)
+    const earlyRefresh = def.earlyRefresh ?? o.earlyRefresh
     runtime = {
       def,
+      keyPrefix: this.keys.entryKeyPrefix(def.name),
       ttlMs: ttl * 1000,
       negativeTtlMs: (def.negativeTtl ?? o.negativeTtl) * 1000,
       graceMs: grace * 1000,
+      earlyRefresh: earlyRefresh === false ? 0 : earlyRefresh,
       // Two definitions with one name share cache keys, so they share stats too.
       stats: existing?.stats ?? emptyLoaderStats(),
     }
@@ -155,7 +167,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       const id = ids[i]!
       let key: string
       try {
-        key = this.keys.entryKey(rt.def.name, normalizeId(id, rt.def.name))
+        key = `${rt.keyPrefix}${encodeSegment(normalizeId(id, rt.def.name))}}`
       } catch (error) {
         results[i] = error
         continue
@@ -167,7 +179,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         continue
       }
       let flight = this.#inFlight.get(key)
-      if (flight === undefined) {
+      // A fill older than the lock TTL is presumed stuck (a fetch that never resolves): new callers start
+      // their own instead of hanging with it.
+      if (flight === undefined || now - flight.startedAt > this.options.lockTtlMs) {
         flight = this.#startFlight(key, id)
         own ??= []
         own.push(flight)
@@ -190,18 +204,26 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #serve(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): unknown {
     if (now >= entry.freshUntil) {
       rt.stats.staleServed++
-      this.#refreshInBackground(rt, key, id, entry)
-    } else if (this.options.earlyRefresh > 0 && entry.fetchMs > 0) {
+      this.#refreshInBackground(rt, key, id, entry, now)
+    } else if (rt.earlyRefresh > 0) {
       // XFetch (Vattani et al., VLDB 2015): refresh with a probability that rises as expiry nears, scaled
       // by how long the last fetch took, so one caller refreshes before the entry expires for everyone.
-      const gap = -entry.fetchMs * this.options.earlyRefresh * Math.log(Math.random())
-      if (now + gap >= entry.freshUntil) this.#refreshInBackground(rt, key, id, entry)
+      // -ln(Math.random()) never exceeds ~37, so far from expiry the draw cannot fire: skip it.
+      const scale = entry.fetchMs * rt.earlyRefresh
+      if (entry.freshUntil - now < 40 * scale && now - scale * Math.log(Math.random()) >= entry.freshUntil) {
+        this.#refreshInBackground(rt, key, id, entry, now)
+      }
     }
     return entry.value
   }
 
-  #refreshInBackground(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry): void {
+  #refreshInBackground(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): void {
     if (this.#inFlight.has(key) || this.#closed) return
+    // One attempt per key per second: while another process holds the refresh lock, every stale hit here
+    // would otherwise cost a Redis round trip.
+    if ((this.#refreshNotBefore.get(key) ?? 0) > now) return
+    if (this.#refreshNotBefore.size >= MAX_REMEMBERED) this.#refreshNotBefore.clear()
+    this.#refreshNotBefore.set(key, now + REFRESH_BACKOFF_MS)
     rt.stats.refreshes++
     const flight = this.#startFlight(key, id)
     flight.stale = entry
@@ -209,7 +231,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   #startFlight(key: string, id: CacheId): Flight {
-    const flight = new Flight(key, id, this.#seq, (done) => {
+    const flight = new Flight(key, id, this.#seq, Date.now(), (done) => {
       if (this.#inFlight.get(done.key) === done) this.#inFlight.delete(done.key)
     })
     this.#inFlight.set(key, flight)
@@ -242,8 +264,15 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
             pending.map((f) => f.key),
             token,
             pass,
+            pass === 'refresh' ? (flights[0]?.stale?.freshUntil ?? 0) : 0,
           )
         } catch {
+          // The script may still run after we gave up on it (a timeout), taking locks we will never
+          // release: free them (compare-and-delete on our token) so others do not wait out the lock TTL.
+          redis.releaseLocks(
+            pending.map((f) => f.key),
+            token,
+          )
           fetches.push(this.#fetchAndStore(rt, pending, undefined))
           return
         }
@@ -331,6 +360,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     flights: Flight[],
     lock: { token: string; clock: number } | undefined,
   ): Promise<void> {
+    try {
+      await this.#fetchAndStoreUnguarded(rt, flights, lock)
+    } catch (error) {
+      // Only a bug (ours, or a throwing listener or logger) lands here; callers must not hang on it.
+      for (const flight of flights) flight.settle(error)
+    }
+  }
+
+  async #fetchAndStoreUnguarded(
+    rt: LoaderRuntime,
+    flights: Flight[],
+    lock: { token: string; clock: number } | undefined,
+  ): Promise<void> {
     const ids = flights.map((f) => f.id)
     rt.stats.fetchCalls++
     rt.stats.idsFetched += ids.length
@@ -354,7 +396,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       let encoded = ''
       if (outcome.kind === 'error') {
         rt.stats.fetchErrors++
-        this.emit('fetchError', rt.def.name, outcome.error)
+        this.#emitSafely('fetchError', rt.def.name, outcome.error)
         // Fail-safe: a stale entry within grace beats an error; errors are never cached.
         if (flight.stale !== undefined && now < flight.stale.expiresAt) {
           rt.stats.staleServed++
@@ -417,16 +459,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     let tags: string[] = []
     let payload = ''
     try {
+      // The entity tag goes on absent entries too, so creating the entity evicts its cached "not found".
+      const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, flight.id)]
       if (!absent) {
         if (rt.def.tags !== undefined) {
-          const raw = rt.def.tags(flight.id, value)
-          if (!Array.isArray(raw) || raw.some((tag) => typeof tag !== 'string')) {
-            throw new TypeError(`tags() must return an array of strings, got ${JSON.stringify(raw)}`)
+          const custom = rt.def.tags(flight.id, value)
+          if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
+            throw new TypeError(`tags() must return an array of strings, got ${JSON.stringify(custom)}`)
           }
-          tags = encodeTags(raw)
+          raw.push(...custom)
         }
         payload = rt.def.serializer.serialize(value)
       }
+      tags = encodeTags([...new Set(raw)])
     } catch (error) {
       // The value is still returned to the caller; it just is not cached.
       this.options.logger.error(
@@ -454,7 +499,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * number of each tag's last invalidation with the flight's start).
    */
   #mayKeepInMemory(flight: Flight, entry: CacheEntry): boolean {
-    if (flight.dirty || flight.startSeq < this.#tagFloor) return false
+    if (flight.dirty || flight.startSeq < this.#invalidationFloor) return false
+    // Also by key: a tag invalidation drops every flight from the in-flight map, after which a key
+    // invalidation can no longer mark this flight dirty.
+    if ((this.#keyInvalidatedAt.get(flight.key) ?? 0) > flight.startSeq) return false
     for (const tag of entry.tags) {
       if ((this.#tagInvalidatedAt.get(tag) ?? 0) > flight.startSeq) return false
     }
@@ -488,8 +536,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
 
   #evictLocally(entryKeys: readonly string[], encodedTags: readonly string[]): void {
     const seq = ++this.#seq
+    if (
+      this.#keyInvalidatedAt.size + entryKeys.length > MAX_REMEMBERED ||
+      this.#tagInvalidatedAt.size + encodedTags.length > MAX_REMEMBERED
+    ) {
+      // Forget, and treat every flight started before now as invalidated instead (bounded memory).
+      this.#keyInvalidatedAt.clear()
+      this.#tagInvalidatedAt.clear()
+      this.#invalidationFloor = seq
+    }
     for (const key of entryKeys) {
       this.#memory?.delete(key)
+      this.#keyInvalidatedAt.set(key, seq)
+      this.#refreshNotBefore.delete(key)
       const flight = this.#inFlight.get(key)
       if (flight !== undefined) {
         flight.dirty = true
@@ -497,15 +556,22 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       }
     }
     if (encodedTags.length === 0) return
-    if (this.#tagInvalidatedAt.size + encodedTags.length > MAX_REMEMBERED_TAGS) {
-      this.#tagInvalidatedAt.clear()
-      this.#tagFloor = seq
-    }
     for (const tag of encodedTags) this.#tagInvalidatedAt.set(tag, seq)
     this.#memory?.deleteTagged(encodedTags)
     // Any running fill may turn out to carry one of these tags (tags are known only after the fetch), so no
     // new caller may join one: they start fresh fills. The running ones still settle their own callers.
     this.#inFlight.clear()
+  }
+
+  /** Emits an event; a throwing listener is reported to the logger and does not fail the load. */
+  #emitSafely<E extends keyof CacheEvents>(event: E, ...args: CacheEvents[E]): void {
+    try {
+      ;(this.emit as (event: string, ...rest: unknown[]) => boolean)(event, ...args)
+    } catch (error) {
+      this.options.logger.error(
+        `[loadcache] a "${event}" listener threw: ${(error as Error)?.message ?? error}`,
+      )
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -100,7 +100,12 @@ export class KeySpace {
 
   /** The entry key of an id (already normalized). */
   entryKey(loaderName: string, normalizedId: string): string {
-    return `${this.namespace}:{${loaderName}:${encodeSegment(normalizedId)}}`
+    return `${this.entryKeyPrefix(loaderName)}${encodeSegment(normalizedId)}}`
+  }
+
+  /** What every entry key of a loader starts with; the hot path appends the encoded id and `}`. */
+  entryKeyPrefix(loaderName: string): string {
+    return `${this.namespace}:{${loaderName}:`
   }
 
   static lockKey(entryKey: string): string {

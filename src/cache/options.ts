@@ -199,11 +199,20 @@ function resolveLogger(logger: unknown): Logger {
   if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
     throw invalidOption('logger', logger, 'an object with warn() and error() methods (console works)')
   }
-  // Bind, so loggers whose methods rely on `this` (pino, console) keep working when called detached.
+  // Bound (pino and console rely on `this`) and guarded: a logger that throws must not fail a load.
+  const guard =
+    (method: ((message: string) => void) | undefined) =>
+    (message: string): void => {
+      try {
+        method?.call(l, message)
+      } catch {
+        // Nowhere left to report it.
+      }
+    }
   return {
-    debug: l.debug?.bind(l),
-    info: l.info?.bind(l),
-    warn: l.warn.bind(l),
-    error: l.error.bind(l),
+    debug: l.debug ? guard(l.debug) : undefined,
+    info: l.info ? guard(l.info) : undefined,
+    warn: guard(l.warn),
+    error: guard(l.error),
   }
 }

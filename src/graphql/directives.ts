@@ -6,10 +6,12 @@ import {
   type GraphQLNamedType,
   type GraphQLSchema,
   getNamedType,
+  isCompositeType,
   isObjectType,
 } from 'graphql'
+import { engineOf, type LoadCache } from '../cache/create-cache.js'
 import type { CacheId } from '../cache/keys.js'
-import { defineLoader } from '../loader/define-loader.js'
+import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
 import { entityTag } from '../request/entity-tag.js'
 import { type CachePlan, type CacheScope, requestStateOf } from '../request/request-state.js'
 import { stableJson } from '../request/stable-json.js'
@@ -26,6 +28,11 @@ export class LoadCacheSchemaError extends Error {
 }
 
 export interface LoadCacheDirectivesOptions {
+  /**
+   * The cache the schema will run with. When given, a `ttl` above its `maxTtl` fails the schema build
+   * (otherwise it fails on the first request that resolves the field). `useLoadCache` passes it.
+   */
+  cache?: LoadCache
   /** Name of the caching directive. Default `'cached'`. */
   cachedDirectiveName?: string
   /** Name of the eviction directive. Default `'invalidates'`. */
@@ -86,7 +93,7 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
       checkObjectDirectives(schema, directive.cached)
       return mapSchema(schema, {
         [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) =>
-          wrapField(schema, fieldConfig, fieldName, typeName, directive, identity, identities),
+          wrapField(schema, fieldConfig, fieldName, typeName, directive, identity, identities, options.cache),
       })
     },
   }
@@ -105,6 +112,7 @@ function wrapField(
   directive: DirectiveNames,
   identity: IdentityResolver,
   identities: Record<string, unknown>,
+  cache: LoadCache | undefined,
 ): GraphQLFieldConfig<unknown, unknown> {
   const coordinate = `${typeName}.${fieldName}`
   const parentType = schema.getType(typeName)!
@@ -152,17 +160,29 @@ function wrapField(
       definition: defineLoader<string, { v: unknown }>({
         name: coordinate,
         ttl,
+        // A background refresh would run the resolver after its request has ended: none for fields.
+        grace: 0,
+        earlyRefresh: false,
         fetch: () => {
           throw new Error(`[loadcache] ${coordinate} is loaded through the request state only`)
         },
       }),
+    }
+    if (cache !== undefined) {
+      try {
+        engineOf(cache).runtime(plan.definition as LoaderDefinition<CacheId, unknown>)
+      } catch (error) {
+        throw new LoadCacheSchemaError(`${where}: ${(error as Error).message.replace('[loadcache] ', '')}`)
+      }
     }
     // A lookup by id (`post(id: 7): Post`) is tagged `Post:7` even when it found nothing, so the mutation
     // that creates post 7 evicts the cached "not found". Templates render lists as one tag per item.
     if (isObjectType(returnType)) {
       for (const arg of field.args) {
         if (arg.name === 'id' || arg.name === 'ids') {
-          templates.push(parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, { ...context, allowed: ['args'] }))
+          templates.push(
+            parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, { ...context, allowed: ['args'] }),
+          )
         }
       }
     }
@@ -171,6 +191,15 @@ function wrapField(
     throw new LoadCacheSchemaError(
       `@${directive.cached} on ${coordinate}: ${typeName} fields are never cached`,
     )
+  } else if (!isQuery && !isMutation && !isSubscription && isCompositeType(returnType)) {
+    // Apollo's rule: a field returning an object without a cache policy has max-age 0, so the response
+    // cannot be cached by HTTP caches (it may hold data nobody declared cacheable).
+    const inner = original
+    resolve = (parent, args, ctx, info) => {
+      const state = requestStateOf(ctx)
+      if (state !== undefined) state.policy.uncachedComposite = true
+      return inner(parent, args, ctx, info)
+    }
   } else if (isQuery) {
     const inner = original
     resolve = (parent, args, ctx, info) => {

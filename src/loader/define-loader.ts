@@ -30,6 +30,14 @@ export interface LoaderOptions<K extends CacheId, V> {
    * them. Called once per fetched value; a throw makes that value uncached (and is logged), not failed.
    */
   tags?: (id: K, value: V) => readonly string[]
+  /**
+   * The entity type the ids name, e.g. `'User'`: every entry, found or not, is tagged `User:<id>`, so a
+   * GraphQL or tRPC mutation that returns user 7 (or `invalidateTags(['User:7'])`) evicts it, including a
+   * cached "not found" from before user 7 existed.
+   */
+  entity?: string
+  /** XFetch early refresh `beta` for this loader, or `false`. Default: the cache's `earlyRefresh`. */
+  earlyRefresh?: number | false
   /** Largest batch a per-request DataLoader sends at once. Default: the cache's `maxBatchSize` (0 = unlimited). */
   maxBatchSize?: number
   /** How values are stored in Redis. Default JSON. */
@@ -44,6 +52,8 @@ export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
   readonly negativeTtl: number | undefined
   readonly grace: number | undefined
   readonly tags: ((id: K, value: V) => readonly string[]) | undefined
+  readonly entity: string | undefined
+  readonly earlyRefresh: number | false | undefined
   readonly maxBatchSize: number | undefined
   readonly serializer: Serializer
 }
@@ -70,6 +80,9 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
   if (options.tags !== undefined && typeof options.tags !== 'function') {
     throw invalidOption(`${where}tags`, options.tags, 'a function (id, value) => string[]')
   }
+  if (options.entity !== undefined && (typeof options.entity !== 'string' || options.entity === '')) {
+    throw invalidOption(`${where}entity`, options.entity, 'a non-empty type name such as "User"')
+  }
   const serializer = options.serializer ?? jsonSerializer
   if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw invalidOption(`${where}serializer`, serializer, 'an object with serialize() and deserialize()')
@@ -84,6 +97,11 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
         : nonNegativeNumber(`${where}negativeTtl`, options.negativeTtl, 0),
     grace: options.grace === undefined ? undefined : nonNegativeNumber(`${where}grace`, options.grace, 0),
     tags: options.tags,
+    entity: options.entity,
+    earlyRefresh:
+      options.earlyRefresh === undefined || options.earlyRefresh === false
+        ? options.earlyRefresh
+        : positiveNumber(`${where}earlyRefresh`, options.earlyRefresh, 0),
     maxBatchSize:
       options.maxBatchSize === undefined
         ? undefined

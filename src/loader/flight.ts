@@ -15,6 +15,8 @@ export class Flight {
   readonly id: CacheId
   /** The engine's invalidation sequence when the flight started; see CacheEngine#mayKeepInMemory. */
   readonly startSeq: number
+  /** Epoch ms when the flight started; an old one is not joined (see CacheEngine#loadBatch). */
+  readonly startedAt: number
   readonly promise: Promise<unknown>
   /** Set when the key was invalidated while the flight ran: its result must not be kept in L1. */
   dirty = false
@@ -24,10 +26,17 @@ export class Flight {
   #resolve!: (value: unknown) => void
   readonly #onSettle: (flight: Flight) => void
 
-  constructor(key: string, id: CacheId, startSeq: number, onSettle: (flight: Flight) => void) {
+  constructor(
+    key: string,
+    id: CacheId,
+    startSeq: number,
+    startedAt: number,
+    onSettle: (flight: Flight) => void,
+  ) {
     this.key = key
     this.id = id
     this.startSeq = startSeq
+    this.startedAt = startedAt
     this.#onSettle = onSettle
     this.promise = new Promise((resolve) => {
       this.#resolve = resolve

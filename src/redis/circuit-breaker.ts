@@ -35,9 +35,14 @@ export class CircuitBreaker {
     return this.#state === 'closed'
   }
 
-  /** Whether the break duration has passed, so a probe should run. */
+  /** Whether the break duration has passed, so a probe should run. `now` is monotonic (performance.now()). */
   probeDue(now: number): boolean {
     return this.#state === 'open' && now - this.#openedAt >= this.#options.breakDurationMs
+  }
+
+  /** How long until a probe is due, in ms (0 when it is due now). */
+  msUntilProbe(now: number): number {
+    return Math.max(0, this.#openedAt + this.#options.breakDurationMs - now)
   }
 
   recordSuccess(): void {

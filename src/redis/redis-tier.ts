@@ -77,8 +77,10 @@ export class RedisTier {
   readonly #o: RedisTierOptions
   readonly #breaker: CircuitBreaker
   readonly #cluster: boolean
-  readonly #pendingKeys = new Set<string>()
-  readonly #pendingTags = new Set<string>()
+  /** Queued invalidations, each with the generation it was queued at (see #replay). */
+  readonly #pendingKeys = new Map<string, number>()
+  readonly #pendingTags = new Map<string, number>()
+  #generation = 0
   #replaying: Promise<void> | undefined
   #probeTimer: NodeJS.Timeout | undefined
   #closed = false
@@ -109,11 +111,38 @@ export class RedisTier {
     return this.#pendingKeys.size + this.#pendingTags.size
   }
 
-  async read(entryKeys: readonly string[], token: string, mode: ReadMode): Promise<ReadResult> {
+  /**
+   * Reads entries, locking misses. In `refresh` mode, `heldFreshUntil` is the freshness of the entry the
+   * caller already has: a fresher one in Redis is returned as a hit instead of being refreshed again.
+   */
+  async read(
+    entryKeys: readonly string[],
+    token: string,
+    mode: ReadMode,
+    heldFreshUntil = 0,
+  ): Promise<ReadResult> {
     if (!this.readable) throw new RedisUnavailableError(this.#unavailableReason())
-    if (this.#cluster) return this.#readCluster(entryKeys, token, mode)
-    const reply = (await this.#run('read', () => this.#readScript(entryKeys, token, mode, true))) as string[]
+    if (this.#cluster) return this.#readCluster(entryKeys, token, mode, heldFreshUntil)
+    const reply = (await this.#run('read', () =>
+      this.#readScript(entryKeys, token, mode, true, heldFreshUntil),
+    )) as string[]
     return { clock: Number(reply[0]), statuses: parseReadReply(reply) }
+  }
+
+  /**
+   * Releases locks this token may hold (compare-and-delete, nothing written) and wakes their waiters. For a
+   * read that timed out: its script may still have run and taken them. Best effort, never rejects.
+   */
+  releaseLocks(entryKeys: readonly string[], token: string): void {
+    const items = entryKeys.map((entryKey) => ({ entryKey, encoded: '', ttlMs: 1 }))
+    const groups = this.#cluster ? [...groupBySlot(entryKeys).values()] : [entryKeys.map((_, i) => i)]
+    for (const group of groups) {
+      this.#writeScript(
+        group.map((i) => items[i]!),
+        token,
+        false,
+      ).catch(() => {})
+    }
   }
 
   #readScript(
@@ -121,6 +150,7 @@ export class RedisTier {
     token: string,
     mode: ReadMode,
     checkTags: boolean,
+    heldFreshUntil: number,
   ): Promise<unknown> {
     const { keys, lockTtlMs, client } = this.#o
     return readScript.run(client, withLockKeys(entryKeys), [
@@ -130,10 +160,16 @@ export class RedisTier {
       keys.clockKey,
       mode,
       checkTags ? '1' : '0',
+      heldFreshUntil,
     ])
   }
 
-  async #readCluster(entryKeys: readonly string[], token: string, mode: ReadMode): Promise<ReadResult> {
+  async #readCluster(
+    entryKeys: readonly string[],
+    token: string,
+    mode: ReadMode,
+    heldFreshUntil: number,
+  ): Promise<ReadResult> {
     const groups = [...groupBySlot(entryKeys).values()]
     const [clock, ...replies] = await this.#run('read', () =>
       Promise.all([
@@ -144,6 +180,7 @@ export class RedisTier {
             token,
             mode,
             false,
+            heldFreshUntil,
           ),
         ),
       ]),
@@ -307,8 +344,10 @@ export class RedisTier {
 
   #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
     const max = this.#o.maxPendingInvalidations
-    for (const key of entryKeys) requeue(this.#pendingKeys, key, max, () => this.#dropped('key'))
-    for (const tag of encodedTags) requeue(this.#pendingTags, tag, max, () => this.#dropped('tag'))
+    const generation = ++this.#generation
+    for (const key of entryKeys) requeue(this.#pendingKeys, key, generation, max, () => this.#dropped('key'))
+    for (const tag of encodedTags)
+      requeue(this.#pendingTags, tag, generation, max, () => this.#dropped('tag'))
     this.#o.logger.warn(
       `[loadcache] [redis] invalidation queued for replay (${this.pendingInvalidations} pending); L2 reads are paused until it is applied`,
     )
@@ -340,9 +379,17 @@ export class RedisTier {
         while (this.#pendingKeys.size > 0 || this.#pendingTags.size > 0) {
           const keys = [...this.#pendingKeys].slice(0, 500)
           const tags = [...this.#pendingTags].slice(0, 500)
-          await this.#applyInvalidation(keys, tags)
-          for (const key of keys) this.#pendingKeys.delete(key)
-          for (const tag of tags) this.#pendingTags.delete(tag)
+          await this.#applyInvalidation(
+            keys.map(([key]) => key),
+            tags.map(([tag]) => tag),
+          )
+          // Only what was applied: an item queued again while this chunk was in flight is newer and stays.
+          for (const [key, generation] of keys) {
+            if (this.#pendingKeys.get(key) === generation) this.#pendingKeys.delete(key)
+          }
+          for (const [tag, generation] of tags) {
+            if (this.#pendingTags.get(tag) === generation) this.#pendingTags.delete(tag)
+          }
         }
       } finally {
         this.#replaying = undefined
@@ -353,16 +400,24 @@ export class RedisTier {
 
   #scheduleProbe(): void {
     if (this.#closed || this.#probeTimer) return
-    this.#probeTimer = setTimeout(() => {
-      this.#probeTimer = undefined
-      void this.#probe()
-    }, this.#o.breakDurationMs)
+    this.#probeTimer = setTimeout(
+      () => {
+        this.#probeTimer = undefined
+        void this.#probe()
+      },
+      Math.max(1, this.#breaker.msUntilProbe(performance.now())),
+    )
     this.#probeTimer.unref()
   }
 
   /** Half-open: replay what is queued (or PING), and close the breaker only if that succeeded. */
   async #probe(): Promise<void> {
-    if (this.#closed || !this.#breaker.probeDue(Date.now())) return
+    if (this.#closed) return
+    // Timers may fire a little early; never drop the probe, or the breaker would stay open for good.
+    if (!this.#breaker.probeDue(performance.now())) {
+      this.#scheduleProbe()
+      return
+    }
     this.#breaker.beginProbe()
     try {
       if (this.pendingInvalidations > 0) await this.#replay()
@@ -370,7 +425,7 @@ export class RedisTier {
       this.#breaker.probeSucceeded()
     } catch (error) {
       this.#o.onError(error, 'probe')
-      this.#breaker.probeFailed(Date.now())
+      this.#breaker.probeFailed(performance.now())
     }
   }
 
@@ -382,7 +437,7 @@ export class RedisTier {
     } catch (error) {
       this.#o.onError(error, operation)
       // During a half-open probe the probe itself decides; counting here too would double-open.
-      if (this.#breaker.state === 'closed') this.#breaker.recordFailure(Date.now())
+      if (this.#breaker.state === 'closed') this.#breaker.recordFailure(performance.now())
       throw error
     }
   }
@@ -429,12 +484,18 @@ function withLockKeys(entryKeys: readonly string[]): string[] {
 }
 
 /** Adds `value` as the newest member, dropping the oldest when over `max`. */
-function requeue(set: Set<string>, value: string, max: number, onDrop: () => void): void {
-  set.delete(value)
-  set.add(value)
-  if (set.size > max) {
-    const oldest = set.values().next().value
-    if (oldest !== undefined) set.delete(oldest)
+function requeue(
+  queue: Map<string, number>,
+  value: string,
+  generation: number,
+  max: number,
+  onDrop: () => void,
+): void {
+  queue.delete(value)
+  queue.set(value, generation)
+  if (queue.size > max) {
+    const oldest = queue.keys().next().value
+    if (oldest !== undefined) queue.delete(oldest)
     onDrop()
   }
 }

@@ -50,9 +50,10 @@ end
  * tag) and, in `lock` mode, try to take its lock with a token and TTL (`SET NX PX`).
  *
  * KEYS: entryKey1, lockKey1, entryKey2, lockKey2, ...
- * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`), checkTags (`1` | `0`)
+ * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`), checkTags (`1` | `0`), heldFreshUntil
  *   - `lock`: a miss takes the lock if free;
- *   - `refresh`: ignore the entry and take the lock if free (early refresh of a present entry).
+ *   - `refresh`: take the lock if free, unless the entry is fresher than the one the caller holds
+ *     (`heldFreshUntil`, epoch ms): then another process already refreshed it, and that entry is returned.
  *   - checkTags `0` (Redis Cluster, where tag and clock keys live in other slots): the script neither reads
  *     the clock (returns 0) nor checks tags; the client does both (see RedisTier).
  * Returns: { clock, status1, value1, status2, value2, ... } where status is
@@ -72,13 +73,14 @@ end
 local out = { string.format('%.0f', clock) }
 for i = 1, #KEYS, 2 do
   local entry_key, lock_key = KEYS[i], KEYS[i + 1]
-  local raw = false
-  if mode ~= 'refresh' then
-    raw = redis.call('GET', entry_key)
-    if raw and not entry_is_valid(raw, tag_prefix, check_tags) then
-      redis.call('DEL', entry_key)
-      raw = false
-    end
+  local raw = redis.call('GET', entry_key)
+  if raw and not entry_is_valid(raw, tag_prefix, check_tags) then
+    redis.call('DEL', entry_key)
+    raw = false
+  end
+  if raw and mode == 'refresh' then
+    local fresh_until = tonumber(string.match(raw, '^[^ ]+ [^ ]+ [^ ]+ ([^ ]+)'))
+    if not fresh_until or fresh_until <= tonumber(ARGV[7]) then raw = false end
   end
   if raw then
     out[#out + 1] = 'h'

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
 import type { CacheEngine, LoaderRuntime } from '../cache/engine.js'
 import type { CacheId } from '../cache/keys.js'
+import { describeValue } from '../errors.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 
 /** The scope of a cached field: PUBLIC entries are shared by all viewers, PRIVATE ones are keyed by viewer. */
@@ -29,6 +30,8 @@ export interface CachePolicySummary {
   minTtl: number
   /** Whether some PRIVATE field was resolved. */
   private: boolean
+  /** Whether some non-root field returning an object was resolved without a cache policy (Apollo: max-age 0). */
+  uncachedComposite: boolean
 }
 
 interface PendingResolve {
@@ -57,6 +60,7 @@ export class RequestCacheState {
     uncachedRoot: false,
     minTtl: Number.POSITIVE_INFINITY,
     private: false,
+    uncachedComposite: false,
   }
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0
@@ -65,10 +69,23 @@ export class RequestCacheState {
   readonly #engine: CacheEngine
   readonly #fields = new Map<string, FieldBatch>()
 
-  constructor(cache: LoadCache, viewer: CacheId | null | undefined) {
+  readonly #loaders: readonly { clearAll(): unknown }[]
+
+  constructor(
+    cache: LoadCache,
+    viewer: CacheId | null | undefined,
+    loaders: Record<string, { clearAll(): unknown }> = {},
+  ) {
     this.cache = cache
     this.#engine = engineOf(cache)
+    if (viewer !== null && viewer !== undefined && typeof viewer !== 'string' && !Number.isFinite(viewer)) {
+      // String(viewer) of an object is "[object Object]": every such viewer would share PRIVATE entries.
+      throw new TypeError(
+        `[loadcache] the viewer must be a string, a finite number or null, got ${describeValue(viewer)}`,
+      )
+    }
     this.viewer = viewer === null || viewer === undefined || viewer === '' ? null : String(viewer)
+    this.#loaders = Object.values(loaders)
   }
 
   recordRoot(cached: boolean): void {
@@ -102,9 +119,15 @@ export class RequestCacheState {
     return wrapped?.v ?? null
   }
 
+  /**
+   * Evicts tags, and forgets what this request's loaders memoized, so the rest of the request (a mutation's
+   * own selection, the next mutation) reads the new state too.
+   */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     this.evictedTags.push(...tags)
     await this.cache.invalidateTags(tags)
+    for (const batch of this.#fields.values()) batch.loader.clearAll()
+    for (const loader of this.#loaders) loader.clearAll()
   }
 
   #createBatch(plan: CachePlan): FieldBatch {
@@ -154,7 +177,7 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
  */
 export function createLoadCacheContext(
   cache: LoadCache,
-  options: { viewer?: CacheId | null } = {},
+  options: { viewer?: CacheId | null; loaders?: Record<string, { clearAll(): unknown }> } = {},
 ): { readonly [REQUEST_STATE]: RequestCacheState } {
-  return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer) }
+  return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders) }
 }

@@ -1,14 +1,25 @@
 /**
  * JSON with object keys sorted at every depth, so `{ a: 1, b: 2 }` and `{ b: 2, a: 1 }` give one string:
  * argument order in a query must not split the cache. `undefined` members are dropped, as JSON does.
+ *
+ * Only what JSON represents faithfully is accepted: a Map, Set, RegExp, class instance or bigint would
+ * all collapse to `{}` or throw, and two different inputs would share one cache key. They throw instead.
  */
 export function stableJson(value: unknown): string {
+  if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') {
+    throw new TypeError(`[loadcache] cannot build a cache key from a ${typeof value}; use plain JSON values`)
+  }
   if (value === null || typeof value !== 'object') {
     return JSON.stringify(value) ?? 'null'
   }
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     return stableJson((value as { toJSON: () => unknown }).toJSON())
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) {
+    const name = (value as object).constructor?.name ?? 'object'
+    throw new TypeError(`[loadcache] cannot build a cache key from a ${name}; use plain JSON values`)
   }
   const record = value as Record<string, unknown>
   const members: string[] = []

@@ -1,4 +1,4 @@
-import type { LoadCache, Loaders } from '../cache/create-cache.js'
+import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { Serializer } from '../cache/entry.js'
 import type { CacheId } from '../cache/keys.js'
 import { invalidOption } from '../errors.js'
@@ -22,6 +22,7 @@ interface MiddlewareOptions {
   readonly path: string
   readonly type: 'query' | 'mutation' | 'subscription'
   readonly input: unknown
+  getRawInput(): Promise<unknown>
   next(): Promise<MiddlewareResult>
 }
 
@@ -95,6 +96,9 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
           name,
           ttl,
           serializer,
+          // A background refresh would run the procedure after its request has ended: none here.
+          grace: 0,
+          earlyRefresh: false,
           fetch: () => {
             throw new Error(`[loadcache] ${name} is loaded through the request state only`)
           },
@@ -108,10 +112,8 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
   return {
     /** Context members for one HTTP request: `loaders` (shared by every call of a batched request) and the cache state. */
     createContext(request: { viewer?: CacheId | null } = {}): { loaders: Loaders<Defs> } {
-      return {
-        loaders: (options.loaders ? cache.loaders(options.loaders) : {}) as Loaders<Defs>,
-        ...createLoadCacheContext(cache, { viewer: request.viewer }),
-      }
+      const loaders = (options.loaders ? cache.loaders(options.loaders) : {}) as Loaders<Defs>
+      return { loaders, ...createLoadCacheContext(cache, { viewer: request.viewer, loaders }) }
     },
 
     /** Caches a query procedure's result under its path, a stable hash of its input, and (PRIVATE) the viewer. */
@@ -123,9 +125,18 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
       }
       if (scope !== 'PUBLIC' && scope !== 'PRIVATE')
         throw invalidOption('cached({ scope })', scope, "'PUBLIC' or 'PRIVATE'")
+      const { maxTtl } = engineOf(cache).options
+      if (ttl > maxTtl)
+        throw invalidOption('cached({ ttl })', ttl, `at most the cache's maxTtl (${maxTtl} s)`)
       return t.middleware(async (opts: MiddlewareOptions) => {
         const state = requestStateOf(opts.ctx)
         if (state === undefined || opts.type !== 'query') return opts.next()
+        if (opts.input === undefined && (await opts.getRawInput()) !== undefined) {
+          // Before .input() the parsed input is unknown: every input would share one cache entry.
+          throw new TypeError(
+            `[loadcache] cached() on "${opts.path}" runs before the input is parsed: place .use(lc.cached(...)) after .input(...)`,
+          )
+        }
         const plan = planFor(opts.path, ttl, scope, serializer)
         const cacheable = scope === 'PUBLIC' || state.viewer !== null
         state.recordRoot(cacheable)

@@ -39,7 +39,9 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
 ): Plugin<{ loaders: Loaders<Defs> }> {
   const { cache } = options
   const transformer =
-    options.directives === false ? undefined : loadCacheDirectives(options.directives).transformer
+    options.directives === false
+      ? undefined
+      : loadCacheDirectives({ ...options.directives, cache }).transformer
   const transformed = new WeakSet<GraphQLSchema>()
   const policiesByRequest = new WeakMap<Request, string[]>()
 
@@ -53,9 +55,10 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     async onContextBuilding({ context, extendContext }) {
       const viewer = options.viewer ? await options.viewer(context as never) : null
       // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it).
+      const loaders = options.loaders ? cache.loaders(options.loaders) : undefined
       extendContext({
-        ...(options.loaders ? { loaders: cache.loaders(options.loaders) as Loaders<Defs> } : {}),
-        ...createLoadCacheContext(cache, { viewer }),
+        ...(loaders ? { loaders: loaders as Loaders<Defs> } : {}),
+        ...createLoadCacheContext(cache, { viewer, loaders }),
       })
     },
     onExecute({ args }) {
