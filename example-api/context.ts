@@ -30,7 +30,16 @@ const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i
  * @returns the user id, or `null` when the header is missing or is not a Bearer credential.
  */
 export function viewerFromRequest(request: Request): string | null {
-  const header = request.headers.get('authorization')
-  if (header === null) return null
+  return viewerFromAuthorization(request.headers.get('authorization'))
+}
+
+/**
+ * The viewer named by an `authorization` header value, as {@link viewerFromRequest} reads it; for servers
+ * that see node:http requests (the tRPC adapter) rather than fetch `Request`s.
+ *
+ * @returns the user id, or `null` when the value is missing or is not a Bearer credential.
+ */
+export function viewerFromAuthorization(header: string | null | undefined): string | null {
+  if (header === null || header === undefined) return null
   return BEARER.exec(header.trim())?.[1] ?? null
 }

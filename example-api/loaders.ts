@@ -1,8 +1,9 @@
 import { defineLoader, type Loaders } from '../src/index.js'
 import type { CommentRow, Database, PostRow, UserRow } from './db/index.js'
+import { commentsOfPostTag, commentTag, POSTS_TAG, postsByAuthorTag, postTag, userTag } from './tags.js'
 
 /**
- * Entity TTLs are long because every write path evicts what it changes (see resolvers.ts); the TTL only
+ * Entity TTLs are long because every write path evicts what it changes (see writes.ts); the TTL only
  * bounds how long a change made behind the API's back (e.g. with psql) stays invisible.
  */
 const ENTITY_TTL_SECONDS = 300
@@ -13,7 +14,7 @@ const RELATION_TTL_SECONDS = 60
  * The example API's cached loaders, bound to one database. Each `fetch` is one batch query of the
  * database layer, so a request resolving N authors costs one SQL statement, and none once cached.
  *
- * Tags follow the names the schema's `@cached`/`@invalidates` directives use, so a mutation that
+ * Tags (tags.ts) follow the names the schema's `@cached`/`@invalidates` directives use, so a mutation that
  * invalidates `posts:author:7` evicts both the cached field values and the loader entries behind them:
  * - `User:<id>`, `Post:<id>`, `Comment:<id>`: the entity itself (the `Type:id` form the directives'
  *   automatic eviction uses).
@@ -32,40 +33,40 @@ export function createLoaderDefinitions(db: Database) {
       name: 'user',
       fetch: (ids) => db.usersByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [`User:${id}`],
+      tags: (id) => [userTag(id)],
     }),
     post: defineLoader<string, PostRow>({
       name: 'post',
       fetch: (ids) => db.postsByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [`Post:${id}`],
+      tags: (id) => [postTag(id)],
     }),
     comment: defineLoader<string, CommentRow>({
       name: 'comment',
       fetch: (ids) => db.commentsByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [`Comment:${id}`],
+      tags: (id) => [commentTag(id)],
     }),
     /** Post ids of each author, oldest first; keyed by author id. */
     postIdsByAuthor: defineLoader<string, string[]>({
       name: 'postIdsByAuthor',
       fetch: (authorIds) => db.postIdsByAuthorIds(authorIds),
       ttl: RELATION_TTL_SECONDS,
-      tags: (authorId) => [`posts:author:${authorId}`, 'posts'],
+      tags: (authorId) => [postsByAuthorTag(authorId), POSTS_TAG],
     }),
     /** Number of posts of each author; keyed by author id. */
     postCount: defineLoader<string, number>({
       name: 'postCount',
       fetch: (authorIds) => db.postCountsByAuthorIds(authorIds),
       ttl: RELATION_TTL_SECONDS,
-      tags: (authorId) => [`posts:author:${authorId}`],
+      tags: (authorId) => [postsByAuthorTag(authorId)],
     }),
     /** Comment ids of each post, oldest first; keyed by post id. */
     commentIdsByPost: defineLoader<string, string[]>({
       name: 'commentIdsByPost',
       fetch: (postIds) => db.commentIdsByPostIds(postIds),
       ttl: RELATION_TTL_SECONDS,
-      tags: (postId) => [`comments:post:${postId}`],
+      tags: (postId) => [commentsOfPostTag(postId)],
     }),
   }
 }

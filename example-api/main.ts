@@ -33,7 +33,7 @@ async function main(): Promise<void> {
 
   const startedAt = performance.now()
   const server = await createExampleServer({ redisUrl, databaseUrl, dbDelayMs, logger })
-  const { url } = await server.listen(port).catch(async (error: unknown) => {
+  const { url, trpcUrl } = await server.listen(port).catch(async (error: unknown) => {
     await server.close()
     throw error
   })
@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   const cache = redisUrl ? 'memory + redis' : 'memory only'
   const readyMs = Math.round(performance.now() - startedAt)
   console.info(`example-api: ${url} (db: ${db}, cache: ${cache}; ready in ${readyMs} ms)`)
-  console.info(`example-api: health ${new URL('/health', url)}, metrics ${new URL('/metrics', url)}`)
+  console.info(
+    `example-api: tRPC ${trpcUrl}, health ${new URL('/health', url)}, metrics ${new URL('/metrics', url)}`,
+  )
 
   let stopping = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,12 +3,13 @@ import { MAX_PAGE_SIZE, type UserRow } from './db/index.js'
 import type { Resolvers } from './generated/resolvers-types.js'
 import { badUserInput } from './input-errors.js'
 import { mutationResolvers } from './mutation-resolvers.js'
+import { listPosts, loadPresent } from './reads.js'
 
 /**
  * Read resolvers of the example API. Every read goes through the request's loaders, so lookups of one
  * tick are batched and served from the cache; the one exception is the page of ids behind `Query.posts`,
- * which is a range query no per-id loader can express (once the directives are applied, `@cached` on the
- * field caches it).
+ * which is a range query no per-id loader can express (`@cached` on the field caches it; see reads.ts,
+ * which the tRPC procedures share).
  *
  * Parents are database rows (see the mappers in codegen.ts): a Post carries `authorId`, and `Post.author`
  * turns it into a User through the loader.
@@ -18,10 +19,7 @@ export const resolvers: Resolvers = {
     user: (_parent, { id }, { loaders }) => loaders.user.load(id),
     users: (_parent, { ids }, { loaders }) => Promise.all(ids.map((id) => loaders.user.load(id))),
     post: (_parent, { id }, { loaders }) => loaders.post.load(id),
-    posts: async (_parent, { first, after }, { db, loaders }) => {
-      const page = await db.listPostIds({ first: pageSize(first), after })
-      return loadPresent(loaders.post, page.ids)
-    },
+    posts: (_parent, { first, after }, ctx) => listPosts(ctx, { first: pageSize(first), after }),
     me: (_parent, _args, { loaders, viewerId }) => (viewerId === null ? null : loaders.user.load(viewerId)),
   },
   User: {
@@ -53,23 +51,6 @@ function pageSize(first: number | null | undefined): number {
     throw badUserInput(`posts: first must be from 0 to ${MAX_PAGE_SIZE}, got ${size}`)
   }
   return size
-}
-
-/**
- * Loads a list of ids (one batch), keeping the order and dropping ids whose row is gone. A list and its
- * rows are cached separately, so a list may briefly name a row deleted since; skipping it keeps non-null
- * list items valid instead of failing the whole list.
- *
- * @throws the first per-id error (e.g. the database failed for that batch).
- */
-async function loadPresent<V>(loader: DataLoader<string, V | null>, ids: readonly string[]): Promise<V[]> {
-  const values = await loader.loadMany(ids)
-  const present: V[] = []
-  for (const value of values) {
-    if (value instanceof Error) throw value
-    if (value !== null && value !== undefined) present.push(value)
-  }
-  return present
 }
 
 /**

@@ -10,6 +10,8 @@ import { useHealthEndpoint } from './http/health.js'
 import { useMetricsEndpoint } from './http/metrics.js'
 import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
 import { createExampleSchema } from './schema.js'
+import { createTrpcHandler, isTrpcRequest, TRPC_BASE_PATH } from './trpc/handler.js'
+import type { AppRouter } from './trpc/router.js'
 
 /** Options of {@link createExampleServer}. */
 export interface ExampleServerOptions {
@@ -47,7 +49,9 @@ export interface ExampleServerOptions {
 export interface ExampleServer {
   /** The GraphQL server; `yoga.fetch(url, init)` serves a request in-process. */
   readonly yoga: YogaServerInstance<Record<string, unknown>, ExampleContext>
-  /** The node:http server around `yoga`; it accepts connections after `listen()`. */
+  /** The tRPC router served at `/trpc`; clients take its type, `AppRouter`, from trpc/router.ts. */
+  readonly trpcRouter: AppRouter
+  /** The node:http server around `yoga` and the tRPC handler; it accepts connections after `listen()`. */
   readonly httpServer: Server
   readonly db: Database
   /** The process-wide cache every request's loaders use. */
@@ -57,10 +61,10 @@ export interface ExampleServer {
   /**
    * Starts accepting HTTP connections. `port` 0 picks a free port.
    *
-   * @returns the bound port and the GraphQL endpoint's URL.
+   * @returns the bound port, the GraphQL endpoint's URL and the tRPC base URL (`…/trpc`).
    * @throws when the port is taken (`EADDRINUSE`) or not allowed.
    */
-  listen(port: number, host?: string): Promise<{ port: number; url: string }>
+  listen(port: number, host?: string): Promise<{ port: number; url: string; trpcUrl: string }>
   /** Stops HTTP, the cache's bus and timers, and closes what the server opened (Redis, the database). Idempotent. */
   close(): Promise<void>
 }
@@ -73,8 +77,10 @@ const silentLogger: Logger = { warn() {}, error() {} }
 
 /**
  * Creates the example API: graphql-yoga on node:http serving `POST /graphql`, `GET /health` and
- * `GET /metrics`, with per-request loaders over one shared loadcache (memory-only, or L1 + Redis + bus
- * with `redisUrl`). Resolves once the database is open and seeded and, with Redis, once the bus is
+ * `GET /metrics`, and a tRPC router under `/trpc` (trpc/router.ts), with per-request loaders over one
+ * shared loadcache (memory-only, or L1 + Redis + bus with `redisUrl`). GraphQL and tRPC share the
+ * database, the cache, the loader definitions, the writes and their tags, so a write through either
+ * evicts what both serve. Resolves once the database is open and seeded and, with Redis, once the bus is
  * subscribed (or `redisReadyTimeoutMs` has passed).
  *
  * @throws whatever `openDatabase` or `createCache` throw for bad options or an unreachable PostgreSQL.
@@ -127,11 +133,16 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     healthCheckEndpoint: '/health/live',
     logging: yogaLogger(logger),
   })
-  const httpServer = createServer(yoga)
+  const trpc = createTrpcHandler({ db, cache, loaderDefinitions, logger })
+  const httpServer = createServer((request, response) => {
+    if (isTrpcRequest(request.url)) trpc.handler(request, response)
+    else yoga(request, response)
+  })
 
   let closing: Promise<void> | undefined
   return {
     yoga,
+    trpcRouter: trpc.router,
     httpServer,
     db,
     cache,
@@ -194,7 +205,11 @@ async function waitForBus(cache: LoadCache, timeoutMs: number, logger: Logger): 
   if (!up) logger.warn(`[example-api] redis: bus not connected after ${timeoutMs} ms; starting without L1`)
 }
 
-function listen(server: Server, port: number, host?: string): Promise<{ port: number; url: string }> {
+function listen(
+  server: Server,
+  port: number,
+  host?: string,
+): Promise<{ port: number; url: string; trpcUrl: string }> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error)
     server.once('error', onError)
@@ -202,10 +217,8 @@ function listen(server: Server, port: number, host?: string): Promise<{ port: nu
       server.off('error', onError)
       const bound = (server.address() as AddressInfo).port
       const urlHost = host === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host
-      resolve({
-        port: bound,
-        url: `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${bound}/graphql`,
-      })
+      const origin = `http://${urlHost.includes(':') ? `[${urlHost}]` : urlHost}:${bound}`
+      resolve({ port: bound, url: `${origin}/graphql`, trpcUrl: `${origin}${TRPC_BASE_PATH}` })
     })
   })
 }

@@ -70,6 +70,7 @@ export type MutationUpdateUserArgs = {
 
 export type Post = {
   __typename?: 'Post'
+  /** Cached per post, so a response made of cached fields can carry a public Cache-Control (Apollo's rule). */
   author: User
   body: Scalars['String']['output']
   /** Oldest first. */

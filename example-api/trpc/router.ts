@@ -1,0 +1,177 @@
+import { initTRPC, TRPCError } from '@trpc/server'
+import { ZodError, z } from 'zod'
+import type { LoadCache } from '../../src/index.js'
+import { createLoadCacheTRPC } from '../../src/trpc/index.js'
+import type { ExampleContext } from '../context.js'
+import { parseId } from '../db/ids.js'
+import { MAX_PAGE_SIZE, ReferenceNotFoundError, type UserRow } from '../db/index.js'
+import type { LoaderDefinitions } from '../loaders.js'
+import { listPosts } from '../reads.js'
+import { POSTS_TAG, postTag, userTag } from '../tags.js'
+import { createPost, deletePost, updateUser } from '../writes.js'
+
+/**
+ * The context of every procedure: the GraphQL context's members (see context.ts), built per HTTP request
+ * by `createTrpcHandler`. A batched HTTP call is one request, so its calls share one set of loaders.
+ */
+export type TrpcContext = ExampleContext
+
+/** Shown instead of the message of an unexpected error (it is logged), as yoga does for GraphQL. */
+const MASKED_MESSAGE = 'Unexpected error.'
+
+const t = initTRPC.context<TrpcContext>().create({
+  errorFormatter({ shape, error }) {
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      // Messages and stacks of unexpected errors may reveal internals (SQL, hosts); the server logs them.
+      return { ...shape, message: MASKED_MESSAGE, data: { ...shape.data, stack: undefined, zodError: null } }
+    }
+    const zodError = error.cause instanceof ZodError ? error.cause.flatten() : null
+    return { ...shape, data: { ...shape.data, zodError } }
+  },
+})
+
+/** loadcache's tRPC helpers bound to one cache and the example's loader definitions. */
+export function createExampleLoadCacheTRPC(cache: LoadCache, loaderDefinitions: LoaderDefinitions) {
+  return createLoadCacheTRPC(t, { cache, loaders: loaderDefinitions })
+}
+
+/** What {@link createExampleLoadCacheTRPC} returns: `createContext`, `cached`, `invalidates`, `responseMeta`. */
+export type ExampleLoadCacheTRPC = ReturnType<typeof createExampleLoadCacheTRPC>
+
+/** TTLs in seconds, the same as the `@cached` fields of schema.graphql that serve the same data. */
+const ENTITY_TTL = 60
+const LIST_TTL = 30
+/** `first` when a post list does not say, as `Query.posts` in schema.graphql. */
+const DEFAULT_PAGE_SIZE = 20
+
+/** An id as the database accepts it (a canonical positive integer); anything else is bad input. */
+const id = z.string().refine((value) => parseId(value) !== null, 'must be a positive integer id')
+
+/** What anyone may see of a user: no email (GraphQL shows it only to its owner). */
+const publicUser = z.object({ id: z.string(), name: z.string() })
+/** The viewer's own user, with the email. */
+const viewerUser = publicUser.extend({ email: z.string() })
+const post = z.object({
+  id: z.string(),
+  authorId: z.string(),
+  title: z.string(),
+  body: z.string(),
+  /** ISO 8601, UTC. */
+  createdAt: z.string(),
+})
+
+const byId = z.object({ id })
+type ById = z.infer<typeof byId>
+
+/**
+ * The example API over tRPC: the same data, database, cache and tags as GraphQL.
+ *
+ * - Queries read through `ctx.loaders` (the GraphQL resolvers' loader definitions) and are cached with
+ *   `lc.cached`, placed after `.input()` (invalid input is rejected before any cache access) and after
+ *   `.output()` (the output validator also runs on cached values). Their tags are GraphQL's: `User:<id>`,
+ *   `Post:<id>`, `posts`, so GraphQL's mutations evict them.
+ * - Mutations call writes.ts, the functions GraphQL's mutations call: same write, same evictions, so they
+ *   evict what GraphQL serves as well as what tRPC serves. That is why they need no `lc.invalidates`,
+ *   which would only evict the same tags a second time.
+ *
+ * @param lc from {@link createExampleLoadCacheTRPC}, for the cache the server's GraphQL side uses.
+ */
+export function createAppRouter(lc: ExampleLoadCacheTRPC) {
+  return t.router({
+    user: t.router({
+      /** A user, or null when there is none. */
+      byId: t.procedure
+        .input(byId)
+        .output(publicUser.nullable())
+        // `User:<id>` even for a null result, as GraphQL's `user(id)`.
+        .use(lc.cached<ById>({ ttl: ENTITY_TTL, entity: 'User', tags: ({ input }) => [userTag(input.id)] }))
+        .query(async ({ ctx, input }) => toPublicUser(await ctx.loaders.user.load(input.id))),
+
+      /** Changes a user's name and/or email; null when there is no such user. */
+      update: t.procedure
+        .input(
+          z.object({
+            id,
+            name: z.string().min(1).max(200).optional(),
+            email: z.string().email().max(200).optional(),
+          }),
+        )
+        .output(publicUser.nullable())
+        .mutation(async ({ ctx, input }) =>
+          toPublicUser(await updateUser(ctx, input.id, { name: input.name, email: input.email })),
+        ),
+    }),
+
+    post: t.router({
+      /** A page of posts, newest first; `after` is the id of the last post of the previous page. */
+      list: t.procedure
+        .input(
+          z
+            .object({
+              first: z.number().int().min(0).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+              after: id.nullish(),
+            })
+            .default({}),
+        )
+        .output(z.array(post))
+        .use(lc.cached({ ttl: LIST_TTL, entity: 'Post', tags: () => [POSTS_TAG] }))
+        .query(({ ctx, input }) => listPosts(ctx, input)),
+
+      /** A post, or null when there is none. */
+      byId: t.procedure
+        .input(byId)
+        .output(post.nullable())
+        // `Post:<id>` even for a null result, so creating that post evicts the cached "not found".
+        .use(lc.cached<ById>({ ttl: ENTITY_TTL, entity: 'Post', tags: ({ input }) => [postTag(input.id)] }))
+        .query(({ ctx, input }) => ctx.loaders.post.load(input.id)),
+
+      /** Creates a post; `BAD_REQUEST` when the author does not exist. */
+      create: t.procedure
+        .input(z.object({ authorId: id, title: z.string().min(1).max(200), body: z.string().max(10_000) }))
+        .output(post)
+        .mutation(({ ctx, input }) => writeOrBadRequest(() => createPost(ctx, input))),
+
+      /** Deletes a post and its comments; false when there is no such post. */
+      delete: t.procedure
+        .input(byId)
+        .output(z.boolean())
+        .mutation(({ ctx, input }) => deletePost(ctx, input.id)),
+    }),
+
+    viewer: t.router({
+      /** The viewer (`authorization: Bearer <userId>`) with their email, or null without one. */
+      me: t.procedure
+        .output(viewerUser.nullable())
+        // PRIVATE: cached per viewer, and not at all for anonymous calls.
+        .use(lc.cached({ ttl: ENTITY_TTL, scope: 'PRIVATE', entity: 'User' }))
+        .query(async ({ ctx }) => {
+          if (ctx.viewerId === null) return null
+          const user = await ctx.loaders.user.load(ctx.viewerId)
+          return user === null ? null : { id: user.id, name: user.name, email: user.email }
+        }),
+    }),
+  })
+}
+
+/** The router's type, for clients: `createTRPCClient<AppRouter>(…)`. */
+export type AppRouter = ReturnType<typeof createAppRouter>
+
+function toPublicUser(user: UserRow | null): z.infer<typeof publicUser> | null {
+  return user === null ? null : { id: user.id, name: user.name }
+}
+
+/** Runs a write, turning "your input refers to a row that does not exist" into `BAD_REQUEST`. */
+async function writeOrBadRequest<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (error) {
+    if (error instanceof ReferenceNotFoundError) {
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `${error.entity} ${JSON.stringify(error.id)} does not exist`,
+        cause: error,
+      })
+    }
+    throw error
+  }
+}
