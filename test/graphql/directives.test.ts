@@ -1,6 +1,7 @@
 import { makeExecutableSchema } from '@graphql-tools/schema'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createLoadCacheContext,
   LoadCacheSchemaError,
   loadCacheDirectives,
   loadCacheDirectiveTypeDefs,
@@ -11,6 +12,18 @@ import { libraryFixture } from './library-schema.js'
 
 let fixture: ReturnType<typeof libraryFixture>
 afterEach(() => fixture?.close())
+
+describe('request state', () => {
+  it('refuses a viewer that is not a string or number, which would merge viewers', async () => {
+    const { createCache } = await import('../../src/index.js')
+    const cache = createCache()
+    expect(() => createLoadCacheContext(cache, { viewer: { id: 1 } as never })).toThrow(
+      '[loadcache] the viewer must be a string, a finite number or null, got [object Object]',
+    )
+    expect(() => createLoadCacheContext(cache, { viewer: 7 })).not.toThrow()
+    await cache.close()
+  })
+})
 
 describe('@cached fields (memory)', () => {
   it('runs a cached root field resolver once for repeated queries', async () => {
@@ -125,6 +138,16 @@ describe('eviction by mutations (memory)', () => {
     const after = await query('{ crime: books(genre: "crime") { id title } }')
     expect((after.data!.crime as { title: string }[]).at(-1)?.title).toBe('New')
     expect(fixture.runs['Query.books']).toBe(3)
+  })
+
+  it('shows the rest of a request what an earlier mutation field changed', async () => {
+    fixture = libraryFixture()
+    const { query } = fixture.server()
+    const result = await query(`mutation {
+      first: addBook(authorId: "1", title: "t1", genre: "crime") { author { bookCount } }
+      second: addBook(authorId: "1", title: "t2", genre: "crime") { author { bookCount } }
+    }`)
+    expect(result.data).toEqual({ first: { author: { bookCount: 4 } }, second: { author: { bookCount: 5 } } })
   })
 
   it('evicts nothing when the mutation fails', async () => {
@@ -246,6 +269,17 @@ describe('schema build errors name the field', () => {
   ])('%s', (_what, sdl, message) => {
     expect(build(sdl)).toThrow(LoadCacheSchemaError)
     expect(build(sdl)).toThrow(message)
+  })
+
+  it('refuses a ttl above the cache maxTtl when built for that cache', async () => {
+    const { createCache } = await import('../../src/index.js')
+    const cache = createCache({ maxTtl: 3600, ttl: 60 })
+    const { typeDefs, transformer } = loadCacheDirectives({ cache })
+    const schema = makeExecutableSchema({ typeDefs: [typeDefs, 'type Query { a: Int @cached(ttl: 7200) }'] })
+    expect(() => transformer(schema)).toThrow(
+      '[loadcache] @cached on Query.a: option "loader "Query.a": ttl" must be at most maxTtl (3600 s)',
+    )
+    await cache.close()
   })
 
   it('accepts renamed directives, and a type without id given an identity', () => {

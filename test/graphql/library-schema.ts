@@ -55,7 +55,7 @@ export function libraryFixture(cacheOptions: CreateCacheOptions = {}) {
       renameAuthor(id: ID!, name: String!): Author
       addAuthor(id: ID!, name: String!): Author!
       addBook(authorId: ID!, title: String!, genre: String!): Book!
-        @invalidates(tags: ["books", "books:genre:{args.genre}"])
+        @invalidates(tags: ["books", "books:genre:{args.genre}", "Author:{args.authorId}"])
       failingRename(id: ID!): Author @invalidates(tags: ["books"])
     }
   `

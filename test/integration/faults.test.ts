@@ -85,6 +85,23 @@ describe('Redis faults', () => {
     await sleeping
   })
 
+  it('releases the locks of a read that timed out, so other processes do not wait out the lock TTL', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const a = await makeCache({ redisTimeoutMs: 100, lockTtlMs: 5000 })
+    const b = await makeCache({ redisTimeoutMs: 2000, lockTtlMs: 5000 })
+    const blocker = server.client()
+    const sleeping = blocker.call('DEBUG', 'SLEEP', '0.4').catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // A's read times out; its script still runs when Redis wakes up and takes the lock.
+    expect(await a.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+    await sleeping
+    const started = Date.now()
+    expect(await b.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
   it('queues an invalidation Redis cannot take, and replays it before Redis is read again', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(10)

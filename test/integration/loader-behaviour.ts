@@ -229,6 +229,56 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       }
     })
 
+    it('keeps out of L1 a fill whose key is invalidated after an unrelated tag invalidation', async () => {
+      const { source, user, makeCache, request } = setup()
+      const cache = await makeCache()
+      const hold = source.holdNextFetch()
+      const inFlight = request(cache).user.load('1')
+      await hold.started
+      // A tag invalidation empties the in-flight map; the key invalidation must still reach this fill.
+      await cache.invalidateTags(['unrelated'])
+      source.update('1', { name: 'new' })
+      await cache.invalidate(user, ['1'])
+      hold.release()
+      await inFlight
+      expect((await request(cache).user.load('1'))?.name).toBe('new')
+    })
+
+    it('tags every entry of a loader with an entity, so creating an entity evicts its cached "not found"', async () => {
+      const { source, makeCache } = setup()
+      const cache = await makeCache()
+      const member = defineLoader({ name: 'member', fetch: source.fetch, entity: 'User' })
+      expect(await cache.loaders({ member }).member.load('900')).toBeNull()
+      source.put({ id: '900', name: 'newcomer', orgId: 0, version: 1 })
+      expect(await cache.loaders({ member }).member.load('900')).toBeNull()
+      await cache.invalidateTags(['User:900'])
+      expect((await cache.loaders({ member }).member.load('900'))?.name).toBe('newcomer')
+    })
+
+    it('starts a new fill instead of joining one stuck for longer than the lock TTL', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache({ lockTtlMs: 200 })
+      source.holdNextFetch() // never released: a fetch that hangs
+      const stuck = request(cache).user.load('1')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      expect(await request(cache).user.load('1')).toEqual(source.rows.get('1'))
+      void stuck
+    })
+
+    it('does not let a throwing listener fail or hang loads', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      cache.on('fetchError', () => {
+        throw new Error('listener bug')
+      })
+      source.failingIds.add('2')
+      const results = await request(cache).user.loadMany(['1', '2'])
+      expect(results[0]).toEqual(source.rows.get('1'))
+      expect((results[1] as Error).message).toBe('row 2 failed')
+      source.failingIds.clear()
+      expect(await request(cache).user.load('2')).toEqual(source.rows.get('2'))
+    })
+
     it('does not let a request that starts after an invalidation join a fill that started before it', async () => {
       const { source, user, makeCache, request } = setup()
       const cache = await makeCache()

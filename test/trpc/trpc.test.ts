@@ -86,6 +86,10 @@ function buildRouter(db: Db, cache: LoadCache) {
         return { viewer: ctx.viewer }
       }),
     }),
+    misordered: procedure
+      .use(lc.cached({ ttl: 30 }))
+      .input(z.object({ id: z.string() }))
+      .query(({ input }) => `secret of ${input.id}`),
     flaky: procedure.use(lc.cached({ ttl: 30 })).query(() => {
       db.ran()
       if (db.runs() === 1) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'first call fails' })
@@ -196,6 +200,14 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().flaky.query()).toBe('ok')
     expect(await a.client().flaky.query()).toBe('ok')
     expect(db.runs()).toBe(2)
+  })
+
+  it('refuses to cache a procedure whose cached() runs before .input(), instead of mixing inputs', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    await expect(a.client().misordered.query({ id: 'alice' })).rejects.toThrow(
+      'place .use(lc.cached(...)) after .input(...)',
+    )
   })
 
   it('runs the output validator on cached values too', async () => {
