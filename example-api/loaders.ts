@@ -1,6 +1,6 @@
 import { defineLoader, type Loaders } from '../src/index.js'
 import type { CommentRow, Database, PostRow, UserRow } from './db/index.js'
-import { commentsOfPostTag, commentTag, POSTS_TAG, postsByAuthorTag, postTag, userTag } from './tags.js'
+import { commentsOfPostTag, POSTS_TAG, postsByAuthorTag } from './tags.js'
 
 /**
  * Entity TTLs are long because every write path evicts what it changes (see writes.ts); the TTL only
@@ -17,13 +17,13 @@ const RELATION_TTL_SECONDS = 60
  * Tags (tags.ts) follow the names the schema's `@cached`/`@invalidates` directives use, so a mutation that
  * invalidates `posts:author:7` evicts both the cached field values and the loader entries behind them:
  * - `User:<id>`, `Post:<id>`, `Comment:<id>`: the entity itself (the `Type:id` form the directives'
- *   automatic eviction uses).
+ *   automatic eviction uses), set by the loaders' `entity` option on found and not-found entries alike.
  * - `posts:author:<userId>`: an author's post ids and post count; `posts`: any list of posts.
  * - `comments:post:<postId>`: a post's comment ids.
  *
  * Ids the database does not know are cached as absent for the cache's `negativeTtl`; writes that create
- * rows evict their new ids (see `createPost` and `addComment`) so a lookup made before the insert cannot
- * hide them.
+ * rows evict their new ids' `Type:id` tags (see writes.ts), which absent entries carry too, so a lookup
+ * made before the insert cannot hide them.
  *
  * @param db where `fetch` reads; never written to from here.
  */
@@ -33,19 +33,20 @@ export function createLoaderDefinitions(db: Database) {
       name: 'user',
       fetch: (ids) => db.usersByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [userTag(id)],
+      // Tagged User:<id> whether found or not, so creating a row evicts a cached "not found".
+      entity: 'User',
     }),
     post: defineLoader<string, PostRow>({
       name: 'post',
       fetch: (ids) => db.postsByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [postTag(id)],
+      entity: 'Post',
     }),
     comment: defineLoader<string, CommentRow>({
       name: 'comment',
       fetch: (ids) => db.commentsByIds(ids),
       ttl: ENTITY_TTL_SECONDS,
-      tags: (id) => [commentTag(id)],
+      entity: 'Comment',
     }),
     /** Post ids of each author, oldest first; keyed by author id. */
     postIdsByAuthor: defineLoader<string, string[]>({
