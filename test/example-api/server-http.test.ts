@@ -66,7 +66,10 @@ describe('the example API over HTTP', () => {
     expect(metrics.headers.get('content-type')).toBe(METRICS_CONTENT_TYPE)
     const text = await metrics.text()
     const user = server.cache.stats().loaders.user!
-    expect(user.l1Hits).toBeGreaterThan(0)
+    // The second query found every Post.author in the field cache (L1), without asking the user loader.
+    const author = server.cache.stats().loaders['Post.author']!
+    expect(author.l1Hits).toBeGreaterThan(0)
+    expect(sample(text, 'loadcache_l1_hits_total{loader="Post.author"}')).toBe(author.l1Hits)
     expect(sample(text, 'loadcache_l1_hits_total{loader="user"}')).toBe(user.l1Hits)
     expect(sample(text, 'loadcache_misses_total{loader="user"}')).toBe(user.misses)
     expect(sample(text, 'loadcache_fetch_calls_total{loader="user"}')).toBe(user.fetchCalls)

@@ -41,6 +41,20 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
   }
 }
 
+/** Retries an assertion (every 5 ms) until it passes or `timeoutMs` passes, then rethrows its last failure. */
+export async function eventually(assertion: () => Promise<void> | void, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await assertion()
+      return
+    } catch (error) {
+      if (Date.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
+}
+
 /** Counts the commands a client sends (each is one round trip: loadcache sends no pipelines). */
 export function countCommands(client: { sendCommand: (...args: never[]) => unknown }): {
   readonly names: string[]

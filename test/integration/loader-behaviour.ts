@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { defineLoader, type LoadCache } from '../../src/index.js'
-import { cacheFactory, type Mode, type RedisTarget } from '../helpers/cache.js'
+import { cacheFactory, eventually, type Mode, type RedisTarget, waitFor } from '../helpers/cache.js'
 import { type Row, TestSource } from '../helpers/source.js'
 
 /**
@@ -315,8 +315,11 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       expect(stale.map((row) => row?.name)).toEqual(['user 1', 'user 1'])
       await hold.started
       hold.release()
-      await new Promise((resolve) => setTimeout(resolve, 30))
-      expect((await request(cache).user.load('1'))?.name).toBe('new')
+      await waitFor(
+        () => cache.stats().loaders.user?.fetchCalls === 2 && !cache.stats().redis.pendingInvalidations,
+        'refresh',
+      )
+      await eventually(async () => expect((await request(cache).user.load('1'))?.name).toBe('new'))
       expect(source.calls).toEqual([['1'], ['1']])
       expect(cache.stats().loaders.user?.refreshes).toBe(1)
     })
@@ -330,7 +333,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       await new Promise((resolve) => setTimeout(resolve, 80))
       source.failure = new Error('database down')
       expect((await request(cache).user.load('1'))?.name).toBe('user 1')
-      await new Promise((resolve) => setTimeout(resolve, 30))
+      await waitFor(() => errors.length > 0, 'the refresh to fail')
       expect(errors).toEqual(['database down'])
       expect((await request(cache).user.load('1'))?.name).toBe('user 1')
     })
@@ -342,10 +345,10 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       await request(cache).user.load('1')
       source.update('1', { name: 'refreshed' })
       expect((await request(cache).user.load('1'))?.name).toBe('user 1')
-      await new Promise((resolve) => setTimeout(resolve, 30))
+      await waitFor(() => source.calls.length === 2, 'the early refresh')
       expect(source.calls).toEqual([['1'], ['1']])
       expect(cache.stats().loaders.user?.refreshes).toBeGreaterThanOrEqual(1)
-      expect((await request(cache).user.load('1'))?.name).toBe('refreshed')
+      await eventually(async () => expect((await request(cache).user.load('1'))?.name).toBe('refreshed'))
     })
 
     it('does not refresh early without earlyRefresh', async () => {
