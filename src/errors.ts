@@ -3,12 +3,7 @@
  * parsing messages. Messages say what to do, not only what went wrong.
  */
 
-export type LoadCacheErrorCode =
-  | 'E_INVALID_OPTION'
-  | 'E_INVALID_ID'
-  | 'E_FETCH_RESULT'
-  | 'E_FETCH_FAILED'
-  | 'E_CACHE_CLOSED'
+export type LoadCacheErrorCode = 'E_INVALID_OPTION' | 'E_INVALID_ID' | 'E_FETCH_TIMEOUT' | 'E_CACHE_CLOSED'
 
 /** Base class of the errors loadcache raises for failures that are not misuse of an option or id. */
 export class LoadCacheError extends Error {

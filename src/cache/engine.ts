@@ -36,6 +36,8 @@ export interface LoaderRuntime {
   readonly graceMs: number
   /** XFetch beta; 0 = no early refresh. */
   readonly earlyRefresh: number
+  /** 0 = no limit. */
+  readonly fetchTimeoutMs: number
   readonly stats: LoaderStats
 }
 
@@ -147,6 +149,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       negativeTtlMs: (def.negativeTtl ?? o.negativeTtl) * 1000,
       graceMs: grace * 1000,
       earlyRefresh: earlyRefresh === false ? 0 : earlyRefresh,
+      fetchTimeoutMs: def.fetchTimeoutMs ?? o.fetchTimeoutMs,
       // Two definitions with one name share cache keys, so they share stats too.
       stats: existing?.stats ?? emptyLoaderStats(),
     }
@@ -379,7 +382,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const started = performance.now()
     let outcomes: FetchOutcome[] | Error
     try {
-      outcomes = alignFetchResult(rt.def.name, ids, await rt.def.fetch(ids))
+      outcomes = alignFetchResult(rt.def.name, ids, await this.#fetchWithin(rt, ids))
     } catch (error) {
       outcomes = error instanceof Error ? error : new Error(String(error))
     }
@@ -442,6 +445,38 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       }
       flight.settle(results[j])
     }
+  }
+
+  /**
+   * Calls `fetch`, bounded by `fetchTimeoutMs` when set: past it the ids fail with E_FETCH_TIMEOUT (or get
+   * their stale value within grace) and the late result is dropped, so a hung source cannot hang callers.
+   */
+  #fetchWithin(rt: LoaderRuntime, ids: readonly CacheId[]): Promise<unknown> {
+    const result = Promise.resolve().then(() => rt.def.fetch(ids))
+    const timeoutMs = rt.fetchTimeoutMs
+    if (timeoutMs <= 0) return result
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new LoadCacheError(
+              'E_FETCH_TIMEOUT',
+              `loader "${rt.def.name}": fetch of ${ids.length} id(s) took longer than ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      )
+      result.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 
   #makeEntry(

@@ -45,6 +45,11 @@ export interface CreateCacheOptions {
   lockWaitMs?: number
   /** Per-command Redis timeout in ms. Default 250. */
   redisTimeoutMs?: number
+  /**
+   * Longest a loader's `fetch` may take, in ms; past it the ids fail with `E_FETCH_TIMEOUT` (or get their
+   * stale value within grace). Default 0: no limit (your database driver's own timeout applies).
+   */
+  fetchTimeoutMs?: number
   /** Circuit breaker: consecutive Redis failures that open it (default 5) and ms it stays open (default 5000). */
   breaker?: { failureThreshold?: number; breakDurationMs?: number }
   /** Most invalidations (keys + tags) queued while Redis is unreachable. Default 10000. */
@@ -67,6 +72,7 @@ export interface ResolvedCacheOptions {
   readonly lockTtlMs: number
   readonly lockWaitMs: number
   readonly redisTimeoutMs: number
+  readonly fetchTimeoutMs: number
   readonly failureThreshold: number
   readonly breakDurationMs: number
   readonly maxPendingInvalidations: number
@@ -154,6 +160,7 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
     lockTtlMs,
     lockWaitMs: positiveInteger('lockWaitMs', options.lockWaitMs, lockTtlMs),
     redisTimeoutMs: positiveInteger('redisTimeoutMs', options.redisTimeoutMs, 250),
+    fetchTimeoutMs: nonNegativeInteger('fetchTimeoutMs', options.fetchTimeoutMs, 0),
     failureThreshold: positiveInteger('breaker.failureThreshold', breaker.failureThreshold, 5),
     breakDurationMs: positiveInteger('breaker.breakDurationMs', breaker.breakDurationMs, 5000),
     maxPendingInvalidations: positiveInteger(

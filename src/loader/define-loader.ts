@@ -38,6 +38,8 @@ export interface LoaderOptions<K extends CacheId, V> {
   entity?: string
   /** XFetch early refresh `beta` for this loader, or `false`. Default: the cache's `earlyRefresh`. */
   earlyRefresh?: number | false
+  /** Longest `fetch` may take, in ms (0 = no limit). Default: the cache's `fetchTimeoutMs`. */
+  fetchTimeoutMs?: number
   /** Largest batch a per-request DataLoader sends at once. Default: the cache's `maxBatchSize` (0 = unlimited). */
   maxBatchSize?: number
   /** How values are stored in Redis. Default JSON. */
@@ -54,6 +56,7 @@ export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
   readonly tags: ((id: K, value: V) => readonly string[]) | undefined
   readonly entity: string | undefined
   readonly earlyRefresh: number | false | undefined
+  readonly fetchTimeoutMs: number | undefined
   readonly maxBatchSize: number | undefined
   readonly serializer: Serializer
 }
@@ -102,6 +105,10 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
       options.earlyRefresh === undefined || options.earlyRefresh === false
         ? options.earlyRefresh
         : positiveNumber(`${where}earlyRefresh`, options.earlyRefresh, 0),
+    fetchTimeoutMs:
+      options.fetchTimeoutMs === undefined
+        ? undefined
+        : nonNegativeNumber(`${where}fetchTimeoutMs`, options.fetchTimeoutMs, 0),
     maxBatchSize:
       options.maxBatchSize === undefined
         ? undefined

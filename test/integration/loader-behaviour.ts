@@ -357,6 +357,36 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       expect(source.calls).toEqual([['1']])
     })
 
+    it('fails the ids of a fetch that outlives fetchTimeoutMs, without caching anything', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache({ fetchTimeoutMs: 50 })
+      const hold = source.holdNextFetch()
+      const error = await request(cache)
+        .user.load('1')
+        .catch((caught: unknown) => caught)
+      expect((error as { code?: string }).code).toBe('E_FETCH_TIMEOUT')
+      expect((error as Error).message).toBe(
+        '[loadcache] loader "user": fetch of 1 id(s) took longer than 50 ms',
+      )
+      hold.release()
+      expect(await request(cache).user.load('1')).toEqual(source.rows.get('1'))
+      expect(source.calls).toEqual([['1'], ['1']])
+    })
+
+    it('serves the stale value when a refresh outlives fetchTimeoutMs (fail-safe)', async () => {
+      const { source, makeCache, request } = setup({ ttl: 0.05, grace: 30 })
+      const cache = await makeCache({ jitter: 0, fetchTimeoutMs: 50 })
+      const errors: string[] = []
+      cache.on('fetchError', (_loader, error) => errors.push((error as { code?: string }).code ?? ''))
+      await request(cache).user.load('1')
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      source.holdNextFetch()
+      expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+      await waitFor(() => errors.length > 0, 'the refresh to time out')
+      expect(errors).toEqual(['E_FETCH_TIMEOUT'])
+      expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+    })
+
     it('returns a value whose tags() throws, without caching it', async () => {
       const { source, makeCache } = setup()
       const cache = await makeCache()
