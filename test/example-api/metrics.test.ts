@@ -1,23 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { renderMetrics } from '../../example-api/http/metrics.js'
+import { emptyLoaderStats } from '../../src/cache/stats.js'
 import type { CacheStats, LoaderStats } from '../../src/index.js'
 
 function loaderStats(overrides: Partial<LoaderStats> = {}): LoaderStats {
-  return {
-    l1Hits: 0,
-    l2Hits: 0,
-    misses: 0,
-    joined: 0,
-    fetchCalls: 0,
-    idsFetched: 0,
-    lockWaits: 0,
-    staleWritesRefused: 0,
-    staleServed: 0,
-    refreshes: 0,
-    fetchErrors: 0,
-    corruptEntries: 0,
-    ...overrides,
-  }
+  return { ...emptyLoaderStats(), ...overrides }
 }
 
 const stats: CacheStats = {
