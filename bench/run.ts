@@ -1,0 +1,167 @@
+/**
+ * `npm run bench`: measures loadcache and its peers on the workloads of issue 6, in one run, on this
+ * machine, against a redis-server this run starts itself on a free loopback port (never one already
+ * running). Prints the tables, and writes bench/results/<timestamp>.json (every figure), .md (the tables)
+ * and .svg (the requests/s chart).
+ *
+ * Environment: see bench/lib/config.ts (BENCH_SECONDS, BENCH_HOT_SECONDS, BENCH_STAMPEDE_ROUNDS,
+ * BENCH_ONLY, BENCH_LAYERS, …) and bench/README.md.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { startRedisServer } from '../test/helpers/redis-server.js'
+import { isLayerName, LAYERS, type LayerName } from './adapters/layer.js'
+import { renderChart } from './lib/chart.js'
+import { config } from './lib/config.js'
+import { checkTargets, type Outcomes, renderMarkdown } from './lib/report.js'
+import type { ScenarioContext } from './lib/scenario.js'
+import { repoRoot } from './lib/workers.js'
+import { SCENARIOS } from './scenarios/index.js'
+
+function log(message: string): void {
+  const t = ((performance.now() - t0) / 1000).toFixed(1).padStart(6)
+  process.stderr.write(`[bench ${t}s] ${message}\n`)
+}
+
+function packageVersion(name: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string
+    }
+    return pkg.version
+  } catch {
+    return 'not installed'
+  }
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim()
+  } catch {
+    return ''
+  }
+}
+
+const t0 = performance.now()
+const layers: LayerName[] = (config.layers ?? [...LAYERS]).filter((name): name is LayerName => {
+  if (!isLayerName(name)) throw new Error(`BENCH_LAYERS: unknown layer ${name}; known: ${LAYERS.join(', ')}`)
+  return true
+})
+// A smoke run leaves out the end-to-end workload unless asked for: its four servers each embed PGlite,
+// whose start alone takes ~40 s on 2 cores.
+const scenarios = SCENARIOS.filter((s) =>
+  config.only === undefined ? !(config.smoke && s.name === 'end-to-end') : config.only.includes(s.name),
+)
+if (config.only) {
+  for (const name of config.only) {
+    if (!SCENARIOS.some((s) => s.name === name)) {
+      throw new Error(
+        `BENCH_ONLY: unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`,
+      )
+    }
+  }
+}
+
+const redis = await startRedisServer()
+const admin = redis.client()
+let interrupted = false
+process.once('SIGINT', () => {
+  interrupted = true
+  log('interrupted; stopping redis-server')
+  void redis.dispose().finally(() => process.exit(130))
+})
+
+try {
+  const serverInfo = await admin.info('server')
+  const redisVersion = /redis_version:(\S+)/.exec(serverInfo)?.[1] ?? 'unknown'
+  const machine = {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    redis: redisVersion,
+  }
+  const versions = Object.fromEntries(
+    [
+      'bentocache',
+      'cacheable',
+      '@cacheable/memory',
+      '@keyv/redis',
+      'keyv',
+      'dataloader',
+      'lru-cache',
+      'ioredis',
+      'tsx',
+      'autocannon',
+      'graphql',
+      'graphql-yoga',
+      '@graphql-yoga/plugin-response-cache',
+      '@electric-sql/pglite',
+    ].map((name) => [name, packageVersion(name)]),
+  )
+  const loadcacheRevision = {
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    srcUncommittedChanges: git(['status', '--porcelain', '--', 'src']) !== '',
+  }
+  log(
+    `redis-server ${redisVersion} on 127.0.0.1:${redis.port}; ${machine.nproc} × ${machine.cpuModel}; node ${process.version}`,
+  )
+  log(`scenarios: ${scenarios.map((s) => s.name).join(', ')}; layers: ${layers.join(', ')}`)
+
+  const context: ScenarioContext = { config, redisPort: redis.port, admin, layers, log }
+  const outcomes: Outcomes = {}
+  const durations: Record<string, number> = {}
+  /** 1-minute load average before and after each scenario: this machine may be shared, and this shows it. */
+  const loadAverages: Record<string, { before: number; after: number }> = {}
+  for (const scenario of scenarios) {
+    if (interrupted) break
+    const started = performance.now()
+    const before = os.loadavg()[0]!
+    log(`${scenario.name}: ${scenario.title} (load average ${before.toFixed(2)})`)
+    outcomes[scenario.name] = await scenario.run(context)
+    durations[scenario.name] = Math.round((performance.now() - started) / 100) / 10
+    loadAverages[scenario.name] = { before, after: os.loadavg()[0]! }
+    log(
+      `${scenario.name}: done in ${durations[scenario.name]} s (load average ${os.loadavg()[0]!.toFixed(2)})`,
+    )
+  }
+
+  const finishedAt = new Date()
+  const stamp = finishedAt.toISOString().replace(/[:.]/g, '-')
+  const titles = Object.fromEntries(SCENARIOS.map((s) => [s.name, s.title]))
+  const markdown = renderMarkdown(outcomes, titles)
+  const resultsDir = join(repoRoot, 'bench', 'results')
+  mkdirSync(resultsDir, { recursive: true })
+  const totalSeconds = Math.round((performance.now() - t0) / 1000)
+  const command = `npm run bench${process.env.BENCH_SECONDS ? ` (BENCH_SECONDS=${process.env.BENCH_SECONDS})` : ''}`
+  const subtitle = `${machine.nproc} × ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis} on loopback; ${finishedAt.toISOString()}`
+  writeFileSync(
+    join(resultsDir, `${stamp}.json`),
+    `${JSON.stringify(
+      {
+        finishedAt: finishedAt.toISOString(),
+        totalSeconds,
+        command,
+        machine,
+        versions,
+        loadcache: loadcacheRevision,
+        config,
+        durations,
+        loadAverages,
+        targets: checkTargets(outcomes),
+        outcomes,
+      },
+      null,
+      2,
+    )}\n`,
+  )
+  writeFileSync(join(resultsDir, `${stamp}.md`), `${markdown}\n`)
+  writeFileSync(join(resultsDir, `${stamp}.svg`), renderChart([{ label: stamp, outcomes }], subtitle))
+  process.stdout.write(`\n${markdown}\n`)
+  log(`wrote bench/results/${stamp}.{json,md,svg}; total ${totalSeconds} s`)
+} finally {
+  await redis.dispose()
+}
