@@ -445,7 +445,14 @@ export class RedisTier {
   #withTimeout<T>(operation: string, promise: Promise<T>): Promise<T> {
     const timeoutMs = this.#o.timeoutMs
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisTimeoutError(operation, timeoutMs)), timeoutMs)
+      // When the event loop was blocked past the deadline, the timers phase runs before the poll phase
+      // reads a reply that already arrived. Giving the verdict one setImmediate (after the poll phase)
+      // lets such a reply win, so a busy process does not mistake a healthy Redis for a slow one (and
+      // open its breaker, flushing L1).
+      const timer = setTimeout(
+        () => setImmediate(() => reject(new RedisTimeoutError(operation, timeoutMs))),
+        timeoutMs,
+      )
       promise.then(
         (value) => {
           clearTimeout(timer)

@@ -55,6 +55,43 @@ describe('round trips per batch', () => {
   })
 })
 
+describe('command timeouts', () => {
+  it('does not count a reply that arrived while the event loop was blocked as a timeout', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const writer = await makeCache()
+    await writer.loaders({ user }).user.load('1')
+    const client = server.client()
+    const reader = await makeCache({ redisTimeoutMs: 100, redis: client })
+    // Block the loop past the timeout right after the read is sent, while Redis answers: like a large
+    // JSON.parse or a CPU-heavy resolver running at the wrong moment.
+    const send = client.sendCommand.bind(client)
+    let block = true
+    client.sendCommand = ((command: { name: string }, ...rest: never[]) => {
+      const result = send(command as never, ...rest)
+      if (block && command.name === 'evalsha') {
+        block = false
+        // After the caller has armed its timeout (a microtask later), not before.
+        queueMicrotask(() => {
+          const until = Date.now() + 250
+          while (Date.now() < until) {
+            // busy
+          }
+        })
+      }
+      return result
+    }) as typeof client.sendCommand
+    // Continue from an I/O callback (a reply), as a request handler does: then the timers phase, not the
+    // poll phase that reads the reply, comes first after the stall.
+    await client.ping()
+    const loading = reader.loaders({ user }).user.load('1')
+    expect(await loading).toEqual(source.rows.get('1'))
+    expect(reader.stats().redis.errors).toBe(0)
+    expect(reader.stats().loaders.user).toMatchObject({ l2Hits: 1, fetchCalls: 0 })
+  })
+})
+
 describe('bus connection', () => {
   it('connects the bus of a client made with lazyConnect, so L1 is used', async () => {
     const makeCache = cacheFactory('redis', server)
