@@ -175,10 +175,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         results[i] = error
         continue
       }
-      const entry = memory?.get(key)
+      const entry = memory?.get(key, now)
       if (entry !== undefined) {
         rt.stats.l1Hits++
-        results[i] = this.#serve(rt, key, id, entry, now)
+        // The common case inline: fresh, and no early refresh to draw for.
+        results[i] =
+          now < entry.freshUntil && rt.earlyRefresh === 0 ? entry.value : this.#serve(rt, key, id, entry, now)
         continue
       }
       let flight = this.#inFlight.get(key)

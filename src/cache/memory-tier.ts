@@ -22,6 +22,8 @@ export class MemoryTier {
       max: options.max,
       maxSize: options.maxBytes,
       sizeCalculation: (entry) => Math.max(1, entry.size),
+      // No lru-cache TTLs: every entry carries its own expiresAt, checked in get(), which is cheaper on the
+      // hot path than lru-cache's per-entry TTL bookkeeping. Expired entries leave when read or evicted.
       // An entry bigger than the whole byte budget is simply not kept, instead of throwing.
       maxEntrySize: options.maxBytes,
       dispose: (entry, key) => this.#unindex(key, entry),
@@ -32,18 +34,20 @@ export class MemoryTier {
     return this.#lru.size
   }
 
-  /** The entry if present and not past `expiresAt`. Stale-but-in-grace entries are returned too. */
-  get(key: string): CacheEntry | undefined {
-    return this.#lru.get(key)
+  /** The entry if present and not past `expiresAt` (epoch ms). Stale-but-in-grace entries are returned too. */
+  get(key: string, now: number): CacheEntry | undefined {
+    const entry = this.#lru.get(key)
+    if (entry === undefined || entry.expiresAt > now) return entry
+    this.#lru.delete(key)
+    return undefined
   }
 
   set(key: string, entry: CacheEntry, now: number): void {
-    const ttl = entry.expiresAt - now
-    if (ttl <= 0) return
+    if (entry.expiresAt <= now) return
     // Delete first so the old entry's index records go before the new ones are added (a shared tag would
     // otherwise be unindexed by the old entry's dispose after the new entry indexed it).
     this.#lru.delete(key)
-    this.#lru.set(key, entry, { ttl })
+    this.#lru.set(key, entry)
     if (!this.#lru.has(key)) return
     for (const tag of entry.tags) {
       let keys = this.#keysByTag.get(tag)
