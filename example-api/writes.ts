@@ -42,11 +42,9 @@ export async function updateUser(ctx: WriteContext, id: string, patch: UserPatch
   const { db, cache, loaders } = ctx
   const user = await db.updateUser(id, patch)
   if (user === null) return null
-  await Promise.all([
-    cache.invalidate('user', [user.id]),
-    // Values derived from the user: `user(id)` and `me` in GraphQL, `user.byId` and `viewer.me` in tRPC.
-    cache.invalidateTags([userTag(user.id)]),
-  ])
+  // `User:<id>` tags the user loader's entry (its `entity`) and the values derived from the user:
+  // `user(id)` and `me` in GraphQL, `user.byId` and `viewer.me` in tRPC. One round trip evicts them all.
+  await cache.invalidateTags([userTag(user.id)])
   loaders.user.clear(user.id).prime(user.id, user)
   return user
 }
@@ -59,14 +57,9 @@ export async function updateUser(ctx: WriteContext, id: string, patch: UserPatch
 export async function createPost(ctx: WriteContext, input: NewPost): Promise<PostRow> {
   const { db, cache, loaders } = ctx
   const post = await db.createPost(input)
-  await Promise.all([
-    // A lookup of this id made before the insert is cached as absent; without this it would hide the
-    // new post for up to `negativeTtl`.
-    cache.invalidate('post', [post.id]),
-    // The post lists and the author's post ids and count; `Post:<id>` evicts a "not found" cached by a
-    // lookup of this id (`post(id)`, `post.byId`), which is tagged with the id it asked for.
-    cache.invalidateTags([POSTS_TAG, postsByAuthorTag(post.authorId), postTag(post.id)]),
-  ])
+  // The post lists and the author's post ids and count; `Post:<id>` evicts a "not found" cached for this
+  // id before the insert, by the post loader (its `entity`) or a lookup (`post(id)`, `post.byId`).
+  await cache.invalidateTags([POSTS_TAG, postsByAuthorTag(post.authorId), postTag(post.id)])
   loaders.post.clear(post.id).prime(post.id, post)
   loaders.postIdsByAuthor.clear(post.authorId)
   loaders.postCount.clear(post.authorId)
@@ -88,17 +81,14 @@ export async function deletePost(ctx: WriteContext, id: string): Promise<boolean
   const deleted = await db.deletePost(post.id)
   // Evicted even when another request deleted the post first: the cache then still holds a row the
   // database no longer has, and the other request's eviction may not have reached us yet.
-  await Promise.all([
-    cache.invalidate('post', [post.id]),
-    // `Post:<id>` also evicts values cached for this post (e.g. `Post.comments`, `post.byId`); the post's
-    // comments are deleted with it, and `comments:post:<id>` evicts its comment list. The comment rows
-    // themselves are left to expire: nothing reaches them except through that list.
-    cache.invalidateTags([
-      POSTS_TAG,
-      postsByAuthorTag(post.authorId),
-      postTag(post.id),
-      commentsOfPostTag(post.id),
-    ]),
+  // `Post:<id>` evicts the post loader's entry and the values cached for this post (e.g. `Post.comments`,
+  // `post.byId`); the post's comments are deleted with it, and `comments:post:<id>` evicts its comment
+  // list. The comment rows themselves are left to expire: nothing reaches them except through that list.
+  await cache.invalidateTags([
+    POSTS_TAG,
+    postsByAuthorTag(post.authorId),
+    postTag(post.id),
+    commentsOfPostTag(post.id),
   ])
   loaders.post.clear(post.id)
   loaders.postIdsByAuthor.clear(post.authorId)
@@ -115,11 +105,8 @@ export async function deletePost(ctx: WriteContext, id: string): Promise<boolean
 export async function addComment(ctx: WriteContext, input: NewComment): Promise<CommentRow> {
   const { db, cache, loaders } = ctx
   const comment = await db.addComment(input)
-  await Promise.all([
-    // As in createPost: the new id may be cached as absent.
-    cache.invalidate('comment', [comment.id]),
-    cache.invalidateTags([commentsOfPostTag(comment.postId), commentTag(comment.id)]),
-  ])
+  // As in createPost, `Comment:<id>` evicts a "not found" cached for the new id.
+  await cache.invalidateTags([commentsOfPostTag(comment.postId), commentTag(comment.id)])
   loaders.comment.clear(comment.id).prime(comment.id, comment)
   loaders.commentIdsByPost.clear(comment.postId)
   return comment
