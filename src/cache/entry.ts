@@ -53,6 +53,18 @@ export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string): s
 }
 
 /**
+ * The clock reading and encoded tags of an entry in its Redis form, without decoding the payload (for the
+ * tag checks done by the client on Redis Cluster). `undefined` when the header is malformed.
+ */
+export function entryClockAndTags(raw: string): { clock: number; tags: string[] } | undefined {
+  const newline = raw.indexOf('\n')
+  if (newline < 0) return undefined
+  const fields = raw.slice(0, newline).split(' ')
+  const clock = Number(fields[2])
+  return fields.length >= 6 && Number.isFinite(clock) ? { clock, tags: fields.slice(6) } : undefined
+}
+
+/**
  * Decodes the Redis form. Returns `undefined` for anything malformed (wrong version, bad numbers, payload the
  * serializer rejects): a broken entry is a miss, never an exception.
  */

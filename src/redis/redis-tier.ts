@@ -1,3 +1,4 @@
+import { entryClockAndTags } from '../cache/entry.js'
 import { KeySpace } from '../cache/keys.js'
 import type { Logger } from '../cache/options.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
@@ -135,14 +136,26 @@ export class RedisTier {
    */
   releaseLocks(entryKeys: readonly string[], token: string): void {
     const items = entryKeys.map((entryKey) => ({ entryKey, encoded: '', ttlMs: 1 }))
-    const groups = this.#cluster ? [...groupBySlot(entryKeys).values()] : [entryKeys.map((_, i) => i)]
-    for (const group of groups) {
-      this.#writeScript(
-        group.map((i) => items[i]!),
-        token,
-        false,
-      ).catch(() => {})
-    }
+    this.#perSlot(entryKeys, (indices) => this.#writeScript(pick(items, indices), token, false)).catch(
+      () => {},
+    )
+  }
+
+  /**
+   * Runs `run` once per slot (once for all keys on a standalone Redis), all at once, and returns the
+   * per-key results of the replies in the order of `keys`: a script may only touch keys of one slot.
+   */
+  async #perSlot<R>(keys: readonly string[], run: (indices: number[]) => Promise<unknown>): Promise<R[]> {
+    const groups = this.#cluster ? [...groupBySlot(keys).values()] : [keys.map((_, i) => i)]
+    const replies = await Promise.all(groups.map((indices) => run(indices)))
+    const results: R[] = new Array(keys.length)
+    groups.forEach((indices, g) => {
+      const reply = replies[g] as R[] | undefined
+      indices.forEach((index, j) => {
+        results[index] = reply?.[j] as R
+      })
+    })
+    return results
   }
 
   #readScript(
@@ -170,28 +183,22 @@ export class RedisTier {
     mode: ReadMode,
     heldFreshUntil: number,
   ): Promise<ReadResult> {
-    const groups = [...groupBySlot(entryKeys).values()]
-    const [clock, ...replies] = await this.#run('read', () =>
+    const [clock, statuses] = await this.#run('read', () =>
       Promise.all([
         clockScript.run(this.#o.client, [this.#o.keys.clockKey], ['read']),
-        ...groups.map((group) =>
-          this.#readScript(
-            group.map((i) => entryKeys[i]!),
-            token,
-            mode,
-            false,
-            heldFreshUntil,
+        this.#perSlot<ReadStatus>(entryKeys, async (indices) =>
+          parseReadReply(
+            (await this.#readScript(
+              pick(entryKeys, indices),
+              token,
+              mode,
+              false,
+              heldFreshUntil,
+            )) as string[],
           ),
         ),
       ]),
     )
-    const statuses: ReadStatus[] = new Array(entryKeys.length)
-    groups.forEach((group, g) => {
-      const parsed = parseReadReply(replies[g] as string[])
-      group.forEach((index, j) => {
-        statuses[index] = parsed[j]!
-      })
-    })
     await this.#checkTagsOfHits(entryKeys, statuses)
     return { clock: Number(clock), statuses }
   }
@@ -217,26 +224,13 @@ export class RedisTier {
     // the write is still caught, by the read-time check.
     const refused = await this.#entriesWithMovedTags(items.map((item) => item.encoded))
     const toWrite = items.map((item, i) => (refused.has(i) ? { ...item, encoded: '' } : item))
-    const groups = [...groupBySlot(toWrite.map((item) => item.entryKey)).values()]
-    const replies = await this.#run('write', () =>
-      Promise.all(
-        groups.map((group) =>
-          this.#writeScript(
-            group.map((i) => toWrite[i]!),
-            token,
-            false,
-          ),
-        ),
+    const written = await this.#run('write', () =>
+      this.#perSlot<WriteStatus>(
+        toWrite.map((item) => item.entryKey),
+        (indices) => this.#writeScript(pick(toWrite, indices), token, false),
       ),
     )
-    const statuses: WriteStatus[] = new Array(items.length)
-    groups.forEach((group, g) => {
-      group.forEach((index, j) => {
-        const status = (replies[g] as WriteStatus[])[j]!
-        statuses[index] = refused.has(index) && status === 'r' ? 's' : status
-      })
-    })
-    return statuses
+    return written.map((status, index) => (refused.has(index) && status === 'r' ? 's' : status))
   }
 
   /**
@@ -247,12 +241,10 @@ export class RedisTier {
     const headers: { index: number; clock: number; tags: string[] }[] = []
     const tagKeys = new Set<string>()
     encoded.forEach((raw, index) => {
-      if (raw === '') return
-      const header = raw.slice(0, raw.indexOf('\n')).split(' ')
-      const tags = header.slice(6)
-      if (tags.length === 0) return
-      headers.push({ index, clock: Number(header[2]), tags })
-      for (const tag of tags) tagKeys.add(this.#o.keys.tagPrefix + tag)
+      const header = raw === '' ? undefined : entryClockAndTags(raw)
+      if (header === undefined || header.tags.length === 0) return
+      headers.push({ index, ...header })
+      for (const tag of header.tags) tagKeys.add(this.#o.keys.tagPrefix + tag)
     })
     const moved = new Set<number>()
     if (headers.length === 0) return moved
@@ -322,14 +314,7 @@ export class RedisTier {
       return
     }
     await this.#run('invalidate', async () => {
-      await Promise.all(
-        [...groupBySlot(entryKeys).values()].map((group) =>
-          invalidateKeys(
-            group.map((i) => entryKeys[i]!),
-            [],
-          ),
-        ),
-      )
+      await this.#perSlot(entryKeys, (indices) => invalidateKeys(pick(entryKeys, indices), []))
       if (encodedTags.length === 0) return
       // Bump the clock, then every tag (each in its own slot), then announce: a process that hears the
       // announcement must already find the new versions, or it could copy the old entry back into L1.
@@ -470,6 +455,10 @@ export class RedisTier {
     if (!this.#breaker.isClosed) return `circuit breaker ${this.#breaker.state}`
     return `${this.pendingInvalidations} invalidation(s) waiting for replay`
   }
+}
+
+function pick<T>(items: readonly T[], indices: readonly number[]): T[] {
+  return indices.map((index) => items[index]!)
 }
 
 function parseReadReply(reply: readonly string[]): ReadStatus[] {
