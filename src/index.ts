@@ -3,12 +3,13 @@
  * fetch for all misses, fleet-wide stampede locks, stale-write prevention and O(1) tag invalidation.
  */
 export { createCache, type LoadCache, type Loaders } from './cache/create-cache.js'
-export type { CacheEvents } from './cache/engine.js'
-export { jsonSerializer, type Serializer } from './cache/entry.js'
-export type { CacheId } from './cache/keys.js'
-export type { CreateCacheOptions, Logger } from './cache/options.js'
-export type { CacheStats, LoaderStats } from './cache/stats.js'
-export { LoadCacheError, type LoadCacheErrorCode, LoadCacheTypeError } from './errors.js'
+export { jsonSerializer, type Serializer } from './core/entry.js'
+export { LoadCacheError, type LoadCacheErrorCode, LoadCacheTypeError } from './core/errors.js'
+export type { CacheId } from './core/keys.js'
+export type { Logger } from './core/logger.js'
+export type { CacheEvents } from './engine/engine.js'
+export type { CreateCacheOptions } from './engine/options.js'
+export type { CacheStats, LoaderStats } from './engine/stats.js'
 export {
   defineLoader,
   type FetchResult,

@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader'
-import { LoadCacheError } from '../errors.js'
+import { LoadCacheError } from '../core/errors.js'
+import type { CacheId } from '../core/keys.js'
+import { CacheEngine, type CacheEvents } from '../engine/engine.js'
+import { type CreateCacheOptions, resolveCacheOptions } from '../engine/options.js'
+import type { CacheStats } from '../engine/stats.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
-import { CacheEngine, type CacheEvents } from './engine.js'
-import type { CacheId } from './keys.js'
-import { type CreateCacheOptions, resolveCacheOptions } from './options.js'
-import type { CacheStats } from './stats.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a definition's `fetch` takes its id type as a parameter, so only `any` accepts every definition.
 type AnyDefinition = LoaderDefinition<any, any>

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { describeValue, LoadCacheTypeError } from '../errors.js'
+import { describeValue, LoadCacheTypeError } from './errors.js'
 
 /** An entity id as loaders accept it. Numbers are keyed by their decimal string, so `1` and `'1'` share an entry. */
 export type CacheId = string | number

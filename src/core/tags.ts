@@ -1,4 +1,4 @@
-import type { CacheId } from '../cache/keys.js'
+import type { CacheId } from './keys.js'
 
 /**
  * The `Type:id` tag of an entity. Cached entries derived from an entity carry it, and a mutation that

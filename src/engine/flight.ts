@@ -1,5 +1,5 @@
-import type { CacheEntry } from '../cache/entry.js'
-import type { CacheId } from '../cache/keys.js'
+import type { CacheEntry } from '../core/entry.js'
+import type { CacheId } from '../core/keys.js'
 
 /**
  * One fill of one key in this process. Every caller of the process that wants the key while the fill runs

@@ -1,17 +1,15 @@
-import { invalidOption } from '../errors.js'
+import { invalidOption } from '../core/errors.js'
+import { isValidNamespace } from '../core/keys.js'
+import { type Logger, resolveLogger } from '../core/logger.js'
+import {
+  fraction,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  plainObject,
+  positiveInteger,
+  positiveNumber,
+} from '../core/validate.js'
 import type { RedisClient } from '../redis/scripts.js'
-import { isValidNamespace } from './keys.js'
-
-/** Where loadcache reports state changes and faults. Compatible with `console`, pino and winston. */
-export interface Logger {
-  debug?(message: string): void
-  info?(message: string): void
-  warn(message: string): void
-  error(message: string): void
-}
-
-/** A logger that prints nothing: the default, so a library never writes to stdout on its own. */
-export const silentLogger: Logger = { warn() {}, error() {} }
 
 export interface CreateCacheOptions {
   /** Prefix of every Redis key and of the bus channel. Letters, digits, `_ . : -`. Default `'loadcache'`. */
@@ -78,38 +76,6 @@ export interface ResolvedCacheOptions {
   readonly maxPendingInvalidations: number
   readonly maxBatchSize: number
   readonly logger: Logger
-}
-
-export function positiveNumber(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw invalidOption(option, value, 'a positive number')
-  }
-  return value
-}
-
-export function nonNegativeNumber(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw invalidOption(option, value, 'a number >= 0')
-  }
-  return value
-}
-
-export function positiveInteger(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw invalidOption(option, value, 'a positive integer')
-  }
-  return value
-}
-
-function plainObject(option: string, value: unknown): Record<string, unknown> {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidOption(option, value, 'an object')
-  }
-  return value as Record<string, unknown>
 }
 
 function isRedisClient(value: unknown): value is RedisClient {
@@ -182,44 +148,5 @@ export function checkTtlBound(option: string, ttlPlusGrace: number, maxTtl: numb
       ttlPlusGrace,
       `at most maxTtl (${maxTtl} s) together with grace; raise the cache's "maxTtl" option`,
     )
-  }
-}
-
-function fraction(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
-    throw invalidOption(option, value, 'a number from 0 to 1')
-  return value
-}
-
-function nonNegativeInteger(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw invalidOption(option, value, 'an integer >= 0')
-  }
-  return value
-}
-
-function resolveLogger(logger: unknown): Logger {
-  if (logger === undefined) return silentLogger
-  const l = logger as Partial<Logger>
-  if (typeof l !== 'object' || l === null || typeof l.warn !== 'function' || typeof l.error !== 'function') {
-    throw invalidOption('logger', logger, 'an object with warn() and error() methods (console works)')
-  }
-  // Bound (pino and console rely on `this`) and guarded: a logger that throws must not fail a load.
-  const guard =
-    (method: ((message: string) => void) | undefined) =>
-    (message: string): void => {
-      try {
-        method?.call(l, message)
-      } catch {
-        // Nowhere left to report it.
-      }
-    }
-  return {
-    debug: l.debug ? guard(l.debug) : undefined,
-    info: l.info ? guard(l.info) : undefined,
-    warn: guard(l.warn),
-    error: guard(l.error),
   }
 }

@@ -10,11 +10,11 @@ import {
   isObjectType,
 } from 'graphql'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
-import type { CacheId } from '../cache/keys.js'
+import type { CacheId } from '../core/keys.js'
+import { stableJson } from '../core/stable-json.js'
+import { entityTag } from '../core/tags.js'
 import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
-import { entityTag } from '../request/entity-tag.js'
 import { type CachePlan, type CacheScope, requestStateOf } from '../request/request-state.js'
-import { stableJson } from '../request/stable-json.js'
 import { collectEntityTags, defaultIdentity, type IdentityResolver } from './entity-tags.js'
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
 

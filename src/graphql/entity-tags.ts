@@ -6,8 +6,8 @@ import {
   isListType,
   isObjectType,
 } from 'graphql'
-import type { CacheId } from '../cache/keys.js'
-import { entityTag } from '../request/entity-tag.js'
+import type { CacheId } from '../core/keys.js'
+import { entityTag } from '../core/tags.js'
 
 /** How an object of a type is identified: its `id` by default. Return null/undefined when it has none. */
 export type IdentityResolver = (

@@ -1,5 +1,5 @@
+export { entityTag } from '../core/tags.js'
 export { cacheControlFor, combineCacheControl, type OperationFacts } from '../request/cache-control.js'
-export { entityTag } from '../request/entity-tag.js'
 export {
   type CachePolicySummary,
   type CacheScope,

@@ -1,4 +1,4 @@
-import type { Logger } from '../cache/options.js'
+import type { Logger } from '../core/logger.js'
 import type { RedisClient } from '../redis/scripts.js'
 
 export interface BusHandlers {

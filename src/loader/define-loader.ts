@@ -1,7 +1,7 @@
-import { jsonSerializer, type Serializer } from '../cache/entry.js'
-import { type CacheId, isValidLoaderName } from '../cache/keys.js'
-import { nonNegativeNumber, positiveInteger, positiveNumber } from '../cache/options.js'
-import { describeValue, invalidOption } from '../errors.js'
+import { jsonSerializer, type Serializer } from '../core/entry.js'
+import { describeValue, invalidOption } from '../core/errors.js'
+import { type CacheId, isValidLoaderName } from '../core/keys.js'
+import { nonNegativeNumber, positiveInteger, positiveNumber } from '../core/validate.js'
 
 /**
  * What `fetch` may return for a batch of ids:

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { CacheEntry } from './entry.js'
+import type { CacheEntry } from '../core/entry.js'
 
 export interface MemoryTierOptions {
   /** Most entries held. */

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
-import type { CacheEngine, LoaderRuntime } from '../cache/engine.js'
-import type { CacheId } from '../cache/keys.js'
-import { describeValue } from '../errors.js'
+import { describeValue } from '../core/errors.js'
+import type { CacheId } from '../core/keys.js'
+import type { CacheEngine, LoaderRuntime } from '../engine/engine.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 
 /** The scope of a cached field: PUBLIC entries are shared by all viewers, PRIVATE ones are keyed by viewer. */

@@ -1,17 +1,17 @@
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
-import type { Serializer } from '../cache/entry.js'
-import type { CacheId } from '../cache/keys.js'
-import { invalidOption } from '../errors.js'
+import type { Serializer } from '../core/entry.js'
+import { invalidOption } from '../core/errors.js'
+import type { CacheId } from '../core/keys.js'
+import { stableJson } from '../core/stable-json.js'
+import { entityTag } from '../core/tags.js'
 import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor } from '../request/cache-control.js'
-import { entityTag } from '../request/entity-tag.js'
 import {
   type CachePlan,
   type CacheScope,
   createLoadCacheContext,
   requestStateOf,
 } from '../request/request-state.js'
-import { stableJson } from '../request/stable-json.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: see Loaders: only `any` accepts every definition.
 type AnyDefinitions = Record<string, LoaderDefinition<any, any>>

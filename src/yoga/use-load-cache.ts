@@ -1,7 +1,7 @@
 import { type GraphQLSchema, getOperationAST, Kind, type OperationDefinitionNode } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import type { LoadCache, Loaders } from '../cache/create-cache.js'
-import type { CacheId } from '../cache/keys.js'
+import type { CacheId } from '../core/keys.js'
 import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { renderMetrics } from '../../example-api/http/metrics.js'
-import { emptyLoaderStats } from '../../src/cache/stats.js'
+import { emptyLoaderStats } from '../../src/engine/stats.js'
 import type { CacheStats, LoaderStats } from '../../src/index.js'
 
 function loaderStats(overrides: Partial<LoaderStats> = {}): LoaderStats {

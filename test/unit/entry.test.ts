@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeEntry, encodeEntry, jsonSerializer } from '../../src/cache/entry.js'
+import { decodeEntry, encodeEntry, jsonSerializer } from '../../src/core/entry.js'
 
 const fields = { clock: 1700000000000000, freshUntil: 2000, expiresAt: 3000, fetchMs: 4, tags: ['org%003a7'] }
 

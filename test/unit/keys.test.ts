@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeSegment, KeySpace, normalizeId } from '../../src/cache/keys.js'
+import { encodeSegment, KeySpace, normalizeId } from '../../src/core/keys.js'
 import { LoadCacheTypeError } from '../../src/index.js'
 
 const tricky = [

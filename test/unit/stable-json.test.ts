@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { stableJson } from '../../src/request/stable-json.js'
+import { stableJson } from '../../src/core/stable-json.js'
 
 describe('stableJson', () => {
   it('ignores key order at every depth and drops undefined members', () => {
