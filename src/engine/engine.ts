@@ -1,18 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { type CacheEntry, decodeEntry, encodeEntry } from '../core/entry.js'
+import type { CacheEntry } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
 import { type CacheId, encodeSegment, encodeTags, KeySpace, normalizeId } from '../core/keys.js'
-import { entityTag } from '../core/tags.js'
 import { Bus } from '../invalidation/bus.js'
-import { alignFetchResult, type FetchOutcome, type LoaderDefinition } from '../loader/define-loader.js'
+import { InvalidationLedger } from '../invalidation/ledger.js'
+import type { LoaderDefinition } from '../loader/define-loader.js'
 import { MemoryTier } from '../memory/memory-tier.js'
 import type { BreakerState } from '../redis/circuit-breaker.js'
-import { type ReadMode, RedisTier, type WriteItem, type WriteStatus } from '../redis/redis-tier.js'
+import { RedisTier } from '../redis/redis-tier.js'
+import { FetchRunner } from './fetch-runner.js'
+import { FillLoop } from './fill.js'
 import { FillNotices } from './fill-notices.js'
 import { Flight } from './flight.js'
 import { checkTtlBound, type ResolvedCacheOptions } from './options.js'
+import type { EngineParts, LoaderRuntime } from './runtime.js'
 import { type CacheStats, emptyLoaderStats, type LoaderStats } from './stats.js'
+
+export type { LoaderRuntime } from './runtime.js'
 
 /** Events a cache emits; each state change is also logged. */
 export interface CacheEvents {
@@ -26,22 +31,7 @@ export interface CacheEvents {
   fetchError: [loader: string, error: Error]
 }
 
-/** A loader definition with the cache's defaults applied, resolved once per cache. */
-export interface LoaderRuntime {
-  readonly def: LoaderDefinition<CacheId, unknown>
-  /** `<ns>:{<loader>:`: an entry key is this, the encoded id, and `}`. */
-  readonly keyPrefix: string
-  readonly ttlMs: number
-  readonly negativeTtlMs: number
-  readonly graceMs: number
-  /** XFetch beta; 0 = no early refresh. */
-  readonly earlyRefresh: number
-  /** 0 = no limit. */
-  readonly fetchTimeoutMs: number
-  readonly stats: LoaderStats
-}
-
-/** Invalidations (keys, tags) and refresh attempts remembered before the memory is reset. */
+/** Refresh attempts remembered before that memory is reset. */
 const MAX_REMEMBERED = 10_000
 /** Least time between two background refresh attempts of one key in one process. */
 const REFRESH_BACKOFF_MS = 1000
@@ -64,11 +54,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   readonly #inFlight = new Map<string, Flight>()
   readonly #runtimes = new WeakMap<LoaderDefinition<CacheId, unknown>, LoaderRuntime>()
   readonly #runtimesByName = new Map<string, LoaderRuntime>()
-  readonly #tagInvalidatedAt = new Map<string, number>()
-  readonly #keyInvalidatedAt = new Map<string, number>()
+  readonly #ledger = new InvalidationLedger()
   readonly #refreshNotBefore = new Map<string, number>()
-  #seq = 0
-  #invalidationFloor = 0
+  readonly #fills: FillLoop
   #tokens = 0
   #redisErrors = 0
   #closed = false
@@ -127,6 +115,21 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         logger,
       )
     }
+    const parts: EngineParts = {
+      options,
+      memoryIfUsable: () => this.#memoryIfUsable(),
+      mayKeepInMemory: (flight, entry) => this.#mayKeepInMemory(flight, entry),
+      serve: (rt, key, id, entry, now) => this.#serve(rt, key, id, entry, now),
+      reportFetchError: (loader, error) => this.#emitSafely('fetchError', loader, error),
+    }
+    this.#fills = new FillLoop({
+      parts,
+      redis: this.#redis,
+      runner: new FetchRunner(parts, this.#redis),
+      notices: this.#notices,
+      busConnected: () => this.#bus?.connected === true,
+      nextToken: () => `${this.instanceId}.${++this.#tokens}`,
+    })
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         }),
       )
     }
-    if (own !== undefined) await this.#fill(rt, own, 'lock')
+    if (own !== undefined) await this.#fills.fill(rt, own, 'lock')
     if (joined !== undefined) await Promise.all(joined)
     return results
   }
@@ -232,11 +235,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     rt.stats.refreshes++
     const flight = this.#startFlight(key, id)
     flight.stale = entry
-    void this.#fill(rt, [flight], 'refresh')
+    void this.#fills.fill(rt, [flight], 'refresh')
   }
 
   #startFlight(key: string, id: CacheId): Flight {
-    const flight = new Flight(key, id, this.#seq, Date.now(), (done) => {
+    const flight = new Flight(key, id, this.#ledger.seq, Date.now(), (done) => {
       if (this.#inFlight.get(done.key) === done) this.#inFlight.delete(done.key)
     })
     this.#inFlight.set(key, flight)
@@ -244,306 +247,17 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   /**
-   * Fills flights this process started: read (or lock) them in Redis in one round trip, fetch what we
-   * locked in one call, wait for what others locked. Settles every flight; never rejects.
-   */
-  async #fill(rt: LoaderRuntime, flights: Flight[], mode: ReadMode): Promise<void> {
-    const redis = this.#redis
-    const fetches: Promise<void>[] = []
-    try {
-      if (redis === undefined || !redis.readable) {
-        rt.stats.misses += flights.length
-        await this.#fetchAndStore(rt, flights, undefined)
-        return
-      }
-      const token = `${this.instanceId}.${++this.#tokens}`
-      const deadline = Date.now() + this.options.lockWaitMs
-      let pending = flights
-      let pass: ReadMode = mode
-      let firstPass = true
-      while (pending.length > 0) {
-        const since = this.#notices.seq
-        let read: Awaited<ReturnType<RedisTier['read']>>
-        try {
-          read = await redis.read(
-            pending.map((f) => f.key),
-            token,
-            pass,
-            pass === 'refresh' ? (flights[0]?.stale?.freshUntil ?? 0) : 0,
-          )
-        } catch {
-          // The script may still run after we gave up on it (a timeout), taking locks we will never
-          // release: free them (compare-and-delete on our token) so others do not wait out the lock TTL.
-          redis.releaseLocks(
-            pending.map((f) => f.key),
-            token,
-          )
-          fetches.push(this.#fetchAndStore(rt, pending, undefined))
-          return
-        }
-        const now = Date.now()
-        const locked: Flight[] = []
-        const busy: Flight[] = []
-        const retry: Flight[] = []
-        let shortestLockMs = Number.POSITIVE_INFINITY
-        for (let j = 0; j < pending.length; j++) {
-          const flight = pending[j]!
-          const status = read.statuses[j]
-          if (status?.kind === 'hit') {
-            const entry = decodeEntry(status.raw, rt.def.serializer)
-            if (entry !== undefined) {
-              rt.stats.l2Hits++
-              const memory = this.#memoryIfUsable()
-              if (memory !== undefined && this.#mayKeepInMemory(flight, entry))
-                memory.set(flight.key, entry, now)
-              // Settle first: it leaves the in-flight map, so a refresh that #serve starts is not mistaken
-              // for one already running.
-              flight.settle(entry.value)
-              this.#serve(rt, flight.key, flight.id, entry, now)
-              continue
-            }
-            // Undecodable: remove it, then read it again at once, which takes its lock like any miss.
-            rt.stats.corruptEntries++
-            redis.discard([flight.key])
-            retry.push(flight)
-          } else if (status?.kind === 'locked') {
-            locked.push(flight)
-          } else if (status?.kind === 'busy') {
-            busy.push(flight)
-            shortestLockMs = Math.min(shortestLockMs, status.lockTtlMs)
-          } else if (status?.kind === 'retry') {
-            retry.push(flight)
-          } else {
-            throw new Error(
-              `[loadcache] [redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,
-            )
-          }
-          if (firstPass && mode !== 'refresh') rt.stats.misses++
-        }
-        if (locked.length > 0) fetches.push(this.#fetchAndStore(rt, locked, { token, clock: read.clock }))
-        if (pass === 'refresh') {
-          // Someone else is refreshing: keep serving what we have.
-          for (const flight of busy) flight.settle(flight.stale?.value ?? null)
-          return
-        }
-        pass = 'lock'
-        firstPass = false
-        if (busy.length === 0 && retry.length === 0) return
-        rt.stats.lockWaits += busy.length
-        const remaining = deadline - Date.now()
-        if (remaining <= 0) {
-          // Waited long enough: load it ourselves, without writing (the lock is not ours).
-          fetches.push(this.#fetchAndStore(rt, [...busy, ...retry], undefined))
-          return
-        }
-        if (retry.length === 0) {
-          // Wake on the fill notice; otherwise when the holder's lock expires (it may have died). Without
-          // the bus there are no notices, so poll.
-          let timeoutMs = Math.min(remaining, shortestLockMs + 5)
-          if (this.#bus?.connected !== true) timeoutMs = Math.min(timeoutMs, 50)
-          await this.#notices.waitForAny(
-            busy.map((f) => f.key),
-            since,
-            timeoutMs,
-          )
-        }
-        pending = [...busy, ...retry]
-      }
-    } catch (error) {
-      for (const flight of flights) flight.settle(error)
-    } finally {
-      await Promise.all(fetches)
-    }
-  }
-
-  /**
-   * Calls `fetch` once for these flights, writes what it returned to Redis (only when we hold the locks)
-   * and to L1 (only when nothing invalidated it meanwhile), and settles the flights. Never rejects.
-   */
-  async #fetchAndStore(
-    rt: LoaderRuntime,
-    flights: Flight[],
-    lock: { token: string; clock: number } | undefined,
-  ): Promise<void> {
-    try {
-      await this.#fetchAndStoreUnguarded(rt, flights, lock)
-    } catch (error) {
-      // Only a bug (ours, or a throwing listener or logger) lands here; callers must not hang on it.
-      for (const flight of flights) flight.settle(error)
-    }
-  }
-
-  async #fetchAndStoreUnguarded(
-    rt: LoaderRuntime,
-    flights: Flight[],
-    lock: { token: string; clock: number } | undefined,
-  ): Promise<void> {
-    const ids = flights.map((f) => f.id)
-    rt.stats.fetchCalls++
-    rt.stats.idsFetched += ids.length
-    const started = performance.now()
-    let outcomes: FetchOutcome[] | Error
-    try {
-      outcomes = alignFetchResult(rt.def.name, ids, await this.#fetchWithin(rt, ids))
-    } catch (error) {
-      outcomes = error instanceof Error ? error : new Error(String(error))
-    }
-    const now = Date.now()
-    const fetchMs = Math.max(1, Math.round(performance.now() - started))
-    const results: unknown[] = new Array(flights.length)
-    const entries: (CacheEntry | undefined)[] = new Array(flights.length)
-    const writes: WriteItem[] = []
-    for (let j = 0; j < flights.length; j++) {
-      const flight = flights[j]!
-      const outcome: FetchOutcome = Array.isArray(outcomes)
-        ? outcomes[j]!
-        : { kind: 'error', error: outcomes as Error }
-      let encoded = ''
-      if (outcome.kind === 'error') {
-        rt.stats.fetchErrors++
-        this.#emitSafely('fetchError', rt.def.name, outcome.error)
-        // Fail-safe: a stale entry within grace beats an error; errors are never cached.
-        if (flight.stale !== undefined && now < flight.stale.expiresAt) {
-          rt.stats.staleServed++
-          results[j] = flight.stale.value
-        } else {
-          results[j] = outcome.error
-        }
-      } else {
-        results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs)
-        if (made !== undefined) {
-          entries[j] = made.entry
-          encoded = made.encoded
-        }
-      }
-      // Release the lock even when there is nothing to write, so waiters re-read at once.
-      if (lock !== undefined) {
-        const entry = entries[j]
-        writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1 })
-      }
-    }
-
-    let statuses: WriteStatus[] | undefined
-    if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
-      try {
-        statuses = await this.#redis.write(writes, lock.token)
-      } catch {
-        statuses = undefined
-      }
-    }
-
-    const memory = this.#memoryIfUsable()
-    const memoryOnly = this.#redis === undefined
-    for (let j = 0; j < flights.length; j++) {
-      const flight = flights[j]!
-      const entry = entries[j]
-      const status = statuses?.[j]
-      if (status === 's' || status === 'x') rt.stats.staleWritesRefused++
-      // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
-      const stored = memoryOnly || status === 'w'
-      if (entry !== undefined && stored && memory !== undefined && this.#mayKeepInMemory(flight, entry)) {
-        memory.set(flight.key, entry, Date.now())
-      }
-      flight.settle(results[j])
-    }
-  }
-
-  /**
-   * Calls `fetch`, bounded by `fetchTimeoutMs` when set: past it the ids fail with E_FETCH_TIMEOUT (or get
-   * their stale value within grace) and the late result is dropped, so a hung source cannot hang callers.
-   */
-  #fetchWithin(rt: LoaderRuntime, ids: readonly CacheId[]): Promise<unknown> {
-    const result = Promise.resolve().then(() => rt.def.fetch(ids))
-    const timeoutMs = rt.fetchTimeoutMs
-    if (timeoutMs <= 0) return result
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new LoadCacheError(
-              'E_FETCH_TIMEOUT',
-              `loader "${rt.def.name}": fetch of ${ids.length} id(s) took longer than ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      )
-      result.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
-  }
-
-  #makeEntry(
-    rt: LoaderRuntime,
-    flight: Flight,
-    outcome: FetchOutcome,
-    clock: number,
-    now: number,
-    fetchMs: number,
-  ): { entry: CacheEntry; encoded: string } | undefined {
-    const absent = outcome.kind !== 'value'
-    const baseTtlMs = absent ? rt.negativeTtlMs : rt.ttlMs
-    if (baseTtlMs <= 0) return undefined
-    const value = outcome.kind === 'value' ? outcome.value : null
-    let tags: string[] = []
-    let payload = ''
-    try {
-      // The entity tag goes on absent entries too, so creating the entity evicts its cached "not found".
-      const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, flight.id)]
-      if (!absent) {
-        if (rt.def.tags !== undefined) {
-          const custom = rt.def.tags(flight.id, value)
-          if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
-            throw new TypeError(`tags() must return an array of strings, got ${JSON.stringify(custom)}`)
-          }
-          raw.push(...custom)
-        }
-        payload = rt.def.serializer.serialize(value)
-      }
-      tags = encodeTags([...new Set(raw)])
-    } catch (error) {
-      // The value is still returned to the caller; it just is not cached.
-      this.options.logger.error(
-        `[loadcache] loader "${rt.def.name}": value for id ${JSON.stringify(flight.id)} not cached: ${(error as Error).message}`,
-      )
-      return undefined
-    }
-    const freshUntil = now + Math.round(baseTtlMs * (1 + this.options.jitter * Math.random()))
-    const fields = {
-      absent,
-      value,
-      clock,
-      freshUntil,
-      expiresAt: freshUntil + (absent ? 0 : rt.graceMs),
-      fetchMs,
-      tags,
-    }
-    const encoded = encodeEntry(fields, payload)
-    return { entry: { ...fields, size: encoded.length * 2 }, encoded }
-  }
-
-  /**
    * Whether a value this flight obtained may go into L1. Not if its key was invalidated while the flight
-   * ran, nor if one of its tags was (tags are known only after the fetch, so this compares the sequence
-   * number of each tag's last invalidation with the flight's start).
+   * ran, nor if one of its tags was (tags are known only after the fetch, so the ledger compares the
+   * sequence number of each tag's last invalidation with the flight's start). By key too: a tag
+   * invalidation drops every flight from the in-flight map, after which a key invalidation can no longer
+   * mark this flight dirty.
    */
-  #mayKeepInMemory(flight: Flight, entry: CacheEntry): boolean {
-    if (flight.dirty || flight.startSeq < this.#invalidationFloor) return false
-    // Also by key: a tag invalidation drops every flight from the in-flight map, after which a key
-    // invalidation can no longer mark this flight dirty.
-    if ((this.#keyInvalidatedAt.get(flight.key) ?? 0) > flight.startSeq) return false
-    for (const tag of entry.tags) {
-      if ((this.#tagInvalidatedAt.get(tag) ?? 0) > flight.startSeq) return false
-    }
-    return true
+  #mayKeepInMemory(
+    flight: { readonly key: string; readonly startSeq: number; dirty: boolean },
+    entry: CacheEntry,
+  ): boolean {
+    return !flight.dirty && this.#ledger.unchangedSince(flight.startSeq, flight.key, entry.tags)
   }
 
   /** L1, when it may be used: always without Redis; with Redis only while the bus can tell us about changes. */
@@ -572,19 +286,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   #evictLocally(entryKeys: readonly string[], encodedTags: readonly string[]): void {
-    const seq = ++this.#seq
-    if (
-      this.#keyInvalidatedAt.size + entryKeys.length > MAX_REMEMBERED ||
-      this.#tagInvalidatedAt.size + encodedTags.length > MAX_REMEMBERED
-    ) {
-      // Forget, and treat every flight started before now as invalidated instead (bounded memory).
-      this.#keyInvalidatedAt.clear()
-      this.#tagInvalidatedAt.clear()
-      this.#invalidationFloor = seq
-    }
+    this.#ledger.record(entryKeys, encodedTags)
     for (const key of entryKeys) {
       this.#memory?.delete(key)
-      this.#keyInvalidatedAt.set(key, seq)
       this.#refreshNotBefore.delete(key)
       const flight = this.#inFlight.get(key)
       if (flight !== undefined) {
@@ -593,7 +297,6 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       }
     }
     if (encodedTags.length === 0) return
-    for (const tag of encodedTags) this.#tagInvalidatedAt.set(tag, seq)
     this.#memory?.deleteTagged(encodedTags)
     // Any running fill may turn out to carry one of these tags (tags are known only after the fetch), so no
     // new caller may join one: they start fresh fills. The running ones still settle their own callers.

@@ -20,8 +20,27 @@ export interface ReadResult {
   readonly statuses: readonly ReadStatus[]
 }
 
-/** `w` written, `r` released, `s` refused (tag raced), `x` refused (lock lost). */
-export type WriteStatus = 'w' | 'r' | 's' | 'x'
+/**
+ * What the write script did with one key:
+ * - `written`: the entry was stored and the lock released;
+ * - `released`: nothing to write (an error or an uncacheable value), the lock released;
+ * - `tagMoved`: refused, a tag of the entry was invalidated after the clock reading taken before the fetch;
+ * - `lockLost`: refused, the lock was no longer ours (the key was invalidated, which deletes its lock, or the
+ *   lock expired and someone else may be filling).
+ */
+export type WriteStatus = 'written' | 'released' | 'tagMoved' | 'lockLost'
+
+const WRITE_STATUS: Readonly<Record<string, WriteStatus>> = {
+  w: 'written',
+  r: 'released',
+  s: 'tagMoved',
+  x: 'lockLost',
+}
+
+/** A refused write: its value may be stale, so it must not be kept anywhere. */
+export function isRefusedWrite(status: WriteStatus | undefined): boolean {
+  return status === 'tagMoved' || status === 'lockLost'
+}
 
 export interface WriteItem {
   readonly entryKey: string
@@ -218,19 +237,21 @@ export class RedisTier {
   async write(items: readonly WriteItem[], token: string): Promise<WriteStatus[]> {
     if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
     if (!this.#cluster)
-      return (await this.#run('write', () => this.#writeScript(items, token, true))) as WriteStatus[]
+      return parseWriteReply(await this.#run('write', () => this.#writeScript(items, token, true)))
     // The script cannot see tag versions here (other slots): check them first, and only release the locks
     // of entries whose tags moved since the clock reading. An invalidation landing between this check and
     // the write is still caught, by the read-time check.
     const refused = await this.#entriesWithMovedTags(items.map((item) => item.encoded))
     const toWrite = items.map((item, i) => (refused.has(i) ? { ...item, encoded: '' } : item))
     const written = await this.#run('write', () =>
-      this.#perSlot<WriteStatus>(
+      this.#perSlot<string>(
         toWrite.map((item) => item.entryKey),
         (indices) => this.#writeScript(pick(toWrite, indices), token, false),
       ),
     )
-    return written.map((status, index) => (refused.has(index) && status === 'r' ? 's' : status))
+    return parseWriteReply(written).map((status, index) =>
+      refused.has(index) && status === 'released' ? 'tagMoved' : status,
+    )
   }
 
   /**
@@ -471,6 +492,15 @@ function parseReadReply(reply: readonly string[]): ReadStatus[] {
     else statuses.push({ kind: 'busy', lockTtlMs: Math.max(0, Number(value) || 0) })
   }
   return statuses
+}
+
+function parseWriteReply(reply: unknown): WriteStatus[] {
+  if (!Array.isArray(reply)) throw new Error(`[loadcache] [redis] write script answered ${String(reply)}`)
+  return reply.map((code) => {
+    const status = WRITE_STATUS[String(code)]
+    if (status === undefined) throw new Error(`[loadcache] [redis] write script answered the status ${code}`)
+    return status
+  })
 }
 
 function withLockKeys(entryKeys: readonly string[]): string[] {

@@ -1,0 +1,205 @@
+import type { CacheEntry } from '../core/entry.js'
+import { encodeEntry } from '../core/entry.js'
+import { LoadCacheError } from '../core/errors.js'
+import { type CacheId, encodeTags } from '../core/keys.js'
+import { entityTag } from '../core/tags.js'
+import { alignFetchResult, type FetchOutcome } from '../loader/define-loader.js'
+import { isRefusedWrite, type RedisTier, type WriteItem, type WriteStatus } from '../redis/redis-tier.js'
+import type { Flight } from './flight.js'
+import type { EngineParts, LoaderRuntime } from './runtime.js'
+
+/** The clock reading and lock token of a fill that holds the Redis locks of its keys. */
+export interface FillLock {
+  readonly token: string
+  readonly clock: number
+}
+
+/**
+ * Runs a loader's `fetch` for a set of flights and stores what it returned: in Redis only when the fill
+ * holds the locks (the write script refuses values that raced an invalidation), in L1 only when Redis took
+ * the value (or there is no Redis) and nothing invalidated it meanwhile. Errors are never stored.
+ */
+export class FetchRunner {
+  readonly #parts: EngineParts
+  readonly #redis: RedisTier | undefined
+
+  constructor(parts: EngineParts, redis: RedisTier | undefined) {
+    this.#parts = parts
+    this.#redis = redis
+  }
+
+  /**
+   * Calls `fetch` once for these flights, writes what it returned to Redis (only when we hold the locks)
+   * and to L1 (only when nothing invalidated it meanwhile), and settles the flights. Never rejects.
+   */
+  async fetchAndStore(rt: LoaderRuntime, flights: Flight[], lock: FillLock | undefined): Promise<void> {
+    try {
+      await this.#fetchAndStoreUnguarded(rt, flights, lock)
+    } catch (error) {
+      // Only a bug (ours, or a throwing listener or logger) lands here; callers must not hang on it.
+      for (const flight of flights) flight.settle(error)
+    }
+  }
+
+  async #fetchAndStoreUnguarded(
+    rt: LoaderRuntime,
+    flights: Flight[],
+    lock: FillLock | undefined,
+  ): Promise<void> {
+    const ids = flights.map((f) => f.id)
+    rt.stats.fetchCalls++
+    rt.stats.idsFetched += ids.length
+    const started = performance.now()
+    let outcomes: FetchOutcome[] | Error
+    try {
+      outcomes = alignFetchResult(rt.def.name, ids, await this.#fetchWithin(rt, ids))
+    } catch (error) {
+      outcomes = error instanceof Error ? error : new Error(String(error))
+    }
+    const now = Date.now()
+    const fetchMs = Math.max(1, Math.round(performance.now() - started))
+    const results: unknown[] = new Array(flights.length)
+    const entries: (CacheEntry | undefined)[] = new Array(flights.length)
+    const writes: WriteItem[] = []
+    for (let j = 0; j < flights.length; j++) {
+      const flight = flights[j]!
+      const outcome: FetchOutcome = Array.isArray(outcomes)
+        ? outcomes[j]!
+        : { kind: 'error', error: outcomes as Error }
+      let encoded = ''
+      if (outcome.kind === 'error') {
+        rt.stats.fetchErrors++
+        this.#parts.reportFetchError(rt.def.name, outcome.error)
+        // Fail-safe: a stale entry within grace beats an error; errors are never cached.
+        if (flight.stale !== undefined && now < flight.stale.expiresAt) {
+          rt.stats.staleServed++
+          results[j] = flight.stale.value
+        } else {
+          results[j] = outcome.error
+        }
+      } else {
+        results[j] = outcome.kind === 'value' ? outcome.value : null
+        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs)
+        if (made !== undefined) {
+          entries[j] = made.entry
+          encoded = made.encoded
+        }
+      }
+      // Release the lock even when there is nothing to write, so waiters re-read at once.
+      if (lock !== undefined) {
+        const entry = entries[j]
+        writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1 })
+      }
+    }
+
+    let statuses: WriteStatus[] | undefined
+    if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
+      try {
+        statuses = await this.#redis.write(writes, lock.token)
+      } catch {
+        statuses = undefined
+      }
+    }
+
+    const memory = this.#parts.memoryIfUsable()
+    const memoryOnly = this.#redis === undefined
+    for (let j = 0; j < flights.length; j++) {
+      const flight = flights[j]!
+      const entry = entries[j]
+      const status = statuses?.[j]
+      if (isRefusedWrite(status)) rt.stats.staleWritesRefused++
+      // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
+      const stored = memoryOnly || status === 'written'
+      if (
+        entry !== undefined &&
+        stored &&
+        memory !== undefined &&
+        this.#parts.mayKeepInMemory(flight, entry)
+      ) {
+        memory.set(flight.key, entry, Date.now())
+      }
+      flight.settle(results[j])
+    }
+  }
+
+  /**
+   * Calls `fetch`, bounded by `fetchTimeoutMs` when set: past it the ids fail with E_FETCH_TIMEOUT (or get
+   * their stale value within grace) and the late result is dropped, so a hung source cannot hang callers.
+   */
+  #fetchWithin(rt: LoaderRuntime, ids: readonly CacheId[]): Promise<unknown> {
+    const result = Promise.resolve().then(() => rt.def.fetch(ids))
+    const timeoutMs = rt.fetchTimeoutMs
+    if (timeoutMs <= 0) return result
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new LoadCacheError(
+              'E_FETCH_TIMEOUT',
+              `loader "${rt.def.name}": fetch of ${ids.length} id(s) took longer than ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      )
+      result.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  #makeEntry(
+    rt: LoaderRuntime,
+    flight: Flight,
+    outcome: FetchOutcome,
+    clock: number,
+    now: number,
+    fetchMs: number,
+  ): { entry: CacheEntry; encoded: string } | undefined {
+    const absent = outcome.kind !== 'value'
+    const baseTtlMs = absent ? rt.negativeTtlMs : rt.ttlMs
+    if (baseTtlMs <= 0) return undefined
+    const value = outcome.kind === 'value' ? outcome.value : null
+    let tags: string[] = []
+    let payload = ''
+    try {
+      // The entity tag goes on absent entries too, so creating the entity evicts its cached "not found".
+      const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, flight.id)]
+      if (!absent) {
+        if (rt.def.tags !== undefined) {
+          const custom = rt.def.tags(flight.id, value)
+          if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
+            throw new TypeError(`tags() must return an array of strings, got ${JSON.stringify(custom)}`)
+          }
+          raw.push(...custom)
+        }
+        payload = rt.def.serializer.serialize(value)
+      }
+      tags = encodeTags([...new Set(raw)])
+    } catch (error) {
+      // The value is still returned to the caller; it just is not cached.
+      this.#parts.options.logger.error(
+        `[loadcache] loader "${rt.def.name}": value for id ${JSON.stringify(flight.id)} not cached: ${(error as Error).message}`,
+      )
+      return undefined
+    }
+    const freshUntil = now + Math.round(baseTtlMs * (1 + this.#parts.options.jitter * Math.random()))
+    const fields = {
+      absent,
+      value,
+      clock,
+      freshUntil,
+      expiresAt: freshUntil + (absent ? 0 : rt.graceMs),
+      fetchMs,
+      tags,
+    }
+    const encoded = encodeEntry(fields, payload)
+    return { entry: { ...fields, size: encoded.length * 2 }, encoded }
+  }
+}
