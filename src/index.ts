@@ -4,7 +4,13 @@
  */
 export { createCache, type LoadCache, type Loaders } from './cache/create-cache.js'
 export { jsonSerializer, type Serializer } from './core/entry.js'
-export { LoadCacheError, type LoadCacheErrorCode, LoadCacheTypeError } from './core/errors.js'
+export {
+  ERROR_CODES,
+  isLoadCacheError,
+  LoadCacheError,
+  type LoadCacheErrorCode,
+  LoadCacheTypeError,
+} from './core/errors.js'
 export type { CacheId } from './core/keys.js'
 export type { Logger } from './core/logger.js'
 export type { CacheEvents } from './engine/engine.js'

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader'
-import { LoadCacheError } from '../core/errors.js'
+import { describeValue, invalidArgument, LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { CacheEngine, type CacheEvents } from '../engine/engine.js'
 import { type CreateCacheOptions, resolveCacheOptions } from '../engine/options.js'
@@ -43,7 +43,8 @@ const engines = new WeakMap<LoadCache, CacheEngine>()
 /** The engine behind a cache, for the integrations in this package (GraphQL, tRPC); not public API. */
 export function engineOf(cache: LoadCache): CacheEngine {
   const engine = engines.get(cache)
-  if (engine === undefined) throw new TypeError('[loadcache] expected a cache made by createCache()')
+  if (engine === undefined)
+    throw invalidArgument('cache', `expected a cache made by createCache(), got ${describeValue(cache)}`)
   return engine
 }
 
@@ -74,17 +75,14 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
     async invalidate(loader, ids) {
       const name = typeof loader === 'string' ? loader : loader?.name
       if (typeof name !== 'string') {
-        throw new TypeError(
-          `[loadcache] invalidate(loader, ids): loader must be a loader definition or its name`,
-        )
+        throw invalidArgument('invalidate(loader, ids)', 'loader must be a loader definition or its name')
       }
-      if (!Array.isArray(ids))
-        throw new TypeError('[loadcache] invalidate(loader, ids): ids must be an array')
+      if (!Array.isArray(ids)) throw invalidArgument('invalidate(loader, ids)', 'ids must be an array')
       await engine.invalidate(engine.entryKeysOf(name, ids), [])
     },
     async invalidateTags(tags) {
       if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')) {
-        throw new TypeError('[loadcache] invalidateTags(tags): tags must be an array of strings')
+        throw invalidArgument('invalidateTags(tags)', 'tags must be an array of strings')
       }
       await engine.invalidate([], tags)
     },

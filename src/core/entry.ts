@@ -1,3 +1,5 @@
+import { LoadCacheTypeError } from './errors.js'
+
 /**
  * A cached entry, as L1 holds it (decoded) and as Redis holds it (one string).
  *
@@ -41,7 +43,8 @@ export const jsonSerializer: Serializer = {
   serialize: (value) => {
     const text = JSON.stringify(value)
     // JSON.stringify returns undefined for functions/symbols; storing "undefined" would decode as corrupt.
-    if (text === undefined) throw new TypeError('value is not JSON-serializable')
+    if (text === undefined)
+      throw new LoadCacheTypeError('E_UNCACHEABLE_VALUE', 'value is not JSON-serializable')
     return text
   },
   deserialize: (payload) => JSON.parse(payload),

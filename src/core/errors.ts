@@ -1,11 +1,35 @@
 /**
  * Every error loadcache throws on purpose carries a stable `code`, so callers can branch on it without
- * parsing messages. Messages say what to do, not only what went wrong.
+ * parsing messages. Messages say what to do, not only what went wrong. The codes, and what each means:
  */
+export const ERROR_CODES = {
+  /** An option of `createCache`, `defineLoader` or an integration has a wrong type or value. */
+  E_INVALID_OPTION: 'invalid option',
+  /** An id given to a loader or to `invalidate` is not a string or a finite number. */
+  E_INVALID_ID: 'invalid id',
+  /** A method was called with arguments of the wrong shape (e.g. `invalidateTags('a')`). */
+  E_INVALID_ARGUMENT: 'invalid argument',
+  /** A `@cached`/`@invalidates` directive or a policy is misused; found when the schema is built. */
+  E_INVALID_DIRECTIVE: 'invalid directive',
+  /** `fetch` returned something other than an array aligned with the ids or a Map. */
+  E_INVALID_FETCH_RESULT: 'invalid fetch result',
+  /** Arguments or an input that cannot be turned into a cache key (a Map, a class instance, a bigint…). */
+  E_UNKEYABLE_VALUE: 'value cannot be keyed',
+  /** A value that cannot be stored faithfully (it is returned, not cached). */
+  E_UNCACHEABLE_VALUE: 'value cannot be cached',
+  /** loadcache is wired in a way that cannot work (e.g. a middleware placed before `.input()`). */
+  E_MISUSE: 'misuse',
+  /** `fetch` took longer than `fetchTimeoutMs`. */
+  E_FETCH_TIMEOUT: 'fetch timed out',
+  /** The cache was closed. */
+  E_CACHE_CLOSED: 'cache closed',
+  /** Redis answered a script with something loadcache did not send it to answer (a bug, or a foreign script). */
+  E_REDIS_REPLY: 'unexpected Redis reply',
+} as const
 
-export type LoadCacheErrorCode = 'E_INVALID_OPTION' | 'E_INVALID_ID' | 'E_FETCH_TIMEOUT' | 'E_CACHE_CLOSED'
+export type LoadCacheErrorCode = keyof typeof ERROR_CODES
 
-/** Base class of the errors loadcache raises for failures that are not misuse of an option or id. */
+/** Base class of the errors loadcache raises for failures that are not misuse of an option, id or argument. */
 export class LoadCacheError extends Error {
   readonly code: LoadCacheErrorCode
   constructor(code: LoadCacheErrorCode, message: string, options?: { cause?: unknown }) {
@@ -16,16 +40,22 @@ export class LoadCacheError extends Error {
 }
 
 /**
- * Thrown synchronously when an option or an id is invalid. It is a `TypeError` (as DataLoader's own option
- * errors are) so existing `instanceof TypeError` handling keeps working; `code` tells the two cases apart.
+ * Thrown synchronously for misuse: an invalid option, id or argument, an unkeyable value. It is a
+ * `TypeError` (as DataLoader's own option errors are) so existing `instanceof TypeError` handling keeps
+ * working; `code` tells the cases apart.
  */
 export class LoadCacheTypeError extends TypeError {
-  readonly code: 'E_INVALID_OPTION' | 'E_INVALID_ID'
-  constructor(code: 'E_INVALID_OPTION' | 'E_INVALID_ID', message: string) {
+  readonly code: LoadCacheErrorCode
+  constructor(code: LoadCacheErrorCode, message: string) {
     super(`[loadcache] ${message}`)
     this.name = 'LoadCacheTypeError'
     this.code = code
   }
+}
+
+/** Whether an error is one of loadcache's own (it then has a `code` from `ERROR_CODES`). */
+export function isLoadCacheError(error: unknown): error is LoadCacheError | LoadCacheTypeError {
+  return error instanceof LoadCacheError || error instanceof LoadCacheTypeError
 }
 
 /** Formats a value for an error message: short, and unambiguous about its type. */
@@ -46,4 +76,8 @@ export function invalidOption(option: string, value: unknown, expected: string):
     'E_INVALID_OPTION',
     `option "${option}" must be ${expected}, got ${describeValue(value)}`,
   )
+}
+
+export function invalidArgument(call: string, message: string): LoadCacheTypeError {
+  return new LoadCacheTypeError('E_INVALID_ARGUMENT', `${call}: ${message}`)
 }

@@ -1,3 +1,5 @@
+import { LoadCacheTypeError } from './errors.js'
+
 /**
  * JSON with object keys sorted at every depth, so `{ a: 1, b: 2 }` and `{ b: 2, a: 1 }` give one string:
  * argument order in a query must not split the cache. `undefined` members are dropped, as JSON does.
@@ -7,7 +9,10 @@
  */
 export function stableJson(value: unknown): string {
   if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') {
-    throw new TypeError(`[loadcache] cannot build a cache key from a ${typeof value}; use plain JSON values`)
+    throw new LoadCacheTypeError(
+      'E_UNKEYABLE_VALUE',
+      `cannot build a cache key from a ${typeof value}; use plain JSON values`,
+    )
   }
   if (value === null || typeof value !== 'object') {
     return JSON.stringify(value) ?? 'null'
@@ -19,7 +24,10 @@ export function stableJson(value: unknown): string {
   const prototype = Object.getPrototypeOf(value)
   if (prototype !== Object.prototype && prototype !== null) {
     const name = (value as object).constructor?.name ?? 'object'
-    throw new TypeError(`[loadcache] cannot build a cache key from a ${name}; use plain JSON values`)
+    throw new LoadCacheTypeError(
+      'E_UNKEYABLE_VALUE',
+      `cannot build a cache key from a ${name}; use plain JSON values`,
+    )
   }
   const record = value as Record<string, unknown>
   const members: string[] = []

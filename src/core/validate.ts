@@ -1,4 +1,4 @@
-import { invalidOption } from './errors.js'
+import { invalidOption, LoadCacheTypeError } from './errors.js'
 
 /*
  * Option validators shared by every options object (cache, loaders, integrations): each returns the value or
@@ -50,4 +50,49 @@ export function nonNegativeInteger(option: string, value: unknown, fallback: num
     throw invalidOption(option, value, 'an integer >= 0')
   }
   return value
+}
+
+/**
+ * The options a cache sets as defaults and a loader may override, one rule each, so the two can never
+ * disagree on what a value means. Each returns `undefined` for `undefined` (the caller picks the default).
+ */
+export const loaderTuning = {
+  /** Seconds, > 0. */
+  ttl: (option: string, value: unknown) => optional(value, () => positiveNumber(option, value, 0)),
+  /** Seconds, >= 0; 0 = absent ids are not cached. */
+  negativeTtl: (option: string, value: unknown) => optional(value, () => nonNegativeNumber(option, value, 0)),
+  /** Seconds, >= 0. */
+  grace: (option: string, value: unknown) => optional(value, () => nonNegativeNumber(option, value, 0)),
+  /** XFetch beta > 0, or `false` for none (resolved to 0). */
+  earlyRefresh: (option: string, value: unknown) =>
+    optional(value, () => (value === false ? 0 : positiveNumber(option, value, 0))),
+  /** Milliseconds, an integer >= 0; 0 = no limit. */
+  fetchTimeoutMs: (option: string, value: unknown) =>
+    optional(value, () => nonNegativeInteger(option, value, 0)),
+  /** An integer >= 0; 0 = unlimited. */
+  maxBatchSize: (option: string, value: unknown) =>
+    optional(value, () => nonNegativeInteger(option, value, 0)),
+} as const
+
+function optional<T>(value: unknown, check: () => T): T | undefined {
+  return value === undefined ? undefined : check()
+}
+
+/**
+ * Refuses members an options object does not know, so a misspelt option (`tll: 60`) fails at startup
+ * instead of silently doing nothing (TypeScript catches it; JavaScript callers would not know).
+ */
+export function rejectUnknownOptions(
+  where: string,
+  options: Record<string, unknown>,
+  known: readonly string[],
+): void {
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw new LoadCacheTypeError(
+        'E_INVALID_OPTION',
+        `${where}: unknown option "${name}"; known options are ${known.join(', ')}`,
+      )
+    }
+  }
 }

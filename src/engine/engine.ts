@@ -151,7 +151,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       ttlMs: ttl * 1000,
       negativeTtlMs: (def.negativeTtl ?? o.negativeTtl) * 1000,
       graceMs: grace * 1000,
-      earlyRefresh: earlyRefresh === false ? 0 : earlyRefresh,
+      earlyRefresh,
       fetchTimeoutMs: def.fetchTimeoutMs ?? o.fetchTimeoutMs,
       // Two definitions with one name share cache keys, so they share stats too.
       stats: existing?.stats ?? emptyLoaderStats(),

@@ -1,6 +1,6 @@
 import type { CacheEntry } from '../core/entry.js'
 import { encodeEntry } from '../core/entry.js'
-import { LoadCacheError } from '../core/errors.js'
+import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, encodeTags } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
 import { alignFetchResult, type FetchOutcome } from '../loader/define-loader.js'
@@ -175,7 +175,10 @@ export class FetchRunner {
         if (rt.def.tags !== undefined) {
           const custom = rt.def.tags(flight.id, value)
           if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
-            throw new TypeError(`tags() must return an array of strings, got ${JSON.stringify(custom)}`)
+            throw new LoadCacheTypeError(
+              'E_INVALID_OPTION',
+              `tags() must return an array of strings, got ${describeValue(custom)}`,
+            )
           }
           raw.push(...custom)
         }

@@ -1,4 +1,5 @@
 import { decodeEntry } from '../core/entry.js'
+import { LoadCacheError } from '../core/errors.js'
 import type { ReadMode, RedisTier } from '../redis/redis-tier.js'
 import type { FetchRunner } from './fetch-runner.js'
 import type { FillNotices } from './fill-notices.js'
@@ -105,8 +106,9 @@ export class FillLoop {
           } else if (status?.kind === 'retry') {
             retry.push(flight)
           } else {
-            throw new Error(
-              `[loadcache] [redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,
+            throw new LoadCacheError(
+              'E_REDIS_REPLY',
+              `[redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,
             )
           }
           if (firstPass && mode !== 'refresh') rt.stats.misses++

@@ -1,14 +1,7 @@
 import { invalidOption } from '../core/errors.js'
 import { isValidNamespace } from '../core/keys.js'
 import { type Logger, resolveLogger } from '../core/logger.js'
-import {
-  fraction,
-  nonNegativeInteger,
-  nonNegativeNumber,
-  plainObject,
-  positiveInteger,
-  positiveNumber,
-} from '../core/validate.js'
+import { fraction, loaderTuning, plainObject, positiveInteger, positiveNumber } from '../core/validate.js'
 import type { RedisClient } from '../redis/scripts.js'
 
 export interface CreateCacheOptions {
@@ -111,22 +104,21 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
   }
   const breaker = plainObject('breaker', options.breaker)
   const lockTtlMs = positiveInteger('lockTtlMs', options.lockTtlMs, 5000)
-  const earlyRefresh = options.earlyRefresh ?? false
   const maxTtl = positiveNumber('maxTtl', options.maxTtl, 86_400)
   const resolved: ResolvedCacheOptions = {
     namespace,
     redis: options.redis,
     memory,
-    ttl: positiveNumber('ttl', options.ttl, 300),
-    negativeTtl: nonNegativeNumber('negativeTtl', options.negativeTtl, 30),
-    grace: nonNegativeNumber('grace', options.grace, 0),
+    ttl: loaderTuning.ttl('ttl', options.ttl) ?? 300,
+    negativeTtl: loaderTuning.negativeTtl('negativeTtl', options.negativeTtl) ?? 30,
+    grace: loaderTuning.grace('grace', options.grace) ?? 0,
     jitter: fraction('jitter', options.jitter, 0.1),
-    earlyRefresh: earlyRefresh === false ? 0 : positiveNumber('earlyRefresh', earlyRefresh, 1),
+    earlyRefresh: loaderTuning.earlyRefresh('earlyRefresh', options.earlyRefresh) ?? 0,
     maxTtl,
     lockTtlMs,
     lockWaitMs: positiveInteger('lockWaitMs', options.lockWaitMs, lockTtlMs),
     redisTimeoutMs: positiveInteger('redisTimeoutMs', options.redisTimeoutMs, 250),
-    fetchTimeoutMs: nonNegativeInteger('fetchTimeoutMs', options.fetchTimeoutMs, 0),
+    fetchTimeoutMs: loaderTuning.fetchTimeoutMs('fetchTimeoutMs', options.fetchTimeoutMs) ?? 0,
     failureThreshold: positiveInteger('breaker.failureThreshold', breaker.failureThreshold, 5),
     breakDurationMs: positiveInteger('breaker.breakDurationMs', breaker.breakDurationMs, 5000),
     maxPendingInvalidations: positiveInteger(
@@ -134,7 +126,7 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
       options.maxPendingInvalidations,
       10_000,
     ),
-    maxBatchSize: nonNegativeInteger('maxBatchSize', options.maxBatchSize, 0),
+    maxBatchSize: loaderTuning.maxBatchSize('maxBatchSize', options.maxBatchSize) ?? 0,
     logger: resolveLogger(options.logger),
   }
   checkTtlBound('ttl', resolved.ttl + resolved.grace, maxTtl)

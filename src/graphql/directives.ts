@@ -10,6 +10,7 @@ import {
   isObjectType,
 } from 'graphql'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
+import { LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag } from '../core/tags.js'
@@ -19,10 +20,9 @@ import { collectEntityTags, defaultIdentity, type IdentityResolver } from './ent
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
 
 /** Thrown at schema build time for a misused directive; the message names the field. */
-export class LoadCacheSchemaError extends Error {
-  readonly code = 'E_INVALID_DIRECTIVE'
+export class LoadCacheSchemaError extends LoadCacheError {
   constructor(message: string) {
-    super(`[loadcache] ${message}`)
+    super('E_INVALID_DIRECTIVE', message)
     this.name = 'LoadCacheSchemaError'
   }
 }
@@ -164,7 +164,7 @@ function wrapField(
         grace: 0,
         earlyRefresh: false,
         fetch: () => {
-          throw new Error(`[loadcache] ${coordinate} is loaded through the request state only`)
+          throw new LoadCacheError('E_MISUSE', `${coordinate} is loaded through the request state only`)
         },
       }),
     }

@@ -1,7 +1,7 @@
 import { jsonSerializer, type Serializer } from '../core/entry.js'
-import { describeValue, invalidOption } from '../core/errors.js'
+import { describeValue, invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, isValidLoaderName } from '../core/keys.js'
-import { nonNegativeNumber, positiveInteger, positiveNumber } from '../core/validate.js'
+import { loaderTuning } from '../core/validate.js'
 
 /**
  * What `fetch` may return for a batch of ids:
@@ -40,7 +40,7 @@ export interface LoaderOptions<K extends CacheId, V> {
   earlyRefresh?: number | false
   /** Longest `fetch` may take, in ms (0 = no limit). Default: the cache's `fetchTimeoutMs`. */
   fetchTimeoutMs?: number
-  /** Largest batch a per-request DataLoader sends at once. Default: the cache's `maxBatchSize` (0 = unlimited). */
+  /** Largest batch a per-request DataLoader sends at once (0 = unlimited). Default: the cache's `maxBatchSize`. */
   maxBatchSize?: number
   /** How values are stored in Redis. Default JSON. */
   serializer?: Serializer
@@ -55,7 +55,8 @@ export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
   readonly grace: number | undefined
   readonly tags: ((id: K, value: V) => readonly string[]) | undefined
   readonly entity: string | undefined
-  readonly earlyRefresh: number | false | undefined
+  /** XFetch beta; 0 = none. */
+  readonly earlyRefresh: number | undefined
   readonly fetchTimeoutMs: number | undefined
   readonly maxBatchSize: number | undefined
   readonly serializer: Serializer
@@ -93,26 +94,14 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
   return Object.freeze({
     name: options.name,
     fetch: options.fetch,
-    ttl: options.ttl === undefined ? undefined : positiveNumber(`${where}ttl`, options.ttl, 0),
-    negativeTtl:
-      options.negativeTtl === undefined
-        ? undefined
-        : nonNegativeNumber(`${where}negativeTtl`, options.negativeTtl, 0),
-    grace: options.grace === undefined ? undefined : nonNegativeNumber(`${where}grace`, options.grace, 0),
+    ttl: loaderTuning.ttl(`${where}ttl`, options.ttl),
+    negativeTtl: loaderTuning.negativeTtl(`${where}negativeTtl`, options.negativeTtl),
+    grace: loaderTuning.grace(`${where}grace`, options.grace),
     tags: options.tags,
     entity: options.entity,
-    earlyRefresh:
-      options.earlyRefresh === undefined || options.earlyRefresh === false
-        ? options.earlyRefresh
-        : positiveNumber(`${where}earlyRefresh`, options.earlyRefresh, 0),
-    fetchTimeoutMs:
-      options.fetchTimeoutMs === undefined
-        ? undefined
-        : nonNegativeNumber(`${where}fetchTimeoutMs`, options.fetchTimeoutMs, 0),
-    maxBatchSize:
-      options.maxBatchSize === undefined
-        ? undefined
-        : positiveInteger(`${where}maxBatchSize`, options.maxBatchSize, 0),
+    earlyRefresh: loaderTuning.earlyRefresh(`${where}earlyRefresh`, options.earlyRefresh),
+    fetchTimeoutMs: loaderTuning.fetchTimeoutMs(`${where}fetchTimeoutMs`, options.fetchTimeoutMs),
+    maxBatchSize: loaderTuning.maxBatchSize(`${where}maxBatchSize`, options.maxBatchSize),
     serializer,
   })
 }
@@ -137,14 +126,16 @@ export function alignFetchResult(
   }
   if (Array.isArray(result)) {
     if (result.length !== ids.length) {
-      return new TypeError(
-        `[loadcache] loader "${loaderName}": fetch must return an array with one value per id (${ids.length}), or a Map; got an array of ${result.length}`,
+      return new LoadCacheTypeError(
+        'E_INVALID_FETCH_RESULT',
+        `loader "${loaderName}": fetch must return an array with one value per id (${ids.length}), or a Map; got an array of ${result.length}`,
       )
     }
     return result.map(outcome)
   }
-  return new TypeError(
-    `[loadcache] loader "${loaderName}": fetch must return an array aligned with the ids or a Map, got ${describeValue(result)}`,
+  return new LoadCacheTypeError(
+    'E_INVALID_FETCH_RESULT',
+    `loader "${loaderName}": fetch must return an array aligned with the ids or a Map, got ${describeValue(result)}`,
   )
 }
 

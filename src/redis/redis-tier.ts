@@ -1,4 +1,5 @@
 import { entryClockAndTags } from '../core/entry.js'
+import { LoadCacheError } from '../core/errors.js'
 import { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
@@ -495,10 +496,12 @@ function parseReadReply(reply: readonly string[]): ReadStatus[] {
 }
 
 function parseWriteReply(reply: unknown): WriteStatus[] {
-  if (!Array.isArray(reply)) throw new Error(`[loadcache] [redis] write script answered ${String(reply)}`)
+  if (!Array.isArray(reply))
+    throw new LoadCacheError('E_REDIS_REPLY', `[redis] write script answered ${String(reply)}`)
   return reply.map((code) => {
     const status = WRITE_STATUS[String(code)]
-    if (status === undefined) throw new Error(`[loadcache] [redis] write script answered the status ${code}`)
+    if (status === undefined)
+      throw new LoadCacheError('E_REDIS_REPLY', `[redis] write script answered the status ${code}`)
     return status
   })
 }

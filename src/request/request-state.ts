@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
-import { describeValue } from '../core/errors.js'
+import { describeValue, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import type { CacheEngine, LoaderRuntime } from '../engine/engine.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
@@ -80,8 +80,9 @@ export class RequestCacheState {
     this.#engine = engineOf(cache)
     if (viewer !== null && viewer !== undefined && typeof viewer !== 'string' && !Number.isFinite(viewer)) {
       // String(viewer) of an object is "[object Object]": every such viewer would share PRIVATE entries.
-      throw new TypeError(
-        `[loadcache] the viewer must be a string, a finite number or null, got ${describeValue(viewer)}`,
+      throw new LoadCacheTypeError(
+        'E_INVALID_OPTION',
+        `the viewer must be a string, a finite number or null, got ${describeValue(viewer)}`,
       )
     }
     this.viewer = viewer === null || viewer === undefined || viewer === '' ? null : String(viewer)

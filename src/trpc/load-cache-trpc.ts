@@ -1,6 +1,6 @@
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { Serializer } from '../core/entry.js'
-import { invalidOption } from '../core/errors.js'
+import { invalidOption, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag } from '../core/tags.js'
@@ -100,7 +100,7 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
           grace: 0,
           earlyRefresh: false,
           fetch: () => {
-            throw new Error(`[loadcache] ${name} is loaded through the request state only`)
+            throw new LoadCacheError('E_MISUSE', `${name} is loaded through the request state only`)
           },
         }),
       }
@@ -133,8 +133,9 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         if (state === undefined || opts.type !== 'query') return opts.next()
         if (opts.input === undefined && (await opts.getRawInput()) !== undefined) {
           // Before .input() the parsed input is unknown: every input would share one cache entry.
-          throw new TypeError(
-            `[loadcache] cached() on "${opts.path}" runs before the input is parsed: place .use(lc.cached(...)) after .input(...)`,
+          throw new LoadCacheTypeError(
+            'E_MISUSE',
+            `cached() on "${opts.path}" runs before the input is parsed: place .use(lc.cached(...)) after .input(...)`,
           )
         }
         const plan = planFor(opts.path, ttl, scope, serializer)

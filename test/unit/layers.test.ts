@@ -57,3 +57,16 @@ describe('src/ layering', () => {
     expect(upward).toEqual([])
   })
 })
+
+describe('the error contract', () => {
+  it('throws no plain Error, TypeError or RangeError from src/: every error loadcache raises has a code', () => {
+    const plain: string[] = []
+    for (const file of sourceFiles(srcDir)) {
+      const lines = readFileSync(file, 'utf8').split('\n')
+      lines.forEach((line, index) => {
+        if (/throw new (Type|Range)?Error\(/.test(line)) plain.push(`${relative(srcDir, file)}:${index + 1}`)
+      })
+    }
+    expect(plain).toEqual([])
+  })
+})

@@ -64,11 +64,27 @@ describe('defineLoader options', () => {
       'option "loader "user": tags" must be a function (id, value) => string[], got array(1)',
     ],
     [
-      { name: 'user', fetch, maxBatchSize: 0 },
-      'option "loader "user": maxBatchSize" must be a positive integer, got 0',
+      { name: 'user', fetch, maxBatchSize: -1 },
+      'option "loader "user": maxBatchSize" must be an integer >= 0, got -1',
     ],
   ])('rejects %j with a TypeError naming the option and value', (options, message) => {
     expect(() => defineLoader(options as never)).toThrow(`[loadcache] ${message}`)
+  })
+
+  it.each([
+    ['maxBatchSize', 0, 2.5],
+    ['fetchTimeoutMs', 0, 1.5],
+    ['negativeTtl', 0, -1],
+    ['earlyRefresh', false, 0],
+  ])('judges %s as the cache does (accepts %j, rejects %j)', (option, accepted, rejected) => {
+    expect(() => defineLoader({ name: 'user', fetch, [option]: accepted })).not.toThrow()
+    expect(() => createCache({ [option]: accepted })).not.toThrow()
+    const loaderError = catchError(() => defineLoader({ name: 'user', fetch, [option]: rejected }))
+    const cacheError = catchError(() => createCache({ [option]: rejected }))
+    expect(loaderError).toMatchObject({ code: 'E_INVALID_OPTION' })
+    expect(cacheError).toMatchObject({ code: 'E_INVALID_OPTION' })
+    // Same rule, same words: only the option's name differs.
+    expect(loaderError?.message.replace(`loader "user": `, '')).toBe(cacheError?.message)
   })
 
   it('refuses a loader whose ttl exceeds the cache maxTtl when it is first used', () => {
@@ -79,3 +95,12 @@ describe('defineLoader options', () => {
     )
   })
 })
+
+function catchError(run: () => unknown): Error | undefined {
+  try {
+    run()
+  } catch (error) {
+    return error as Error
+  }
+  return undefined
+}
