@@ -3,7 +3,7 @@
  * fetch for all misses, fleet-wide stampede locks, stale-write prevention and O(1) tag invalidation.
  */
 export { createCache, type LoadCache, type Loaders } from './cache/create-cache.js'
-export { jsonSerializer, type Serializer } from './core/entry.js'
+export type { Serializer } from './core/entry.js'
 export {
   ERROR_CODES,
   isLoadCacheError,
@@ -12,7 +12,9 @@ export {
   LoadCacheTypeError,
 } from './core/errors.js'
 export type { CacheId } from './core/keys.js'
+export { entityTag, typeTag } from './core/tags.js'
 export type { Logger } from './core/logger.js'
+export { jsonSerializer, structuredSerializer } from './core/serializers.js'
 export type { CacheEvents } from './engine/engine.js'
 export type { CreateCacheOptions } from './engine/options.js'
 export type { CacheStats, LoaderStats } from './engine/stats.js'

@@ -19,6 +19,8 @@ const LOADER_COUNTERS = {
   refreshes: 'Background refreshes started (grace or early refresh).',
   fetchErrors: 'Ids whose fetch failed.',
   corruptEntries: 'Redis entries that could not be decoded (treated as misses and removed).',
+  uncacheableValues:
+    'Values returned but not cached, because the serializer could not store them faithfully.',
 } as const satisfies Record<keyof LoaderStats, string>
 
 const BREAKER_STATES: ReadonlyArray<CacheStats['redis']['breaker']> = [

@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader'
 import { describeValue, invalidArgument, LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
-import { CacheEngine, type CacheEvents } from '../engine/engine.js'
+import { typeTag } from '../core/tags.js'
+import { type BatchOptions, CacheEngine, type CacheEvents } from '../engine/engine.js'
 import { type CreateCacheOptions, resolveCacheOptions } from '../engine/options.js'
 import type { CacheStats } from '../engine/stats.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
@@ -29,6 +30,12 @@ export interface LoadCache {
   invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<void>
   /** Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it. */
   invalidateTags(tags: readonly string[]): Promise<void>
+  /**
+   * Evicts every cached list that can hold entities of these GraphQL types (or tRPC `entity` names), and
+   * every cached lookup of them that found nothing: their `Type` tags. What a mutation that creates an
+   * entity does for you; call it after writing behind the API's back.
+   */
+  invalidateTypes(types: readonly string[]): Promise<void>
   /** Counters per loader, plus the state of Redis, the bus and L1. */
   stats(): CacheStats
   /** Subscribes to state changes: `breaker`, `bus`, `redisError`, `fetchError`. */
@@ -39,6 +46,18 @@ export interface LoadCache {
 }
 
 const engines = new WeakMap<LoadCache, CacheEngine>()
+
+/** The per-call options of the loaders one `loaders()` call made; a request state sets `observe`. */
+const bindings = new WeakMap<object, { options: BatchOptions | undefined }>()
+
+/**
+ * Binds a request's loaders (from `cache.loaders()`) to per-call options: the integrations use it so the
+ * entries those loaders serve count as dependencies of the request's response. For this package only.
+ */
+export function bindLoaders(loaders: object, options: BatchOptions): void {
+  const binding = bindings.get(loaders)
+  if (binding !== undefined) binding.options = options
+}
 
 /** The engine behind a cache, for the integrations in this package (GraphQL, tRPC); not public API. */
 export function engineOf(cache: LoadCache): CacheEngine {
@@ -62,14 +81,16 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
     loaders(definitions) {
       if (closed) throw new LoadCacheError('E_CACHE_CLOSED', 'loaders() called on a closed cache')
       const loaders: Record<string, DataLoader<CacheId, unknown>> = {}
+      const binding: { options: BatchOptions | undefined } = { options: undefined }
       for (const [property, def] of Object.entries(definitions)) {
         const runtime = engine.runtime(def)
         const maxBatchSize = def.maxBatchSize ?? engine.options.maxBatchSize
-        loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids), {
+        loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids, binding.options), {
           name: def.name,
           maxBatchSize: maxBatchSize > 0 ? maxBatchSize : Number.POSITIVE_INFINITY,
         })
       }
+      bindings.set(loaders, binding)
       return loaders as Loaders<typeof definitions>
     },
     async invalidate(loader, ids) {
@@ -85,6 +106,12 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
         throw invalidArgument('invalidateTags(tags)', 'tags must be an array of strings')
       }
       await engine.invalidate([], tags)
+    },
+    async invalidateTypes(types) {
+      if (!Array.isArray(types) || types.some((type) => typeof type !== 'string' || type === '')) {
+        throw invalidArgument('invalidateTypes(types)', 'types must be an array of type names')
+      }
+      await engine.invalidate([], types.map(typeTag))
     },
     stats: () => engine.stats(),
     on(event, listener) {

@@ -1,15 +1,16 @@
-import { LoadCacheTypeError } from './errors.js'
-
 /**
  * A cached entry, as L1 holds it (decoded) and as Redis holds it (one string).
  *
  * Redis form: a header line, `\n`, then the serialized value:
  *
- *     1 <kind> <clock> <freshUntil> <expiresAt> <fetchMs> [<tag> ...]\n<payload>
+ *     2 <kind> <clock> <freshUntil> <expiresAt> <fetchMs> [<tag> ...]\n<payload>
  *
- * - `1`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely.
- * - `kind`: `v` for a value, `a` for absent (the source did not return the id). Absent entries have an
- *   empty payload, so "absent" and "present with value null" can never be confused.
+ * - `2`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely and
+ *   processes of two versions never misread each other's entries during a rolling upgrade.
+ * - `kind`: `v<codec>` for a value stored by the serializer whose `id` is `<codec>` (`vd6`: devalue 6,
+ *   `vj`: JSON), `a` for absent (the source did not return the id). Absent entries have an empty payload,
+ *   so "absent" and "present with value null" can never be confused; a value written by another serializer
+ *   is a miss, never a misread.
  * - `clock`: the tag clock the filler read *before* fetching. The entry is valid while every tag's version
  *   is at most this clock; a tag invalidated after the read has a larger version, so a value fetched
  *   across an invalidation can never be served (see redis/scripts.ts).
@@ -33,26 +34,28 @@ export interface CacheEntry {
   readonly size: number
 }
 
+/**
+ * How values are stored in Redis. `serialize` must throw for a value it cannot store faithfully (the value
+ * is then returned but not cached, and the loader is named in one warning), so that every process and tier
+ * returns the same value.
+ */
 export interface Serializer {
+  /**
+   * Stored with each entry: letters and digits, at most 8. An entry written by a serializer with another id
+   * is a miss. Default `c`; give yours an id of its own and change it when its format changes.
+   */
+  readonly id?: string
   serialize(value: unknown): string
   deserialize(payload: string): unknown
 }
 
-/** JSON, the default: values must survive `JSON.stringify` (Dates become strings; use a custom serializer). */
-export const jsonSerializer: Serializer = {
-  serialize: (value) => {
-    const text = JSON.stringify(value)
-    // JSON.stringify returns undefined for functions/symbols; storing "undefined" would decode as corrupt.
-    if (text === undefined)
-      throw new LoadCacheTypeError('E_UNCACHEABLE_VALUE', 'value is not JSON-serializable')
-    return text
-  },
-  deserialize: (payload) => JSON.parse(payload),
-}
+/** What a serializer's `id` may be: it is part of the entry header. */
+export const SERIALIZER_ID = /^[A-Za-z0-9]{1,8}$/
 
-export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string): string {
+export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string, codec: string): string {
   const tags = entry.tags.length > 0 ? ` ${entry.tags.join(' ')}` : ''
-  return `1 ${entry.absent ? 'a' : 'v'} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
+  const kind = entry.absent ? 'a' : `v${codec}`
+  return `2 ${kind} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
 }
 
 /**
@@ -75,7 +78,7 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
   const newline = raw.indexOf('\n')
   if (newline < 0) return undefined
   const fields = raw.slice(0, newline).split(' ')
-  if (fields.length < 6 || fields[0] !== '1') return undefined
+  if (fields.length < 6 || fields[0] !== '2') return undefined
   const kind = fields[1]
   const clock = Number(fields[2])
   const freshUntil = Number(fields[3])
@@ -86,7 +89,7 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
   const tags = fields.slice(6)
   const payload = raw.slice(newline + 1)
   let value: unknown = null
-  if (kind === 'v') {
+  if (kind === `v${serializer.id ?? 'c'}`) {
     try {
       value = serializer.deserialize(payload)
     } catch {

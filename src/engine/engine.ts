@@ -5,19 +5,19 @@ import { LoadCacheError } from '../core/errors.js'
 import { type CacheId, encodeSegment, encodeTags, KeySpace, normalizeId } from '../core/keys.js'
 import { Bus } from '../invalidation/bus.js'
 import { InvalidationLedger } from '../invalidation/ledger.js'
-import type { LoaderDefinition } from '../loader/define-loader.js'
+import { alignFetchResult, type LoaderDefinition } from '../loader/define-loader.js'
 import { MemoryTier } from '../memory/memory-tier.js'
 import type { BreakerState } from '../redis/circuit-breaker.js'
 import { RedisTier } from '../redis/redis-tier.js'
 import { FetchRunner } from './fetch-runner.js'
 import { FillLoop } from './fill.js'
 import { FillNotices } from './fill-notices.js'
-import { Flight } from './flight.js'
+import { Flight, NOT_SHARED } from './flight.js'
 import { checkTtlBound, type ResolvedCacheOptions } from './options.js'
-import type { EngineParts, LoaderRuntime } from './runtime.js'
+import type { BatchOptions, BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 import { type CacheStats, emptyLoaderStats, type LoaderStats } from './stats.js'
 
-export type { LoaderRuntime } from './runtime.js'
+export type { BatchOptions, BatchSource, LoaderRuntime } from './runtime.js'
 
 /** Events a cache emits; each state change is also logged. */
 export interface CacheEvents {
@@ -155,18 +155,24 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       fetchTimeoutMs: def.fetchTimeoutMs ?? o.fetchTimeoutMs,
       // Two definitions with one name share cache keys, so they share stats too.
       stats: existing?.stats ?? emptyLoaderStats(),
+      source: loaderSource(def),
     }
     this.#runtimes.set(def, runtime)
     this.#runtimesByName.set(def.name, runtime)
     return runtime
   }
 
-  /** The batch function behind every per-request DataLoader. Never rejects: failures are per-id `Error`s. */
-  async loadBatch(rt: LoaderRuntime, ids: readonly CacheId[]): Promise<unknown[]> {
+  /**
+   * The batch function behind every per-request DataLoader, and the per-request entry point of the
+   * integrations (which pass their request's `source` and an `observe` callback). Never rejects: failures
+   * are per-id `Error`s.
+   */
+  async loadBatch(rt: LoaderRuntime, ids: readonly CacheId[], options?: BatchOptions): Promise<unknown[]> {
     if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
     const now = Date.now()
     const results: unknown[] = new Array(ids.length)
     const memory = this.#memoryIfUsable()
+    const observe = options?.observe
     let own: Flight[] | undefined
     let joined: Promise<void>[] | undefined
     for (let i = 0; i < ids.length; i++) {
@@ -181,6 +187,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       const entry = memory?.get(key, now)
       if (entry !== undefined) {
         rt.stats.l1Hits++
+        observe?.(entry)
         // The common case inline: fresh, and no early refresh to draw for.
         results[i] =
           now < entry.freshUntil && rt.earlyRefresh === 0 ? entry.value : this.#serve(rt, key, id, entry, now)
@@ -189,21 +196,24 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       let flight = this.#inFlight.get(key)
       // A fill older than the lock TTL is presumed stuck (a fetch that never resolves): new callers start
       // their own instead of hanging with it.
-      if (flight === undefined || now - flight.startedAt > this.options.lockTtlMs) {
+      const mine = flight === undefined || now - flight.startedAt > this.options.lockTtlMs
+      if (mine) {
         flight = this.#startFlight(key, id)
         own ??= []
         own.push(flight)
       } else {
         rt.stats.joined++
       }
+      const settled = flight!
       joined ??= []
       joined.push(
-        flight.promise.then((value) => {
-          results[i] = value
+        settled.promise.then((value) => {
+          results[i] = value === NOT_SHARED && mine ? settled.ownerResult : value
+          observe?.(settled.entry)
         }),
       )
     }
-    if (own !== undefined) await this.#fills.fill(rt, own, 'lock')
+    if (own !== undefined) await this.#fills.fill(rt, own, 'lock', options?.source ?? rt.source)
     if (joined !== undefined) await Promise.all(joined)
     return results
   }
@@ -226,7 +236,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   #refreshInBackground(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): void {
-    if (this.#inFlight.has(key) || this.#closed) return
+    // Without grace or early refresh an entry is past freshUntil only in the moment before it expires:
+    // refreshing it then gains nothing (and a request's source must not run after its request).
+    if ((rt.graceMs === 0 && rt.earlyRefresh === 0) || this.#inFlight.has(key) || this.#closed) return
     // One attempt per key per second: while another process holds the refresh lock, every stale hit here
     // would otherwise cost a Redis round trip.
     if ((this.#refreshNotBefore.get(key) ?? 0) > now) return
@@ -235,7 +247,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     rt.stats.refreshes++
     const flight = this.#startFlight(key, id)
     flight.stale = entry
-    void this.#fills.fill(rt, [flight], 'refresh')
+    void this.#fills.fill(rt, [flight], 'refresh', rt.source)
   }
 
   #startFlight(key: string, id: CacheId): Flight {
@@ -342,5 +354,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     this.#closed = true
     this.#redis?.close()
     await this.#bus?.close()
+  }
+}
+
+/** A loader's own source: its definition's `fetch` (result aligned with the ids) and `tags`. */
+function loaderSource(def: LoaderDefinition<CacheId, unknown>): BatchSource {
+  const tags = def.tags
+  return {
+    fetch: async (ids) => alignFetchResult(def.name, ids, await def.fetch(ids)),
+    tags: tags === undefined ? () => [] : (id, value) => tags(id, value),
   }
 }

@@ -3,10 +3,10 @@ import { encodeEntry } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, encodeTags } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
-import { alignFetchResult, type FetchOutcome } from '../loader/define-loader.js'
+import type { FetchOutcome } from '../loader/define-loader.js'
 import { isRefusedWrite, type RedisTier, type WriteItem, type WriteStatus } from '../redis/redis-tier.js'
 import type { Flight } from './flight.js'
-import type { EngineParts, LoaderRuntime } from './runtime.js'
+import type { BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 
 /** The clock reading and lock token of a fill that holds the Redis locks of its keys. */
 export interface FillLock {
@@ -22,6 +22,8 @@ export interface FillLock {
 export class FetchRunner {
   readonly #parts: EngineParts
   readonly #redis: RedisTier | undefined
+  /** Loaders already warned about a value that could not be stored. */
+  readonly #warned = new Set<string>()
 
   constructor(parts: EngineParts, redis: RedisTier | undefined) {
     this.#parts = parts
@@ -29,12 +31,17 @@ export class FetchRunner {
   }
 
   /**
-   * Calls `fetch` once for these flights, writes what it returned to Redis (only when we hold the locks)
-   * and to L1 (only when nothing invalidated it meanwhile), and settles the flights. Never rejects.
+   * Calls the source's `fetch` once for these flights, writes what it returned to Redis (only when we hold
+   * the locks) and to L1 (only when nothing invalidated it meanwhile), and settles the flights. Never rejects.
    */
-  async fetchAndStore(rt: LoaderRuntime, flights: Flight[], lock: FillLock | undefined): Promise<void> {
+  async fetchAndStore(
+    rt: LoaderRuntime,
+    flights: Flight[],
+    lock: FillLock | undefined,
+    source: BatchSource,
+  ): Promise<void> {
     try {
-      await this.#fetchAndStoreUnguarded(rt, flights, lock)
+      await this.#fetchAndStoreUnguarded(rt, flights, lock, source)
     } catch (error) {
       // Only a bug (ours, or a throwing listener or logger) lands here; callers must not hang on it.
       for (const flight of flights) flight.settle(error)
@@ -45,6 +52,7 @@ export class FetchRunner {
     rt: LoaderRuntime,
     flights: Flight[],
     lock: FillLock | undefined,
+    source: BatchSource,
   ): Promise<void> {
     const ids = flights.map((f) => f.id)
     rt.stats.fetchCalls++
@@ -52,19 +60,20 @@ export class FetchRunner {
     const started = performance.now()
     let outcomes: FetchOutcome[] | Error
     try {
-      outcomes = alignFetchResult(rt.def.name, ids, await this.#fetchWithin(rt, ids))
+      outcomes = await this.#fetchWithin(rt, ids, source)
     } catch (error) {
       outcomes = error instanceof Error ? error : new Error(String(error))
     }
     const now = Date.now()
     const fetchMs = Math.max(1, Math.round(performance.now() - started))
     const results: unknown[] = new Array(flights.length)
+    const shareable: boolean[] = new Array(flights.length).fill(true)
     const entries: (CacheEntry | undefined)[] = new Array(flights.length)
     const writes: WriteItem[] = []
     for (let j = 0; j < flights.length; j++) {
       const flight = flights[j]!
       const outcome: FetchOutcome = Array.isArray(outcomes)
-        ? outcomes[j]!
+        ? (outcomes[j] ?? { kind: 'error', error: misaligned(rt, ids.length, outcomes.length) })
         : { kind: 'error', error: outcomes as Error }
       let encoded = ''
       if (outcome.kind === 'error') {
@@ -77,9 +86,12 @@ export class FetchRunner {
         } else {
           results[j] = outcome.error
         }
+      } else if (outcome.kind === 'uncached') {
+        results[j] = outcome.value
+        shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs)
+        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -109,16 +121,12 @@ export class FetchRunner {
       const status = statuses?.[j]
       if (isRefusedWrite(status)) rt.stats.staleWritesRefused++
       // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
-      const stored = memoryOnly || status === 'written'
-      if (
-        entry !== undefined &&
-        stored &&
-        memory !== undefined &&
-        this.#parts.mayKeepInMemory(flight, entry)
-      ) {
+      const stored = entry !== undefined && (memoryOnly || status === 'written')
+      if (stored && memory !== undefined && this.#parts.mayKeepInMemory(flight, entry)) {
         memory.set(flight.key, entry, Date.now())
       }
-      flight.settle(results[j])
+      flight.entry = stored ? entry : undefined
+      flight.settle(results[j], shareable[j])
     }
   }
 
@@ -126,8 +134,12 @@ export class FetchRunner {
    * Calls `fetch`, bounded by `fetchTimeoutMs` when set: past it the ids fail with E_FETCH_TIMEOUT (or get
    * their stale value within grace) and the late result is dropped, so a hung source cannot hang callers.
    */
-  #fetchWithin(rt: LoaderRuntime, ids: readonly CacheId[]): Promise<unknown> {
-    const result = Promise.resolve().then(() => rt.def.fetch(ids))
+  #fetchWithin(
+    rt: LoaderRuntime,
+    ids: readonly CacheId[],
+    source: BatchSource,
+  ): Promise<FetchOutcome[] | Error> {
+    const result = Promise.resolve().then(() => source.fetch(ids))
     const timeoutMs = rt.fetchTimeoutMs
     if (timeoutMs <= 0) return result
     return new Promise((resolve, reject) => {
@@ -161,6 +173,7 @@ export class FetchRunner {
     clock: number,
     now: number,
     fetchMs: number,
+    source: BatchSource,
   ): { entry: CacheEntry; encoded: string } | undefined {
     const absent = outcome.kind !== 'value'
     const baseTtlMs = absent ? rt.negativeTtlMs : rt.ttlMs
@@ -172,24 +185,27 @@ export class FetchRunner {
       // The entity tag goes on absent entries too, so creating the entity evicts its cached "not found".
       const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, flight.id)]
       if (!absent) {
-        if (rt.def.tags !== undefined) {
-          const custom = rt.def.tags(flight.id, value)
-          if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
-            throw new LoadCacheTypeError(
-              'E_INVALID_OPTION',
-              `tags() must return an array of strings, got ${describeValue(custom)}`,
-            )
-          }
-          raw.push(...custom)
+        const custom = source.tags(flight.id, value)
+        if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
+          throw new LoadCacheTypeError(
+            'E_INVALID_OPTION',
+            `tags() must return an array of strings, got ${describeValue(custom)}`,
+          )
         }
+        raw.push(...custom)
         payload = rt.def.serializer.serialize(value)
       }
       tags = encodeTags([...new Set(raw)])
     } catch (error) {
-      // The value is still returned to the caller; it just is not cached.
-      this.#parts.options.logger.error(
-        `[loadcache] loader "${rt.def.name}": value for id ${JSON.stringify(flight.id)} not cached: ${(error as Error).message}`,
-      )
+      // The value is still returned to the caller; it just is not cached. Once per loader: a loader whose
+      // values cannot be stored would otherwise log on every load.
+      rt.stats.uncacheableValues++
+      if (!this.#warned.has(rt.def.name)) {
+        this.#warned.add(rt.def.name)
+        this.#parts.options.logger.warn(
+          `[loadcache] loader "${rt.def.name}": a value (id ${JSON.stringify(flight.id)}) is returned but not cached: ${(error as Error).message.replace('[loadcache] ', '')}. Return plain data, or give the loader a serializer that stores it (this warning is shown once per loader).`,
+        )
+      }
       return undefined
     }
     const freshUntil = now + Math.round(baseTtlMs * (1 + this.#parts.options.jitter * Math.random()))
@@ -202,7 +218,14 @@ export class FetchRunner {
       fetchMs,
       tags,
     }
-    const encoded = encodeEntry(fields, payload)
+    const encoded = encodeEntry(fields, payload, rt.def.serializer.id ?? 'c')
     return { entry: { ...fields, size: encoded.length * 2 }, encoded }
   }
+}
+
+function misaligned(rt: LoaderRuntime, ids: number, outcomes: number): Error {
+  return new LoadCacheError(
+    'E_INVALID_FETCH_RESULT',
+    `loader "${rt.def.name}": its source answered ${outcomes} outcome(s) for ${ids} id(s)`,
+  )
 }

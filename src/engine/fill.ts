@@ -4,7 +4,7 @@ import type { ReadMode, RedisTier } from '../redis/redis-tier.js'
 import type { FetchRunner } from './fetch-runner.js'
 import type { FillNotices } from './fill-notices.js'
 import type { Flight } from './flight.js'
-import type { EngineParts, LoaderRuntime } from './runtime.js'
+import type { BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 
 /**
  * The fill protocol for keys that missed L1: read (or lock) them in Redis in one round trip, fetch what
@@ -39,13 +39,13 @@ export class FillLoop {
    * Fills flights this process started: read (or lock) them in Redis in one round trip, fetch what we
    * locked in one call, wait for what others locked. Settles every flight; never rejects.
    */
-  async fill(rt: LoaderRuntime, flights: Flight[], mode: ReadMode): Promise<void> {
+  async fill(rt: LoaderRuntime, flights: Flight[], mode: ReadMode, source: BatchSource): Promise<void> {
     const redis = this.#redis
     const fetches: Promise<void>[] = []
     try {
       if (redis === undefined || !redis.readable) {
         rt.stats.misses += flights.length
-        await this.#runner.fetchAndStore(rt, flights, undefined)
+        await this.#runner.fetchAndStore(rt, flights, undefined, source)
         return
       }
       const token = this.#nextToken()
@@ -70,7 +70,7 @@ export class FillLoop {
             pending.map((f) => f.key),
             token,
           )
-          fetches.push(this.#runner.fetchAndStore(rt, pending, undefined))
+          fetches.push(this.#runner.fetchAndStore(rt, pending, undefined, source))
           return
         }
         const now = Date.now()
@@ -90,6 +90,7 @@ export class FillLoop {
                 memory.set(flight.key, entry, now)
               // Settle first: it leaves the in-flight map, so a refresh that #serve starts is not mistaken
               // for one already running.
+              flight.entry = entry
               flight.settle(entry.value)
               this.#parts.serve(rt, flight.key, flight.id, entry, now)
               continue
@@ -114,10 +115,13 @@ export class FillLoop {
           if (firstPass && mode !== 'refresh') rt.stats.misses++
         }
         if (locked.length > 0)
-          fetches.push(this.#runner.fetchAndStore(rt, locked, { token, clock: read.clock }))
+          fetches.push(this.#runner.fetchAndStore(rt, locked, { token, clock: read.clock }, source))
         if (pass === 'refresh') {
           // Someone else is refreshing: keep serving what we have.
-          for (const flight of busy) flight.settle(flight.stale?.value ?? null)
+          for (const flight of busy) {
+            flight.entry = flight.stale
+            flight.settle(flight.stale?.value ?? null)
+          }
           return
         }
         pass = 'lock'
@@ -127,7 +131,7 @@ export class FillLoop {
         const remaining = deadline - Date.now()
         if (remaining <= 0) {
           // Waited long enough: load it ourselves, without writing (the lock is not ours).
-          fetches.push(this.#runner.fetchAndStore(rt, [...busy, ...retry], undefined))
+          fetches.push(this.#runner.fetchAndStore(rt, [...busy, ...retry], undefined, source))
           return
         }
         if (retry.length === 0) {

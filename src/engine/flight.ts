@@ -2,6 +2,12 @@ import type { CacheEntry } from '../core/entry.js'
 import type { CacheId } from '../core/keys.js'
 
 /**
+ * What a caller that joined another request's fill gets when the value may be consumed only once (an async
+ * iterable): it must resolve the value itself.
+ */
+export const NOT_SHARED: unique symbol = Symbol('loadcache.notShared')
+
+/**
  * One fill of one key in this process. Every caller of the process that wants the key while the fill runs
  * joins it instead of starting another (the process-wide level of deduplication, between the per-request
  * DataLoader and the Redis lock).
@@ -23,6 +29,13 @@ export class Flight {
   settled = false
   /** An expired entry still within grace, served if the fetch fails (fail-safe). */
   stale: CacheEntry | undefined
+  /** The entry the value came from (a hit, or this fill's stored entry); undefined when it has none. */
+  entry: CacheEntry | undefined
+  /**
+   * Set when the value may only go to the callers that started the fill (see `NOT_SHARED`); callers that
+   * joined it get `NOT_SHARED` instead.
+   */
+  ownerResult: unknown
   #resolve!: (value: unknown) => void
   readonly #onSettle: (flight: Flight) => void
 
@@ -43,10 +56,12 @@ export class Flight {
     })
   }
 
-  settle(result: unknown): void {
+  /** Settles every caller with `result`; with `shareable: false`, joiners get `NOT_SHARED` instead. */
+  settle(result: unknown, shareable = true): void {
     if (this.settled) return
     this.settled = true
     this.#onSettle(this)
-    this.#resolve(result)
+    if (!shareable) this.ownerResult = result
+    this.#resolve(shareable ? result : NOT_SHARED)
   }
 }

@@ -1,6 +1,6 @@
 import type { CacheEntry } from '../core/entry.js'
 import type { CacheId } from '../core/keys.js'
-import type { LoaderDefinition } from '../loader/define-loader.js'
+import type { FetchOutcome, LoaderDefinition } from '../loader/define-loader.js'
 import type { MemoryTier } from '../memory/memory-tier.js'
 import type { ResolvedCacheOptions } from './options.js'
 import type { LoaderStats } from './stats.js'
@@ -18,6 +18,32 @@ export interface LoaderRuntime {
   /** 0 = no limit. */
   readonly fetchTimeoutMs: number
   readonly stats: LoaderStats
+  /** The loader's own `fetch` and `tags`; a request may bring its own (see BatchOptions). */
+  readonly source: BatchSource
+}
+
+/**
+ * Where a fill gets the values of the ids that missed, and their tags. A loader's source is its definition's
+ * `fetch` and `tags`; the GraphQL and tRPC integrations pass one per request, whose `fetch` runs that
+ * request's resolvers.
+ */
+export interface BatchSource {
+  /** Values of these ids, aligned with them (or an Error that fails them all). Need not catch. */
+  fetch(ids: readonly CacheId[]): Promise<FetchOutcome[] | Error>
+  /** Tags of a fetched value, besides the loader's `entity` tag. Called once per stored value. */
+  tags(id: CacheId, value: unknown): readonly string[]
+}
+
+/** Per-call options of `CacheEngine.loadBatch`. */
+export interface BatchOptions {
+  /** This request's source for the ids that miss, instead of the loader's own. */
+  readonly source?: BatchSource
+  /**
+   * Called for each id served, with the entry it was served from (a hit or this fill's new entry), or
+   * `undefined` when the value has no entry (an error, a value not stored, a fetch that held no lock):
+   * the response tier derives a response's tags and clock from these.
+   */
+  readonly observe?: (entry: CacheEntry | undefined) => void
 }
 
 /**

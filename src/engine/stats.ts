@@ -24,6 +24,8 @@ export interface LoaderStats {
   fetchErrors: number
   /** Entries in Redis that could not be decoded; each was treated as a miss and removed. */
   corruptEntries: number
+  /** Values returned but not cached: the serializer could not store them faithfully (or `tags()` threw). */
+  uncacheableValues: number
 }
 
 export interface CacheStats {
@@ -52,5 +54,6 @@ export function emptyLoaderStats(): LoaderStats {
     refreshes: 0,
     fetchErrors: 0,
     corruptEntries: 0,
+    uncacheableValues: 0,
   }
 }

@@ -1,36 +1,59 @@
 import { getDirective, MapperKind, mapSchema } from '@graphql-tools/utils'
 import {
   defaultFieldResolver,
+  type GraphQLField,
   type GraphQLFieldConfig,
   type GraphQLFieldResolver,
   type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   getNamedType,
+  getNullableType,
+  isAbstractType,
   isCompositeType,
+  isInterfaceType,
+  isListType,
   isObjectType,
+  isUnionType,
 } from 'graphql'
-import { engineOf, type LoadCache } from '../cache/create-cache.js'
-import { LoadCacheError } from '../core/errors.js'
+import type { LoadCache } from '../cache/create-cache.js'
+import { engineOf } from '../cache/create-cache.js'
 import type { CacheId } from '../core/keys.js'
+import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
-import { entityTag } from '../core/tags.js'
-import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
-import { type CachePlan, type CacheScope, requestStateOf } from '../request/request-state.js'
-import { collectEntityTags, defaultIdentity, type IdentityResolver } from './entity-tags.js'
+import { entityTag, typeTag } from '../core/tags.js'
+import { isAsyncIterable } from '../core/values.js'
+import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
+import { type PreparedValue, requestStateOf } from '../request/request-state.js'
+import {
+  collectValueTags,
+  defaultIdentity,
+  type IdentityResolver,
+  listTypeTags,
+  lookupTypeTags,
+  runtimeType,
+} from './entity-tags.js'
+import {
+  type CacheHint,
+  cachedHint,
+  fieldPolicy,
+  type HintSources,
+  LoadCacheSchemaError,
+  tagList,
+} from './field-policy.js'
+import { trackerOf } from './operation.js'
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
+import { completionError } from './value-check.js'
 
-/** Thrown at schema build time for a misused directive; the message names the field. */
-export class LoadCacheSchemaError extends LoadCacheError {
-  constructor(message: string) {
-    super('E_INVALID_DIRECTIVE', message)
-    this.name = 'LoadCacheSchemaError'
-  }
-}
+export { LoadCacheSchemaError } from './field-policy.js'
 
 export interface LoadCacheDirectivesOptions {
   /**
    * The cache the schema will run with. When given, a `ttl` above its `maxTtl` fails the schema build
-   * (otherwise it fails on the first request that resolves the field). `useLoadCache` passes it.
+   * (otherwise it fails on the first request that resolves the field), and warnings go to its logger.
+   * `useLoadCache` passes it.
    */
   cache?: LoadCache
   /** Name of the caching directive. Default `'cached'`. */
@@ -50,8 +73,8 @@ export interface LoadCacheDirectivesOptions {
 export function loadCacheDirectiveTypeDefs(options: LoadCacheDirectivesOptions = {}): string {
   const { cached, invalidates, scope } = names(options)
   return `enum ${scope} { PUBLIC PRIVATE }
-directive @${cached}(ttl: Int!, tags: [String!] = [], scope: ${scope} = PUBLIC) on FIELD_DEFINITION | OBJECT
-directive @${invalidates}(tags: [String!]!) on FIELD_DEFINITION
+directive @${cached}(ttl: Int, tags: [String!] = [], scope: ${scope}) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
+directive @${invalidates}(tags: [String!] = [], types: [String!]) on FIELD_DEFINITION
 `
 }
 
@@ -68,10 +91,12 @@ function names(options: LoadCacheDirectivesOptions) {
  *
  * - `@cached(ttl, tags, scope)` fields are loaded through the request's per-coordinate DataLoader and the
  *   shared cache, keyed by `Type.field`, the parent's identity, a stable hash of the arguments and (for
- *   PRIVATE) the viewer. `@cached` on an object type applies to every field that returns that type.
- * - Query root fields record whether they were cached, for `Cache-Control`.
- * - Mutation fields, once they succeed, evict the `Type:id` tags of the entities in their result (any depth)
- *   and the tags `@invalidates` declares.
+ *   PRIVATE) the viewer. `@cached` on a type applies to every field that returns it (see `fieldPolicy` for
+ *   how field and type hints combine: the smaller TTL, PRIVATE wins).
+ * - Every object field records the entity it runs on, so an operation knows every entity it produced.
+ * - Mutation fields, once they succeed, evict the entities in their result (any depth, runtime types), the
+ *   `Type` tag of the entities they return (so cached lists show a created entity) and the tags
+ *   `@invalidates` declares; when the operation completes, every other entity it produced.
  *
  * Every directive argument and tag template is checked here, so mistakes fail the schema build and name the
  * field. Without a loadcache request state in the context (see `useLoadCache`, `createLoadCacheContext`),
@@ -90,108 +115,136 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
   return {
     typeDefs: loadCacheDirectiveTypeDefs(options),
     transformer: (schema) => {
-      checkObjectDirectives(schema, directive.cached)
+      const hints = directiveHints(schema, directive.cached)
+      checkTypeHints(schema, hints)
+      const context: BuildContext = {
+        schema,
+        directive,
+        identity,
+        hasIdentity: (type) => identities[type.name] !== undefined || 'id' in type.getFields(),
+        hints,
+        cache: options.cache,
+        logger: options.cache ? engineOf(options.cache).options.logger : undefined,
+      }
       return mapSchema(schema, {
         [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) =>
-          wrapField(schema, fieldConfig, fieldName, typeName, directive, identity, identities, options.cache),
+          wrapField(context, fieldConfig, fieldName, typeName),
       })
     },
   }
 }
 
-interface DirectiveNames {
-  readonly cached: string
-  readonly invalidates: string
+interface BuildContext {
+  readonly schema: GraphQLSchema
+  readonly directive: { readonly cached: string; readonly invalidates: string }
+  readonly identity: IdentityResolver
+  readonly hasIdentity: (type: GraphQLObjectType) => boolean
+  readonly hints: HintSources
+  readonly cache: LoadCache | undefined
+  readonly logger: Logger | undefined
+}
+
+/** Reads `@cached` hints from the schema's directives. */
+function directiveHints(schema: GraphQLSchema, cached: string): HintSources {
+  return {
+    fieldHint: (field, coordinate) => {
+      const args = field.astNode ? getDirective(schema, field, cached)?.[0] : undefined
+      return args ? cachedHint(`@${cached} on ${coordinate}`, args) : undefined
+    },
+    typeHint: (type) => {
+      const args = getDirective(schema, type, cached)?.[0]
+      return args ? cachedHint(`@${cached} on ${type.name}`, args) : undefined
+    },
+  }
+}
+
+/** `@cached` on a type is validated even when no field returns that type. */
+function checkTypeHints(schema: GraphQLSchema, hints: HintSources): void {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__')) continue
+    if (isObjectType(type) || isInterfaceType(type) || isUnionType(type)) hints.typeHint(type)
+  }
 }
 
 function wrapField(
-  schema: GraphQLSchema,
+  build: BuildContext,
   fieldConfig: GraphQLFieldConfig<unknown, unknown>,
   fieldName: string,
   typeName: string,
-  directive: DirectiveNames,
-  identity: IdentityResolver,
-  identities: Record<string, unknown>,
-  cache: LoadCache | undefined,
 ): GraphQLFieldConfig<unknown, unknown> {
+  const { schema, directive, identity } = build
   const coordinate = `${typeName}.${fieldName}`
-  const parentType = schema.getType(typeName)!
+  const parentType = schema.getType(typeName)
   const field = isObjectType(parentType) ? parentType.getFields()[fieldName] : undefined
-  if (field === undefined) return fieldConfig
-  const isQuery = typeName === schema.getQueryType()?.name
-  const isMutation = typeName === schema.getMutationType()?.name
-  const isSubscription = typeName === schema.getSubscriptionType()?.name
+  if (field === undefined || !isObjectType(parentType)) return fieldConfig
+  const operationType =
+    typeName === schema.getQueryType()?.name
+      ? 'query'
+      : typeName === schema.getMutationType()?.name
+        ? 'mutation'
+        : typeName === schema.getSubscriptionType()?.name
+          ? 'subscription'
+          : undefined
   const original = (fieldConfig.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<unknown, unknown>
-
-  const fieldCached = getDirective(schema, fieldConfig, directive.cached)?.[0]
-  const returnType = getNamedType(fieldConfig.type)
-  const typeCached = fieldCached ? undefined : getDirective(schema, returnType, directive.cached)?.[0]
-  const cachedArgs = fieldCached ?? typeCached
+  const ownHint = build.hints.fieldHint(field, coordinate)
   const invalidatesArgs = getDirective(schema, fieldConfig, directive.invalidates)?.[0]
-  const context = { coordinate, field, parentType: parentType as GraphQLNamedType }
+  const templateContext = { coordinate, field, parentType: parentType as GraphQLNamedType }
 
-  if (invalidatesArgs && !isMutation) {
+  if (invalidatesArgs && operationType !== 'mutation') {
     throw new LoadCacheSchemaError(
       `@${directive.invalidates} on ${coordinate}: only Mutation fields can invalidate`,
     )
   }
+  if (ownHint && (operationType === 'mutation' || operationType === 'subscription')) {
+    throw new LoadCacheSchemaError(`${ownHint.where}: ${typeName} fields are never cached`)
+  }
 
   let resolve = original
-  if (cachedArgs && !isMutation && !isSubscription) {
-    const where = fieldCached
-      ? `@${directive.cached} on ${coordinate}`
-      : `@${directive.cached} on ${returnType.name} (inherited by ${coordinate})`
-    const { ttl, scope, tags } = cachedArguments(where, cachedArgs)
-    if (
-      !isQuery &&
-      identities[typeName] === undefined &&
-      !('id' in (parentType as { getFields(): object }).getFields())
-    ) {
+  const policy =
+    operationType === 'mutation' || operationType === 'subscription'
+      ? undefined
+      : fieldPolicy(schema, field, coordinate, build.hints)
+  if (policy !== undefined) {
+    const isRoot = operationType === 'query'
+    if (!isRoot && !build.hasIdentity(parentType)) {
       throw new LoadCacheSchemaError(
-        `${where}: ${typeName} has no id field, so its fields cannot be keyed; pass identity: { ${typeName}: (value) => … } to loadCacheDirectives`,
+        `${policy.where}: ${typeName} has no id field, so its fields cannot be keyed; pass identity: { ${typeName}: (value) => … } to loadCacheDirectives`,
       )
     }
-    const templates = parseTemplates(where, tags, { ...context, allowed: ['args', 'parent', 'result'] })
-    const plan: CachePlan = {
-      coordinate,
-      ttl,
-      scope,
-      isRoot: isQuery,
-      definition: defineLoader<string, { v: unknown }>({
-        name: coordinate,
-        ttl,
-        // A background refresh would run the resolver after its request has ended: none for fields.
-        grace: 0,
-        earlyRefresh: false,
-        fetch: () => {
-          throw new LoadCacheError('E_MISUSE', `${coordinate} is loaded through the request state only`)
-        },
-      }),
-    }
-    if (cache !== undefined) {
-      try {
-        engineOf(cache).runtime(plan.definition as LoaderDefinition<CacheId, unknown>)
-      } catch (error) {
-        throw new LoadCacheSchemaError(`${where}: ${(error as Error).message.replace('[loadcache] ', '')}`)
-      }
-    }
+    const templates = policy.tags.flatMap(({ template, where }) =>
+      parseTemplates(where, [template], { ...templateContext, allowed: ['args', 'parent', 'result'] }),
+    )
     // A lookup by id (`post(id: 7): Post`) is tagged `Post:7` even when it found nothing, so the mutation
     // that creates post 7 evicts the cached "not found". Templates render lists as one tag per item.
+    const returnType = getNamedType(field.type)
     if (isObjectType(returnType)) {
       for (const arg of field.args) {
         if (arg.name === 'id' || arg.name === 'ids') {
           templates.push(
-            parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, { ...context, allowed: ['args'] }),
+            parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, {
+              ...templateContext,
+              allowed: ['args'],
+            }),
           )
         }
       }
     }
-    resolve = cachedResolver(schema, plan, original, templates, identity, typeName, fieldConfig.type)
-  } else if (cachedArgs && !typeCached) {
-    throw new LoadCacheSchemaError(
-      `@${directive.cached} on ${coordinate}: ${typeName} fields are never cached`,
-    )
-  } else if (!isQuery && !isMutation && !isSubscription && isCompositeType(returnType)) {
+    let plan: CachePlan
+    try {
+      plan = buildFieldPlan({ coordinate, ttl: policy.ttl, scope: policy.scope, isRoot, cache: build.cache })
+    } catch (error) {
+      throw new LoadCacheSchemaError(
+        `${policy.where}: ${(error as Error).message.replace('[loadcache] ', '')}`,
+      )
+    }
+    resolve = cachedResolver(build, plan, original, templates, field, typeName)
+  } else if (operationType === 'query') {
+    const inner = original
+    resolve = (parent, args, ctx, info) => {
+      requestStateOf(ctx)?.recordRoot(false)
+      return inner(parent, args, ctx, info)
+    }
+  } else if (operationType === undefined && isCompositeType(getNamedType(field.type))) {
     // Apollo's rule: a field returning an object without a cache policy has max-age 0, so the response
     // cannot be cached by HTTP caches (it may hold data nobody declared cacheable).
     const inner = original
@@ -200,39 +253,56 @@ function wrapField(
       if (state !== undefined) state.policy.uncachedComposite = true
       return inner(parent, args, ctx, info)
     }
-  } else if (isQuery) {
-    const inner = original
-    resolve = (parent, args, ctx, info) => {
-      requestStateOf(ctx)?.recordRoot(false)
-      return inner(parent, args, ctx, info)
-    }
   }
 
-  if (isMutation) {
+  if (operationType === 'mutation') {
     const where = `@${directive.invalidates} on ${coordinate}`
     const declared = invalidatesArgs
-      ? parseTemplates(where, tagList(where, invalidatesArgs.tags), {
-          ...context,
+      ? parseTemplates(where, tagList(where, invalidatesArgs.tags ?? []), {
+          ...templateContext,
           allowed: ['args', 'result'],
         })
       : []
-    resolve = evictingResolver(schema, resolve, declared, identity, fieldConfig.type)
+    const types =
+      invalidatesArgs?.types === undefined || invalidatesArgs.types === null
+        ? undefined
+        : listedTypes(schema, where, invalidatesArgs.types)
+    resolve = evictingResolver(build, resolve, declared, types, field)
+  } else if (operationType === undefined) {
+    resolve = trackingResolver(identity, resolve)
   }
   return resolve === original ? fieldConfig : { ...fieldConfig, resolve }
 }
 
-function cachedResolver(
-  schema: GraphQLSchema,
-  plan: CachePlan,
-  original: GraphQLFieldResolver<unknown, unknown>,
-  templates: readonly TagTemplate[],
+/** Records the entity a field runs on (its parent, with the runtime type graphql-js resolved). */
+function trackingResolver(
   identity: IdentityResolver,
-  typeName: string,
-  type: GraphQLFieldConfig<unknown, unknown>['type'],
+  inner: GraphQLFieldResolver<unknown, unknown>,
 ): GraphQLFieldResolver<unknown, unknown> {
   return (parent, args, ctx, info) => {
     const state = requestStateOf(ctx)
+    if (state !== undefined) trackerOf(state, info).saw(info.parentType.name, parent, identity)
+    return inner(parent, args, ctx, info)
+  }
+}
+
+function cachedResolver(
+  build: BuildContext,
+  plan: CachePlan,
+  original: GraphQLFieldResolver<unknown, unknown>,
+  templates: readonly TagTemplate[],
+  field: GraphQLField<unknown, unknown>,
+  typeName: string,
+): GraphQLFieldResolver<unknown, unknown> {
+  const { schema, identity } = build
+  const listTags = listTypeTags(schema, field.type, build.hasIdentity)
+  const lookupTags = lookupTypeTags(schema, field.type)
+  return (parent, args, ctx, info) => {
+    const state = requestStateOf(ctx)
     if (state === undefined) return original(parent, args, ctx, info)
+    // Only queries read or fill the cache: a mutation's selection must show what the mutation changed,
+    // and its response is never cached anyway.
+    if (info.operation.operation !== 'query') return original(parent, args, ctx, info)
     let parentId: CacheId | null = null
     if (!plan.isRoot) {
       parentId =
@@ -241,74 +311,126 @@ function cachedResolver(
           : null
     }
     // PRIVATE data is cached only under a viewer; a parent without identity cannot be keyed safely.
-    const cacheable = (plan.scope === 'PUBLIC' || state.viewer !== null) && (plan.isRoot || parentId !== null)
-    if (plan.isRoot) state.recordRoot(cacheable)
-    if (plan.scope === 'PRIVATE') state.policy.private = true
-    if (!cacheable) return original(parent, args, ctx, info)
-    state.recordCached(plan)
-    const key = stableJson([parentId, args, plan.scope === 'PRIVATE' ? state.viewer : null])
-    return state.loadField(
-      plan,
-      key,
-      () => original(parent, args, ctx, info),
-      (value) => {
-        const tags = new Set<string>()
+    let key: string | undefined
+    if ((plan.scope === 'PUBLIC' || state.viewer !== null) && (plan.isRoot || parentId !== null)) {
+      try {
+        key = stableJson([parentId, args, plan.scope === 'PRIVATE' ? state.viewer : null])
+      } catch {
+        // Arguments a custom scalar parsed into something unkeyable: resolve without the cache.
+      }
+    }
+    if (plan.isRoot) state.recordRoot(key !== undefined)
+    state.recordPolicy(plan, key !== undefined)
+    const tracker = trackerOf(state, info)
+    if (!plan.isRoot) tracker.saw(typeName, parent, identity)
+    if (key === undefined) return original(parent, args, ctx, info)
+    tracker.resolvedAt(info.path, plan, key)
+    const cacheKey = key
+    return state.loadField(plan, cacheKey, {
+      resolve: () => original(parent, args, ctx, info),
+      prepare: async (value): Promise<PreparedValue> => {
+        if (isAsyncIterable(value)) {
+          warnOnce(build, plan, 'returns an async iterable (a @stream list, a generator): it is never cached')
+          return { store: false, shareable: false }
+        }
+        // A value GraphQL would reject at this field: the error must not be replayed from the cache.
+        if ((await completionError(field.type, value, ctx, info)) !== undefined) {
+          return { store: false, shareable: true }
+        }
+        const walked = await collectValueTags(schema, value, field.type, identity, ctx, info)
+        if (walked.incomplete !== undefined) {
+          warnOnce(
+            build,
+            plan,
+            `its value cannot be tagged completely (${walked.incomplete}), so it is not cached`,
+          )
+          return { store: false, shareable: true }
+        }
+        const tags = walked.tags
         if (parentId !== null) tags.add(entityTag(typeName, parentId))
-        collectEntityTags(schema, value, type, identity, tags)
+        for (const tag of listTags) tags.add(tag)
+        if (value === null || value === undefined) for (const tag of lookupTags) tags.add(tag)
         for (const template of templates) {
           for (const tag of renderTagTemplate(template, { args, parent, result: value })) tags.add(tag)
         }
-        return [...tags]
+        tracker.filled(plan, cacheKey, tags, walked.reachable)
+        return { store: true, tags: [...tags] }
       },
-    )
+    })
   }
 }
 
 function evictingResolver(
-  schema: GraphQLSchema,
+  build: BuildContext,
   inner: GraphQLFieldResolver<unknown, unknown>,
   declared: readonly TagTemplate[],
-  identity: IdentityResolver,
-  type: GraphQLFieldConfig<unknown, unknown>['type'],
+  types: readonly string[] | undefined,
+  field: GraphQLField<unknown, unknown>,
 ): GraphQLFieldResolver<unknown, unknown> {
+  const { schema, identity } = build
   return async (parent, args, ctx, info) => {
     // A throw skips the eviction below: a failed mutation evicts nothing.
     const result = await inner(parent, args, ctx, info)
     const state = requestStateOf(ctx)
     if (state === undefined || result instanceof Error) return result
-    const tags = collectEntityTags(schema, result, type, identity)
+    const tracker = trackerOf(state, info)
+    const walked = await collectValueTags(schema, result, field.type, identity, ctx, info)
+    const tags = walked.tags
+    // A created entity must show in every cached list of its type: evict the `Type` tag of what the
+    // mutation returned (or of the types @invalidates names).
+    const returned = types ?? (await returnedTypes(schema, result, field.type, ctx, info))
+    for (const type of returned) tags.add(typeTag(type))
     for (const template of declared) {
       for (const tag of renderTagTemplate(template, { args, parent, result })) tags.add(tag)
     }
-    if (tags.size > 0) await state.invalidateTags([...tags])
+    const fresh = [...tags].filter((tag) => !tracker.evicted.has(tag))
+    for (const tag of fresh) tracker.evicted.add(tag)
+    if (fresh.length > 0) await state.invalidateTags(fresh)
     return result
   }
 }
 
-function cachedArguments(
-  where: string,
-  args: Record<string, unknown>,
-): { ttl: number; scope: CacheScope; tags: string[] } {
-  const ttl = args.ttl
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
-    throw new LoadCacheSchemaError(
-      `${where}: ttl must be a positive integer (seconds), got ${JSON.stringify(ttl)}`,
-    )
+/** The runtime object types of the entities a field returned (through lists), not of nested ones. */
+async function returnedTypes(
+  schema: GraphQLSchema,
+  value: unknown,
+  type: GraphQLOutputType,
+  context: unknown,
+  info: GraphQLResolveInfo,
+): Promise<Set<string>> {
+  const types = new Set<string>()
+  const visit = async (member: unknown, memberType: GraphQLOutputType): Promise<void> => {
+    if (member === null || typeof member !== 'object') return
+    const nullable = getNullableType(memberType)
+    if (isListType(nullable)) {
+      if (typeof (member as Iterable<unknown>)[Symbol.iterator] !== 'function') return
+      for (const item of member as Iterable<unknown>) await visit(item, nullable.ofType)
+      return
+    }
+    if (isObjectType(nullable)) types.add(nullable.name)
+    else if (isAbstractType(nullable)) {
+      const runtime = await runtimeType(schema, member, nullable, context, info)
+      if (runtime !== undefined) types.add(runtime.name)
+    }
   }
-  const scope = args.scope ?? 'PUBLIC'
-  if (scope !== 'PUBLIC' && scope !== 'PRIVATE') {
-    throw new LoadCacheSchemaError(`${where}: scope must be PUBLIC or PRIVATE, got ${JSON.stringify(scope)}`)
-  }
-  return { ttl, scope, tags: tagList(where, args.tags ?? []) }
+  await visit(value, type)
+  return types
 }
 
-function tagList(where: string, tags: unknown): string[] {
-  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag === '')) {
-    throw new LoadCacheSchemaError(
-      `${where}: tags must be a list of non-empty strings, got ${JSON.stringify(tags)}`,
-    )
+function listedTypes(schema: GraphQLSchema, where: string, types: unknown): string[] {
+  const list = tagList(`${where}: types`, types)
+  for (const name of list) {
+    const type = schema.getType(name)
+    if (!isObjectType(type) && !isAbstractType(type)) {
+      throw new LoadCacheSchemaError(
+        `${where}: types names "${name}", which is not an object, interface or union type`,
+      )
+    }
   }
-  return tags
+  return list.flatMap((name) => {
+    const type = schema.getType(name)!
+    return isAbstractType(type) ? schema.getPossibleTypes(type).map((object) => object.name) : [name]
+  })
 }
 
 function parseTemplates(
@@ -324,11 +446,12 @@ function parseTemplates(
   }
 }
 
-/** `@cached` on an object type is validated even when no field returns that type. */
-function checkObjectDirectives(schema: GraphQLSchema, cached: string): void {
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith('__')) continue
-    const args = getDirective(schema, type, cached)?.[0]
-    if (args) cachedArguments(`@${cached} on ${type.name}`, args)
-  }
+const warned = new WeakSet<CachePlan>()
+
+function warnOnce(build: BuildContext, plan: CachePlan, message: string): void {
+  if (warned.has(plan)) return
+  warned.add(plan)
+  build.logger?.warn(`[loadcache] ${plan.coordinate}: ${message} (this warning is shown once)`)
 }
+
+export type { CacheHint }

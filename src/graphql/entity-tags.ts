@@ -1,13 +1,18 @@
 import {
+  defaultTypeResolver,
+  type GraphQLAbstractType,
+  type GraphQLObjectType,
   type GraphQLOutputType,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
+  getNamedType,
   getNullableType,
   isAbstractType,
   isListType,
   isObjectType,
 } from 'graphql'
 import type { CacheId } from '../core/keys.js'
-import { entityTag } from '../core/tags.js'
+import { entityTag, typeTag } from '../core/tags.js'
 
 /** How an object of a type is identified: its `id` by default. Return null/undefined when it has none. */
 export type IdentityResolver = (
@@ -15,50 +20,180 @@ export type IdentityResolver = (
   value: Record<string, unknown>,
 ) => CacheId | null | undefined
 
-const MAX_DEPTH = 16
-
-/**
- * Collects the `Type:id` tags of every entity in a resolved value, at any depth, by walking it along its
- * GraphQL type: objects of a type with an identity, in lists, nested in other objects. Abstract types are
- * resolved through `__typename` when the value carries it.
- */
-export function collectEntityTags(
-  schema: GraphQLSchema,
-  value: unknown,
-  type: GraphQLOutputType,
-  identity: IdentityResolver,
-  into: Set<string> = new Set(),
-  depth = 0,
-): Set<string> {
-  if (value === null || value === undefined || typeof value !== 'object' || depth > MAX_DEPTH) return into
-  const nullable = getNullableType(type)
-  if (isListType(nullable)) {
-    if (Array.isArray(value)) {
-      for (const item of value) collectEntityTags(schema, item, nullable.ofType, identity, into, depth + 1)
-    }
-    return into
-  }
-  let objectType = isObjectType(nullable) ? nullable : undefined
-  if (isAbstractType(nullable)) {
-    const typename = (value as { __typename?: unknown }).__typename
-    const concrete = typeof typename === 'string' ? schema.getType(typename) : undefined
-    objectType = isObjectType(concrete) ? concrete : undefined
-  }
-  if (objectType === undefined) return into
-  const record = value as Record<string, unknown>
-  const id = identity(objectType.name, record)
-  if (id !== null && id !== undefined && id !== '') into.add(entityTag(objectType.name, id))
-  for (const [name, field] of Object.entries(objectType.getFields())) {
-    const member = record[name]
-    if (member !== null && typeof member === 'object') {
-      collectEntityTags(schema, member, field.type, identity, into, depth + 1)
-    }
-  }
-  return into
-}
-
 /** The default identity: a string or number `id` member. */
 export function defaultIdentity(_typeName: string, value: Record<string, unknown>): CacheId | undefined {
   const id = value.id
   return typeof id === 'string' || typeof id === 'number' ? id : undefined
+}
+
+/** Levels of nesting walked in a value; deeper objects make the value uncacheable (see collectValueTags). */
+const MAX_DEPTH = 32
+/** Objects walked in one value; more make it uncacheable rather than tagged in part. */
+const MAX_OBJECTS = 20_000
+
+/** What walking a resolved value found. */
+export interface ValueTags {
+  /** `Type:id` of every entity in the value, at any depth, with its runtime type. */
+  readonly tags: Set<string>
+  /**
+   * Every object reachable from the value by any property (not only schema fields), so an entity that a
+   * child resolver later finds inside it under another name can be recognised as part of this value.
+   */
+  readonly reachable: Set<object>
+  /** Why the value cannot be tagged completely (too deep, too big, an abstract type that did not resolve). */
+  readonly incomplete: string | undefined
+}
+
+/**
+ * Collects the `Type:id` tags of every entity in a resolved value, walking it along its GraphQL type:
+ * objects in lists, nested in other objects, and behind interfaces and unions, whose runtime type is
+ * resolved the way graphql-js resolves it (`__typename`, the abstract type's `resolveType`, or the
+ * possible types' `isTypeOf`), so no `__typename` needs to be selected or returned.
+ */
+export async function collectValueTags(
+  schema: GraphQLSchema,
+  value: unknown,
+  type: GraphQLOutputType,
+  identity: IdentityResolver,
+  context: unknown,
+  info: GraphQLResolveInfo,
+): Promise<ValueTags> {
+  const found: { tags: Set<string>; reachable: Set<object>; incomplete: string | undefined } = {
+    tags: new Set(),
+    reachable: new Set(),
+    incomplete: undefined,
+  }
+  const walk = async (member: unknown, memberType: GraphQLOutputType, depth: number): Promise<void> => {
+    if (member === null || typeof member !== 'object' || found.incomplete !== undefined) return
+    if (depth > MAX_DEPTH) {
+      found.incomplete = `deeper than ${MAX_DEPTH} levels`
+      return
+    }
+    const nullable = getNullableType(memberType)
+    if (isListType(nullable)) {
+      if (!isIterable(member)) return
+      for (const item of member as Iterable<unknown>) await walk(item, nullable.ofType, depth + 1)
+      return
+    }
+    let objectType: GraphQLObjectType | undefined
+    if (isObjectType(nullable)) objectType = nullable
+    else if (isAbstractType(nullable)) {
+      objectType = await runtimeType(schema, member, nullable, context, info)
+      if (objectType === undefined) {
+        found.incomplete = `the runtime type of a ${nullable.name} could not be resolved`
+        return
+      }
+    }
+    if (objectType === undefined) return
+    if (found.reachable.size >= MAX_OBJECTS) {
+      found.incomplete = `more than ${MAX_OBJECTS} objects`
+      return
+    }
+    const record = member as Record<string, unknown>
+    const id = identity(objectType.name, record)
+    if (id !== null && id !== undefined && id !== '') found.tags.add(entityTag(objectType.name, id))
+    for (const [name, field] of Object.entries(objectType.getFields())) {
+      const child = record[name]
+      if (child !== null && typeof child === 'object') await walk(child, field.type, depth + 1)
+    }
+  }
+  await walk(value, type, 0)
+  collectReachable(value, found.reachable)
+  return found
+}
+
+/** The object type graphql-js would pick for `value` of an abstract type, or undefined. */
+export async function runtimeType(
+  schema: GraphQLSchema,
+  value: unknown,
+  abstractType: GraphQLAbstractType,
+  context: unknown,
+  info: GraphQLResolveInfo,
+): Promise<GraphQLObjectType | undefined> {
+  const resolver = abstractType.resolveType ?? defaultTypeResolver
+  let name: unknown
+  try {
+    name = await resolver(value, context, info, abstractType)
+  } catch {
+    return undefined
+  }
+  const type = typeof name === 'string' ? schema.getType(name) : undefined
+  return isObjectType(type) && schema.isSubType(abstractType, type) ? type : undefined
+}
+
+/** Adds every object reachable from `value` through own enumerable properties (bounded). */
+function collectReachable(value: unknown, into: Set<object>): void {
+  const stack: unknown[] = [value]
+  while (stack.length > 0 && into.size < MAX_OBJECTS) {
+    const item = stack.pop()
+    if (item === null || typeof item !== 'object' || into.has(item)) continue
+    into.add(item)
+    if (Array.isArray(item)) {
+      for (const element of item) stack.push(element)
+    } else if (item instanceof Map) {
+      for (const element of item.values()) stack.push(element)
+    } else if (item instanceof Set) {
+      for (const element of item) stack.push(element)
+    } else {
+      for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+    }
+  }
+}
+
+function isIterable(value: object): boolean {
+  return typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function'
+}
+
+/**
+ * The list tags of a field's return type, decided once at schema build time: the `Type` tag of every
+ * object type a list in it can hold (through non-null, nested lists, and through wrapper objects without an
+ * identity, such as Relay connections and their edges; an interface or union stands for each of its
+ * object types). A mutation that returns a new `Post` evicts the `Post` tag, and so every cached list that
+ * could show it, including empty ones.
+ */
+export function listTypeTags(
+  schema: GraphQLSchema,
+  type: GraphQLOutputType,
+  hasIdentity: (type: GraphQLObjectType) => boolean,
+): string[] {
+  const tags = new Set<string>()
+  const visited = new Set<string>()
+  const visit = (current: GraphQLOutputType, inList: boolean, depth: number): void => {
+    if (depth > 8) return
+    const nullable = getNullableType(current)
+    if (isListType(nullable)) {
+      visit(nullable.ofType, true, depth + 1)
+      return
+    }
+    const named = getNamedType(nullable)
+    const objects = isAbstractType(named)
+      ? schema.getPossibleTypes(named)
+      : isObjectType(named)
+        ? [named]
+        : []
+    for (const object of objects) {
+      if (hasIdentity(object)) {
+        if (inList) tags.add(typeTag(object.name))
+        continue
+      }
+      // A wrapper without an identity (a connection, an edge, a payload): look inside it once.
+      if (visited.has(object.name)) continue
+      visited.add(object.name)
+      for (const field of Object.values(object.getFields())) visit(field.type, inList, depth + 1)
+    }
+  }
+  visit(type, false, 0)
+  return [...tags]
+}
+
+/**
+ * The `Type` tags of a field that returns one entity (not a list): carried only by a `null` result, so
+ * creating the entity a lookup did not find evicts the cached "not found".
+ */
+export function lookupTypeTags(schema: GraphQLSchema, type: GraphQLOutputType): string[] {
+  const nullable = getNullableType(type)
+  if (isListType(nullable)) return []
+  const named = getNamedType(nullable)
+  if (isAbstractType(named)) return schema.getPossibleTypes(named).map((object) => typeTag(object.name))
+  return isObjectType(named) ? [typeTag(named.name)] : []
 }

@@ -1,4 +1,4 @@
-export { entityTag } from '../core/tags.js'
+export { entityTag, typeTag } from '../core/tags.js'
 export { cacheControlFor, combineCacheControl, type OperationFacts } from '../request/cache-control.js'
 export {
   type CachePolicySummary,
@@ -13,4 +13,5 @@ export {
   loadCacheDirectives,
   loadCacheDirectiveTypeDefs,
 } from './directives.js'
-export { collectEntityTags, type IdentityResolver } from './entity-tags.js'
+export { collectValueTags, type IdentityResolver } from './entity-tags.js'
+export { finishOperation } from './operation.js'

@@ -1,6 +1,7 @@
-import { jsonSerializer, type Serializer } from '../core/entry.js'
+import { SERIALIZER_ID, type Serializer } from '../core/entry.js'
 import { describeValue, invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, isValidLoaderName } from '../core/keys.js'
+import { structuredSerializer } from '../core/serializers.js'
 import { loaderTuning } from '../core/validate.js'
 
 /**
@@ -42,7 +43,7 @@ export interface LoaderOptions<K extends CacheId, V> {
   fetchTimeoutMs?: number
   /** Largest batch a per-request DataLoader sends at once (0 = unlimited). Default: the cache's `maxBatchSize`. */
   maxBatchSize?: number
-  /** How values are stored in Redis. Default JSON. */
+  /** How values are stored in Redis. Default `structuredSerializer` (devalue: Dates, Maps, BigInts… round-trip). */
   serializer?: Serializer
 }
 
@@ -87,9 +88,12 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
   if (options.entity !== undefined && (typeof options.entity !== 'string' || options.entity === '')) {
     throw invalidOption(`${where}entity`, options.entity, 'a non-empty type name such as "User"')
   }
-  const serializer = options.serializer ?? jsonSerializer
+  const serializer = options.serializer ?? structuredSerializer
   if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw invalidOption(`${where}serializer`, serializer, 'an object with serialize() and deserialize()')
+  }
+  if (serializer.id !== undefined && !SERIALIZER_ID.test(serializer.id)) {
+    throw invalidOption(`${where}serializer.id`, serializer.id, 'letters and digits, at most 8')
   }
   return Object.freeze({
     name: options.name,
@@ -106,11 +110,17 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
   })
 }
 
-/** The outcome of fetching one id: a value, absent, or an error for that id alone. */
+/**
+ * The outcome of fetching one id: a value, absent, an error for that id alone, or (integrations only) a
+ * value to return but not to store: one GraphQL would reject, or one that cannot be stored faithfully.
+ * `shareable: false` (an async iterable: it can be consumed once) keeps it from callers that joined the
+ * fill from another request; they resolve it themselves.
+ */
 export type FetchOutcome =
   | { readonly kind: 'value'; readonly value: unknown }
   | { readonly kind: 'absent' }
   | { readonly kind: 'error'; readonly error: Error }
+  | { readonly kind: 'uncached'; readonly value: unknown; readonly shareable: boolean }
 
 /**
  * Maps what `fetch` returned onto the ids it was given. A result of the wrong shape fails every id of the

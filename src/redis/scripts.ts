@@ -27,7 +27,7 @@ local function entry_is_valid(raw, tag_prefix, check_tags)
   for field in string.gmatch(header, '[^ ]+') do
     n = n + 1
     if n == 1 then
-      if field ~= '1' then return false end
+      if field ~= '2' then return false end
     elseif n == 3 then
       seen = tonumber(field)
       if not seen then return false end

@@ -13,14 +13,15 @@ export interface OperationFacts {
  * The HTTP cache policy of one operation, following Apollo's cacheControl rules: a response is cacheable
  * only if every root field was served through the cache and every other field that returns an object
  * was cached too (scalars inherit their parent's policy); its max-age is the smallest TTL among the cached
- * fields resolved; any PRIVATE field makes it `private`. Mutations, errors, introspection, streams and
- * anything uncached are `no-store`.
+ * fields resolved, cached or not; any PRIVATE field makes it `private`. Mutations, errors, introspection,
+ * streams, anything uncached, and PRIVATE data that could not be cached (no viewer) are `no-store`.
  */
 export function cacheControlFor(policy: CachePolicySummary | undefined, facts: OperationFacts): string {
   if (policy === undefined || facts.operation !== 'query' || facts.hasErrors || facts.isIntrospection)
     return 'no-store'
   if (facts.isStream || policy.rootFields === 0 || policy.uncachedRoot || policy.uncachedComposite)
     return 'no-store'
+  if (policy.uncachedPrivate) return 'no-store'
   if (!Number.isFinite(policy.minTtl)) return 'no-store'
   return `${policy.private ? 'private' : 'public'}, max-age=${policy.minTtl}`
 }

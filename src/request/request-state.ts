@@ -1,24 +1,15 @@
 import DataLoader from 'dataloader'
-import { engineOf, type LoadCache } from '../cache/create-cache.js'
-import { describeValue, LoadCacheTypeError } from '../core/errors.js'
+import { bindLoaders, engineOf, type LoadCache } from '../cache/create-cache.js'
+import type { CacheEntry } from '../core/entry.js'
+import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
-import type { CacheEngine, LoaderRuntime } from '../engine/engine.js'
-import type { LoaderDefinition } from '../loader/define-loader.js'
+import type { CacheEngine } from '../engine/engine.js'
+import { NOT_SHARED } from '../engine/flight.js'
+import type { BatchSource } from '../engine/runtime.js'
+import type { FetchOutcome, LoaderDefinition } from '../loader/define-loader.js'
+import type { CachePlan } from './field-plan.js'
 
-/** The scope of a cached field: PUBLIC entries are shared by all viewers, PRIVATE ones are keyed by viewer. */
-export type CacheScope = 'PUBLIC' | 'PRIVATE'
-
-/**
- * How one cached field (GraphQL) or procedure (tRPC) is cached, decided once: its loader definition names
- * the cache entries (`Type.field`, `trpc.path`).
- */
-export interface CachePlan {
-  readonly coordinate: string
-  readonly ttl: number
-  readonly scope: CacheScope
-  readonly isRoot: boolean
-  readonly definition: LoaderDefinition<string, { v: unknown }>
-}
+export type { CachePlan, CacheScope } from './field-plan.js'
 
 /** What was resolved in one request, for the `Cache-Control` header and debug metadata. */
 export interface CachePolicySummary {
@@ -26,21 +17,57 @@ export interface CachePolicySummary {
   rootFields: number
   /** Whether some root field was not served through the cache (no directive, or PRIVATE with no viewer). */
   uncachedRoot: boolean
-  /** Smallest TTL among cached fields resolved, in seconds. */
+  /** Smallest TTL among the cached fields resolved (cached or not: a hint applies either way), in seconds. */
   minTtl: number
   /** Whether some PRIVATE field was resolved. */
   private: boolean
+  /** Whether some PRIVATE field was resolved without a viewer (so not cached): the response is `no-store`. */
+  uncachedPrivate: boolean
   /** Whether some non-root field returning an object was resolved without a cache policy (Apollo: max-age 0). */
   uncachedComposite: boolean
 }
 
-interface PendingResolve {
+/** How a resolved value may be stored: with these tags, or not at all. */
+export type PreparedValue =
+  | { readonly store: true; readonly tags: readonly string[] }
+  /** `shareable: false` for a value that can be read once (an async iterable). */
+  | { readonly store: false; readonly shareable: boolean }
+
+/** One load of a cached field or procedure: how to resolve it, and how to judge what it resolved to. */
+export interface FieldLoad {
+  /** Runs the original resolver (or the rest of the tRPC middleware chain). */
   readonly resolve: () => unknown
-  readonly tags: (value: unknown) => string[]
+  /** Decides whether the value may be stored, and with which tags; a throw means "do not store". */
+  readonly prepare: (value: unknown) => PreparedValue | Promise<PreparedValue>
+}
+
+/**
+ * What a response depends on: every entry it was served from, for the response tier. A response is valid
+ * while all of these tags are at most `clock` (the oldest clock reading among them).
+ */
+export class ResponseDependencies {
+  /** Encoded tags of the entries served. */
+  readonly tags = new Set<string>()
+  /** The smallest clock reading among the entries served (Infinity while none). */
+  clock = Number.POSITIVE_INFINITY
+  /** False once a value was served without an entry to vouch for it (an error, a value not stored). */
+  vouched = true
+
+  add(entry: CacheEntry | undefined): void {
+    if (entry === undefined) {
+      this.vouched = false
+      return
+    }
+    for (const tag of entry.tags) this.tags.add(tag)
+    if (entry.clock < this.clock) this.clock = entry.clock
+  }
 }
 
 interface FieldBatch {
-  readonly pending: Map<string, PendingResolve>
+  /** Loads waiting for the next dispatch, by key. */
+  readonly pending: Map<string, FieldLoad>
+  /** Keys this batch's DataLoader has memoized: their later loads reuse the first one's value. */
+  readonly seen: Set<string>
   readonly loader: DataLoader<string, unknown>
 }
 
@@ -49,8 +76,12 @@ const REQUEST_STATE = Symbol.for('loadcache.request')
 /**
  * The per-request side of the integrations: one DataLoader per cached field coordinate or procedure path
  * (so a field resolved on 100 parents in one tick is one batch: one Redis round trip, and the original
- * resolver runs only for the keys that miss, fleet-wide), plus what is needed for `Cache-Control` and
- * eviction. GraphQL and tRPC share it, so they share entries, tags and eviction.
+ * resolver runs only for the keys that miss, fleet-wide), plus what is needed for `Cache-Control`, eviction
+ * and the response tier. GraphQL and tRPC share it, so they share entries, tags and eviction.
+ *
+ * The batches hold this request's resolvers (closures over their parent, arguments and context). After
+ * any eviction inside the request they are dropped: no later load of the request may run a resolver, or
+ * reuse a value, captured before it (two mutations in one operation must not see each other's old state).
  */
 export class RequestCacheState {
   readonly cache: LoadCache
@@ -60,22 +91,23 @@ export class RequestCacheState {
     uncachedRoot: false,
     minTtl: Number.POSITIVE_INFINITY,
     private: false,
+    uncachedPrivate: false,
     uncachedComposite: false,
   }
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0
   misses = 0
   readonly evictedTags: string[] = []
+  /** The entries this request was served from (fields and loaders), for the response tier. */
+  readonly dependencies = new ResponseDependencies()
+  /** Set by the response tier: GraphQL collects every entity the operation produced, to tag the response. */
+  collectEntities = false
   readonly #engine: CacheEngine
-  readonly #fields = new Map<string, FieldBatch>()
+  #fields = new Map<string, FieldBatch>()
+  readonly #loaders: { clearAll(): unknown }[] = []
+  readonly #observe = (entry: CacheEntry | undefined): void => this.dependencies.add(entry)
 
-  readonly #loaders: readonly { clearAll(): unknown }[]
-
-  constructor(
-    cache: LoadCache,
-    viewer: CacheId | null | undefined,
-    loaders: Record<string, { clearAll(): unknown }> = {},
-  ) {
+  constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object) {
     this.cache = cache
     this.#engine = engineOf(cache)
     if (viewer !== null && viewer !== undefined && typeof viewer !== 'string' && !Number.isFinite(viewer)) {
@@ -86,7 +118,20 @@ export class RequestCacheState {
       )
     }
     this.viewer = viewer === null || viewer === undefined || viewer === '' ? null : String(viewer)
-    this.#loaders = Object.values(loaders)
+    if (loaders !== undefined) this.adoptLoaders(loaders)
+  }
+
+  /**
+   * Makes a request's loaders (from `cache.loaders()`) part of this state: they are cleared after every
+   * eviction in the request, and the entries they serve count as dependencies of the response.
+   */
+  adoptLoaders(loaders: object): void {
+    for (const loader of Object.values(loaders)) {
+      if (typeof (loader as { clearAll?: unknown } | null)?.clearAll === 'function') {
+        this.#loaders.push(loader as { clearAll(): unknown })
+      }
+    }
+    bindLoaders(loaders, { observe: this.#observe })
   }
 
   recordRoot(cached: boolean): void {
@@ -94,74 +139,119 @@ export class RequestCacheState {
     if (!cached) this.policy.uncachedRoot = true
   }
 
-  recordCached(plan: CachePlan): void {
+  /**
+   * Records the hint of a cached field that was resolved, whether it could be cached or not: a response may
+   * never advertise a max-age above it, nor `public` when it holds PRIVATE data; PRIVATE data that could not
+   * be cached (no viewer) makes it `no-store`.
+   */
+  recordPolicy(plan: CachePlan, cached: boolean): void {
     if (plan.ttl < this.policy.minTtl) this.policy.minTtl = plan.ttl
-    if (plan.scope === 'PRIVATE') this.policy.private = true
+    if (plan.scope === 'PRIVATE') {
+      this.policy.private = true
+      if (!cached) this.policy.uncachedPrivate = true
+    }
   }
 
   /**
-   * Loads one cached field value through this request's batch for its coordinate. `resolve` (the original
+   * Loads one cached value through this request's batch for its coordinate. `load.resolve` (the original
    * resolver) runs only if the value is in neither tier and no other caller in the fleet is computing it.
    */
-  async loadField(
-    plan: CachePlan,
-    key: string,
-    resolve: () => unknown,
-    tags: (value: unknown) => string[],
-  ): Promise<unknown> {
+  async loadField(plan: CachePlan, key: string, load: FieldLoad): Promise<unknown> {
     let batch = this.#fields.get(plan.coordinate)
     if (batch === undefined) {
       batch = this.#createBatch(plan)
       this.#fields.set(plan.coordinate, batch)
     }
-    if (!batch.pending.has(key)) batch.pending.set(key, { resolve, tags })
+    if (!batch.seen.has(key)) {
+      batch.seen.add(key)
+      batch.pending.set(key, load)
+    }
     this.loads++
-    const wrapped = (await batch.loader.load(key)) as { v: unknown } | null
-    return wrapped?.v ?? null
+    const wrapped = await batch.loader.load(key)
+    // Joined another request's fill of a value that can be read only once: resolve it here instead.
+    if (wrapped === NOT_SHARED) return load.resolve()
+    return (wrapped as { v: unknown } | null)?.v ?? null
   }
 
   /**
-   * Evicts tags, and forgets what this request's loaders memoized, so the rest of the request (a mutation's
-   * own selection, the next mutation) reads the new state too.
+   * Evicts tags everywhere, then drops this request's field batches and clears its loaders, so the rest of
+   * the request (a mutation's own selection, the next mutation, the next call of a tRPC batch) reads the new
+   * state and never a resolver or value captured before the eviction.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     this.evictedTags.push(...tags)
+    this.#forget()
     await this.cache.invalidateTags(tags)
-    for (const batch of this.#fields.values()) batch.loader.clearAll()
+    this.#forget()
+  }
+
+  /** Evicts the entries of these keys of a plan (a value this request stored that proved wrong). */
+  async evictFields(plan: CachePlan, keys: readonly string[]): Promise<void> {
+    this.#forget()
+    await this.cache.invalidate(plan.definition, keys)
+  }
+
+  #forget(): void {
+    this.#fields = new Map()
     for (const loader of this.#loaders) loader.clearAll()
   }
 
   #createBatch(plan: CachePlan): FieldBatch {
-    const pending = new Map<string, PendingResolve>()
+    const pending = new Map<string, FieldLoad>()
     const runtime = this.#engine.runtime(plan.definition as LoaderDefinition<CacheId, unknown>)
-    // The definition is shared by every request; the resolvers to run are this request's, so the batch
-    // uses a view of the runtime whose fetch and tags read this request's pending map.
-    const view: LoaderRuntime = {
-      ...runtime,
-      def: {
-        ...runtime.def,
-        fetch: (ids) =>
-          Promise.all(
-            ids.map(async (id) => {
-              const entry = pending.get(String(id))
-              if (entry === undefined)
-                return new Error(`[loadcache] no resolver pending for ${plan.coordinate}`)
-              this.misses++
-              try {
-                // Wrapped, so a null result is a cached value with the field's TTL and tags, not "absent".
-                return { v: await entry.resolve() }
-              } catch (error) {
-                return error instanceof Error ? error : new Error(String(error))
-              }
-            }),
-          ),
-        tags: (id, value) => pending.get(String(id))?.tags((value as { v: unknown }).v) ?? [],
+    const loader = new DataLoader<string, unknown>(
+      (keys) => {
+        // This dispatch's loads: later loads of these keys reuse the DataLoader's memoized value.
+        const taken = new Map<string, FieldLoad>()
+        for (const key of keys) {
+          const load = pending.get(key)
+          if (load === undefined) continue
+          taken.set(key, load)
+          pending.delete(key)
+        }
+        return this.#engine.loadBatch(runtime, keys, {
+          source: this.#sourceOf(plan, taken),
+          observe: this.#observe,
+        })
       },
+      { name: plan.coordinate },
+    )
+    return { pending, seen: new Set(), loader }
+  }
+
+  /** The source of one dispatch: runs the taken resolvers of the keys that missed, and judges their values. */
+  #sourceOf(plan: CachePlan, taken: ReadonlyMap<string, FieldLoad>): BatchSource {
+    const tagsByKey = new Map<string, readonly string[]>()
+    const resolveOne = async (key: string): Promise<FetchOutcome> => {
+      const load = taken.get(key)
+      if (load === undefined) {
+        return {
+          kind: 'error',
+          error: new LoadCacheError('E_MISUSE', `${plan.coordinate}: no resolver for the key ${key}`),
+        }
+      }
+      this.misses++
+      let value: unknown
+      try {
+        value = await load.resolve()
+      } catch (error) {
+        return { kind: 'error', error: error instanceof Error ? error : new Error(String(error)) }
+      }
+      let prepared: PreparedValue
+      try {
+        prepared = await load.prepare(value)
+      } catch {
+        prepared = { store: false, shareable: true }
+      }
+      // Wrapped, so a null result is a value cached with the field's TTL and tags, not "absent".
+      if (!prepared.store) return { kind: 'uncached', value: { v: value }, shareable: prepared.shareable }
+      tagsByKey.set(key, prepared.tags)
+      return { kind: 'value', value: { v: value } }
     }
-    const loader = new DataLoader<string, unknown>((keys) => this.#engine.loadBatch(view, keys), {
-      name: plan.coordinate,
-    })
-    return { pending, loader }
+    return {
+      fetch: (ids) => Promise.all(ids.map((id) => resolveOne(String(id)))),
+      tags: (id) => tagsByKey.get(String(id)) ?? [],
+    }
   }
 }
 
@@ -174,11 +264,12 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
 /**
  * Makes the context member the integrations read. The yoga plugin and the tRPC helper call it for you;
  * other GraphQL servers can use it directly:
- * `contextValue: { ...createLoadCacheContext(cache, { viewer }), ...yourContext }`. Create it per request.
+ * `contextValue: { ...createLoadCacheContext(cache, { viewer, loaders }), ...yourContext }`. Create it per
+ * request, and pass the request's loaders (from `cache.loaders()`) so evictions clear them.
  */
 export function createLoadCacheContext(
   cache: LoadCache,
-  options: { viewer?: CacheId | null; loaders?: Record<string, { clearAll(): unknown }> } = {},
+  options: { viewer?: CacheId | null; loaders?: object } = {},
 ): { readonly [REQUEST_STATE]: RequestCacheState } {
   return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders) }
 }

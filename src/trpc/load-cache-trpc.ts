@@ -1,15 +1,18 @@
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { Serializer } from '../core/entry.js'
-import { invalidOption, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
+import { invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
-import { entityTag } from '../core/tags.js'
-import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
+import { entityTag, typeTag } from '../core/tags.js'
+import { isAsyncIterable } from '../core/values.js'
+import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor } from '../request/cache-control.js'
+import { buildFieldPlan } from '../request/field-plan.js'
 import {
   type CachePlan,
   type CacheScope,
   createLoadCacheContext,
+  type PreparedValue,
   requestStateOf,
 } from '../request/request-state.js'
 
@@ -52,6 +55,12 @@ export interface InvalidatesOptions<TInput = unknown, TOutput = unknown> {
   tags?: (call: { input: TInput; result: TOutput }) => readonly string[]
   /** Entity type of the result (or of its items): its `Type:id` tags are evicted. */
   entity?: string
+  /**
+   * Also evict the `Type` tag of `entity`, so every cached list of that type (`cached({ entity })` returning
+   * an array) and every cached "not found" is refreshed: what a create needs. Default true; `false` for an
+   * update that cannot change which entities a list holds.
+   */
+  lists?: boolean
 }
 
 /**
@@ -76,7 +85,14 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
   options: { cache: LoadCache; loaders?: Defs },
 ) {
   const { cache } = options
+  const { logger, maxTtl } = engineOf(cache).options
   const plans = new Map<string, CachePlan>()
+  const warned = new Set<string>()
+  const warnOnce = (key: string, message: string) => {
+    if (warned.has(key)) return
+    warned.add(key)
+    logger.warn(`[loadcache] ${message} (this warning is shown once)`)
+  }
 
   function planFor(
     path: string,
@@ -84,28 +100,11 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
     scope: CacheScope,
     serializer: Serializer | undefined,
   ): CachePlan {
-    const name = `trpc.${path}`
-    let plan = plans.get(name)
-    if (plan === undefined) {
-      plan = {
-        coordinate: name,
-        ttl,
-        scope,
-        isRoot: true,
-        definition: defineLoader<string, { v: unknown }>({
-          name,
-          ttl,
-          serializer,
-          // A background refresh would run the procedure after its request has ended: none here.
-          grace: 0,
-          earlyRefresh: false,
-          fetch: () => {
-            throw new LoadCacheError('E_MISUSE', `${name} is loaded through the request state only`)
-          },
-        }),
-      }
-      plans.set(name, plan)
-    }
+    const coordinate = `trpc.${path}`
+    const known = plans.get(coordinate)
+    if (known !== undefined) return known
+    const plan = buildFieldPlan({ coordinate, ttl, scope, isRoot: true, serializer })
+    plans.set(coordinate, plan)
     return plan
   }
 
@@ -125,12 +124,21 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
       }
       if (scope !== 'PUBLIC' && scope !== 'PRIVATE')
         throw invalidOption('cached({ scope })', scope, "'PUBLIC' or 'PRIVATE'")
-      const { maxTtl } = engineOf(cache).options
       if (ttl > maxTtl)
         throw invalidOption('cached({ ttl })', ttl, `at most the cache's maxTtl (${maxTtl} s)`)
+      if (entity !== undefined && (typeof entity !== 'string' || entity === '')) {
+        throw invalidOption('cached({ entity })', entity, 'a non-empty type name such as "User"')
+      }
       return t.middleware(async (opts: MiddlewareOptions) => {
         const state = requestStateOf(opts.ctx)
-        if (state === undefined || opts.type !== 'query') return opts.next()
+        if (opts.type !== 'query') {
+          warnOnce(
+            `cached:${opts.path}`,
+            `cached() on the ${opts.type} "${opts.path}" does nothing: only queries are cached; use invalidates() on mutations`,
+          )
+          return opts.next()
+        }
+        if (state === undefined) return opts.next()
         if (opts.input === undefined && (await opts.getRawInput()) !== undefined) {
           // Before .input() the parsed input is unknown: every input would share one cache entry.
           throw new LoadCacheTypeError(
@@ -139,42 +147,64 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
           )
         }
         const plan = planFor(opts.path, ttl, scope, serializer)
-        const cacheable = scope === 'PUBLIC' || state.viewer !== null
-        state.recordRoot(cacheable)
-        if (scope === 'PRIVATE') state.policy.private = true
-        if (!cacheable) return opts.next()
-        state.recordCached(plan)
-        const key = stableJson([opts.input ?? null, scope === 'PRIVATE' ? state.viewer : null])
-        const data = await state.loadField(
-          plan,
-          key,
-          async () => {
+        let key: string | undefined
+        if (scope === 'PUBLIC' || state.viewer !== null) {
+          key = stableJson([opts.input ?? null, scope === 'PRIVATE' ? state.viewer : null])
+        }
+        state.recordRoot(key !== undefined)
+        state.recordPolicy(plan, key !== undefined)
+        if (key === undefined) return opts.next()
+        const data = await state.loadField(plan, key, {
+          resolve: async () => {
             const result = await opts.next()
             // Errors (TRPCError or thrown) fail this call and are never cached.
             if (!result.ok) throw result.error
             return result.data
           },
-          (result) => [
-            ...(tags?.({ input: opts.input as TInput, result: result as TOutput }) ?? []),
-            ...entityTags(entity, result),
-          ],
-        )
+          prepare: (result): PreparedValue => {
+            if (isAsyncIterable(result)) {
+              warnOnce(
+                `stream:${opts.path}`,
+                `trpc.${opts.path} returns an async iterable: it is never cached`,
+              )
+              return { store: false, shareable: false }
+            }
+            const custom = tags?.({ input: opts.input as TInput, result: result as TOutput }) ?? []
+            return { store: true, tags: [...custom, ...resultTags(entity, result, true)] }
+          },
+        })
         // tRPC's own marker for a middleware result; returning it ends the chain without running the resolver.
         return { ok: true, data, marker: 'middlewareMarker' }
       })
     },
 
-    /** After a mutation succeeds, evicts the tags it declares and the `Type:id` of the entity it returns. */
+    /**
+     * After a mutation succeeds, evicts the tags it declares, the `Type:id` of the entity (or entities) it
+     * returns and, unless `lists: false`, the `Type` tag, so every cached list of that type (and a cached
+     * "not found") shows a created entity on the next read.
+     */
     invalidates<TInput = unknown, TOutput = unknown>(
       invalidatesOptions: InvalidatesOptions<TInput, TOutput>,
     ): M {
       const { tags, entity } = invalidatesOptions
+      const lists = invalidatesOptions.lists ?? true
+      if (entity !== undefined && (typeof entity !== 'string' || entity === '')) {
+        throw invalidOption('invalidates({ entity })', entity, 'a non-empty type name such as "User"')
+      }
       return t.middleware(async (opts: MiddlewareOptions) => {
+        if (opts.type !== 'mutation') {
+          warnOnce(
+            `invalidates:${opts.path}`,
+            `invalidates() on the ${opts.type} "${opts.path}" does nothing: only mutations evict; use cached() on queries`,
+          )
+          return opts.next()
+        }
         const result = await opts.next()
         if (!result.ok) return result
         const evict = [
           ...(tags?.({ input: opts.input as TInput, result: result.data as TOutput }) ?? []),
-          ...entityTags(entity, result.data),
+          ...resultTags(entity, result.data, false),
+          ...(entity !== undefined && lists ? [typeTag(entity)] : []),
         ]
         if (evict.length > 0) {
           const state = requestStateOf(opts.ctx)
@@ -209,11 +239,16 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
   }
 }
 
-function entityTags(entity: string | undefined, result: unknown): string[] {
-  if (entity === undefined || result === null || typeof result !== 'object') return []
-  const items = Array.isArray(result) ? result : [result]
+/**
+ * The `Type:id` tags of a result (or of its items, for a list). For a cached result, also the `Type` tag
+ * when it is a list (a created entity must show in it) or null (a lookup that found nothing).
+ */
+function resultTags(entity: string | undefined, result: unknown, cached: boolean): string[] {
+  if (entity === undefined) return []
   const tags: string[] = []
-  for (const item of items) {
+  if (cached && (Array.isArray(result) || result === null || result === undefined)) tags.push(typeTag(entity))
+  if (result === null || typeof result !== 'object') return tags
+  for (const item of Array.isArray(result) ? result : [result]) {
     const id = item !== null && typeof item === 'object' ? (item as { id?: unknown }).id : undefined
     if (typeof id === 'string' || typeof id === 'number') tags.push(entityTag(entity, id))
   }

@@ -1,8 +1,15 @@
-import { type GraphQLSchema, getOperationAST, Kind, type OperationDefinitionNode } from 'graphql'
+import {
+  type GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+  Kind,
+  type OperationDefinitionNode,
+} from 'graphql'
 import type { Plugin } from 'graphql-yoga'
-import type { LoadCache, Loaders } from '../cache/create-cache.js'
+import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { CacheId } from '../core/keys.js'
 import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
+import { finishOperation } from '../graphql/operation.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
 import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
@@ -38,6 +45,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   options: UseLoadCacheOptions<Defs>,
 ): Plugin<{ loaders: Loaders<Defs> }> {
   const { cache } = options
+  const { logger } = engineOf(cache).options
   const transformer =
     options.directives === false
       ? undefined
@@ -54,18 +62,25 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     },
     async onContextBuilding({ context, extendContext }) {
       const viewer = options.viewer ? await options.viewer(context as never) : null
-      // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it).
-      const loaders = options.loaders ? cache.loaders(options.loaders) : undefined
+      // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it,
+      // with cache.loaders(): the request state then adopts them, so evictions clear them too).
+      const own = options.loaders ? cache.loaders(options.loaders) : undefined
+      const existing = (context as { loaders?: unknown }).loaders
+      const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
       extendContext({
-        ...(loaders ? { loaders: loaders as Loaders<Defs> } : {}),
+        ...(own ? { loaders: own as Loaders<Defs> } : {}),
         ...createLoadCacheContext(cache, { viewer, loaders }),
       })
     },
     onExecute({ args }) {
       return {
-        onExecuteDone({ result, setResult }) {
+        async onExecuteDone({ result, setResult }) {
           const context = args.contextValue as { request?: Request }
           const state = requestStateOf(context)
+          if (state !== undefined && !(Symbol.asyncIterator in (result as object))) {
+            // Before the response leaves: a mutation's evictions, and entries that proved wrong.
+            await finishOperation(context, result as { errors?: readonly GraphQLError[] }, logger)
+          }
           const operation = getOperationAST(args.document, args.operationName)
           const isStream = Symbol.asyncIterator in (result as object)
           const single = isStream
