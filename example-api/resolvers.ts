@@ -33,10 +33,17 @@ export const resolvers: Resolvers = {
     author: (post, _args, { loaders }) => loadAuthor(loaders.user, post.authorId, `post ${post.id}`),
     comments: async (post, _args, { loaders }) =>
       loadPresent(loaders.comment, (await loaders.commentIdsByPost.load(post.id)) ?? []),
+    commentCount: async (post, _args, { loaders }) =>
+      ((await loaders.commentIdsByPost.load(post.id)) ?? []).length,
   },
   Comment: {
     author: (comment, _args, { loaders }) =>
       loadAuthor(loaders.user, comment.authorId, `comment ${comment.id}`),
+    post: async (comment, _args, { loaders }) => {
+      const post = await loaders.post.load(comment.postId)
+      if (post === null) throw new Error(`comment ${comment.id}: post ${comment.postId} not found`)
+      return post
+    },
   },
   Mutation: mutationResolvers,
 }

@@ -33,6 +33,8 @@ export type Comment = {
   author: User
   body: Scalars['String']['output']
   id: Scalars['ID']['output']
+  /** The post commented on. */
+  post: Post
 }
 
 export type CreatePostInput = {
@@ -73,6 +75,7 @@ export type Post = {
   /** Cached per post, so a response made of cached fields can carry a public Cache-Control (Apollo's rule). */
   author: User
   body: Scalars['String']['output']
+  commentCount: Scalars['Int']['output']
   /** Oldest first. */
   comments: Array<Comment>
   id: Scalars['ID']['output']
@@ -244,7 +247,7 @@ export type ResolversParentTypes = {
 export type CachedDirectiveArgs = {
   scope?: Maybe<CacheScope>
   tags?: Maybe<Array<Scalars['String']['input']>>
-  ttl: Scalars['Int']['input']
+  ttl?: Maybe<Scalars['Int']['input']>
 }
 
 export type CachedDirectiveResolver<
@@ -255,7 +258,8 @@ export type CachedDirectiveResolver<
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>
 
 export type InvalidatesDirectiveArgs = {
-  tags: Array<Scalars['String']['input']>
+  tags?: Maybe<Array<Scalars['String']['input']>>
+  types?: Maybe<Array<Scalars['String']['input']>>
 }
 
 export type InvalidatesDirectiveResolver<
@@ -272,6 +276,7 @@ export type CommentResolvers<
   author?: Resolver<ResolversTypes['User'], ParentType, ContextType>
   body?: Resolver<ResolversTypes['String'], ParentType, ContextType>
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>
+  post?: Resolver<ResolversTypes['Post'], ParentType, ContextType>
 }
 
 export type MutationResolvers<
@@ -310,6 +315,7 @@ export type PostResolvers<
 > = {
   author?: Resolver<ResolversTypes['User'], ParentType, ContextType>
   body?: Resolver<ResolversTypes['String'], ParentType, ContextType>
+  commentCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>
   comments?: Resolver<Array<ResolversTypes['Comment']>, ParentType, ContextType>
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>

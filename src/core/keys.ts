@@ -47,6 +47,15 @@ export function encodeSegment(raw: string): string {
 }
 
 /**
+ * The inverse of `encodeSegment`, for display (events, `inspect`). A digest (`#…`, from a segment too long
+ * to keep) is returned as it is: the original cannot be recovered from it.
+ */
+export function decodeSegment(encoded: string): string {
+  if (encoded.startsWith('#') || !encoded.includes('%')) return encoded
+  return encoded.replace(/%([0-9a-f]{4})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+}
+
+/**
  * Turns an id into the string its key is built from. Anything but a string or a finite number is a
  * programming error (an object id would stringify to "[object Object]" and collide with every other
  * object), so it is refused with a TypeError rather than coerced.

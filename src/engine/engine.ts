@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { CacheEntry } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
-import { type CacheId, encodeSegment, encodeTags, KeySpace, normalizeId } from '../core/keys.js'
+import { type CacheId, decodeSegment, encodeSegment, encodeTags, KeySpace, normalizeId } from '../core/keys.js'
 import { Bus } from '../invalidation/bus.js'
 import { InvalidationLedger } from '../invalidation/ledger.js'
 import { alignFetchResult, type LoaderDefinition } from '../loader/define-loader.js'
@@ -29,6 +29,18 @@ export interface CacheEvents {
   redisError: [error: unknown, operation: string]
   /** A fetch failed for some ids (they were not cached). */
   fetchError: [loader: string, error: Error]
+  /**
+   * Entries were evicted from this process: by an invalidation made here (`local`, once Redis applied it,
+   * or queued it), or one heard on the bus from another process (`remote`). `keys` are entry keys; `tags`
+   * are the tags as given to `invalidateTags`.
+   */
+  evict: [event: EvictEvent]
+}
+
+export interface EvictEvent {
+  readonly source: 'local' | 'remote'
+  readonly keys: readonly string[]
+  readonly tags: readonly string[]
 }
 
 /** Refresh attempts remembered before that memory is reset. */
@@ -101,7 +113,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         this.keys.channel,
         this.instanceId,
         {
-          onInvalidate: (keys, tags) => this.#evictLocally(keys, tags),
+          onInvalidate: (keys, tags) => {
+            this.#evictLocally(keys, tags)
+            this.#reportEviction('remote', keys, tags)
+          },
           onFillNotice: (keys) => this.#notices.notify(keys),
           onUp: () => {
             this.#memory?.clear()
@@ -286,11 +301,20 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<void> {
     const encodedTags = encodeTags(tags)
     this.#evictLocally(entryKeys, encodedTags)
-    if (this.#redis === undefined) return
+    if (this.#redis === undefined) {
+      this.#reportEviction('local', entryKeys, encodedTags)
+      return
+    }
     await this.#redis.invalidate(entryKeys, encodedTags)
     // Again, now that Redis has applied it: a load that read Redis between the first eviction and the
     // invalidation may have put the old value back into L1.
     this.#evictLocally(entryKeys, encodedTags)
+    this.#reportEviction('local', entryKeys, encodedTags)
+  }
+
+  #reportEviction(source: 'local' | 'remote', keys: readonly string[], encodedTags: readonly string[]): void {
+    if (this.listenerCount('evict') === 0) return
+    this.#emitSafely('evict', { source, keys, tags: encodedTags.map(decodeSegment) })
   }
 
   entryKeysOf(loaderName: string, ids: readonly CacheId[]): string[] {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, openDatabase } from '../../example-api/db/index.js'
 import type { ExampleServer } from '../../example-api/server.js'
-import { uniqueNamespace } from '../helpers/cache.js'
+import { busDelivered, uniqueNamespace } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import {
   type ApiMode,
@@ -259,11 +259,10 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
 
   /**
    * B hears A's invalidations on the bus, a few milliseconds after A's mutation has returned (README,
-   * "Guarantees"). Until then B's L1 may still answer with the old value, so B's reads are retried for
-   * up to a second rather than expected on the very first try.
+   * "Guarantees"). Until then B's L1 may still answer with the old value: B reads once the bus delivered
+   * everything A published (busDelivered: a probe through the same channel, which keeps order).
    */
-  const eventually = (assertion: () => Promise<void>) =>
-    vi.waitFor(assertion, { timeout: 1000, interval: 10 })
+  const delivered = (a: ExampleServer, b: ExampleServer) => busDelivered(a.cache, b.cache)
 
   it('answers B from Redis what A loaded: no SQL on users', async () => {
     const [a, b] = await startPair()
@@ -287,7 +286,8 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     await query(a, 'mutation ($name: String) { updateUser(id: "61", input: { name: $name }) { id } }', {
       variables: { name },
     })
-    await eventually(async () => expect(await read()).toEqual({ user: { name } }))
+    await delivered(a, b)
+    expect(await read()).toEqual({ user: { name } })
   })
 
   it('shows a post created on A in B’s lists and count', async () => {
@@ -304,12 +304,11 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
       'mutation ($input: CreatePostInput!) { createPost(input: $input) { id } }',
       { variables: { input: { authorId: '804', title: unique('From A'), body: 'Body' } } },
     )
-    await eventually(async () =>
-      expect(await read()).toEqual({
-        posts: [{ id: createPost.id }],
-        user: { postCount: before.user.postCount + 1, posts: [...before.user.posts, { id: createPost.id }] },
-      }),
-    )
+    await delivered(a, b)
+    expect(await read()).toEqual({
+      posts: [{ id: createPost.id }],
+      user: { postCount: before.user.postCount + 1, posts: [...before.user.posts, { id: createPost.id }] },
+    })
   })
 
   it('hides a post deleted on A from B', async () => {
@@ -325,15 +324,14 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     expect(before.post).toEqual({ id: doomed.id })
 
     await query(a, 'mutation ($id: ID!) { deletePost(id: $id) }', { variables: { id: doomed.id } })
-    await eventually(async () =>
-      expect(await read()).toEqual({
-        user: {
-          postCount: before.user.postCount - 1,
-          posts: before.user.posts.filter((post) => post.id !== doomed.id),
-        },
-        post: null,
-      }),
-    )
+    await delivered(a, b)
+    expect(await read()).toEqual({
+      user: {
+        postCount: before.user.postCount - 1,
+        posts: before.user.posts.filter((post) => post.id !== doomed.id),
+      },
+      post: null,
+    })
   })
 
   it('shows a comment added on A in B’s comments of the post', async () => {
@@ -346,8 +344,7 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
       'mutation ($input: AddCommentInput!) { addComment(input: $input) { id } }',
       { variables: { input: { postId: '4002', authorId: '9', body: unique('From A') } } },
     )
-    await eventually(async () =>
-      expect(await read()).toEqual({ post: { comments: [...before.post.comments, { id: addComment.id }] } }),
-    )
+    await delivered(a, b)
+    expect(await read()).toEqual({ post: { comments: [...before.post.comments, { id: addComment.id }] } })
   })
 })

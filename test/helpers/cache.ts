@@ -73,3 +73,34 @@ export function countCommands(client: { sendCommand: (...args: never[]) => unkno
     },
   }
 }
+
+let probes = 0
+
+/**
+ * Resolves once every invalidation `from` published before this call has reached `to` over the bus. The
+ * bus is one Redis channel, which delivers in order, so `to` hearing a probe published now means it heard
+ * everything before it: a deterministic wait for the one window the cache documents (the bus delivery),
+ * instead of a sleep.
+ */
+export async function busDelivered(from: LoadCache, to: LoadCache, timeoutMs = 5000): Promise<void> {
+  const probe = `probe:${process.pid}:${++probes}`
+  let onEvict: ((event: { tags: readonly string[] }) => void) | undefined
+  const heard = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the bus did not deliver ${probe} in ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    onEvict = (event) => {
+      if (!event.tags.includes(probe)) return
+      clearTimeout(timer)
+      resolve()
+    }
+    to.on('evict', onEvict)
+  })
+  try {
+    await from.invalidateTags([probe])
+    await heard
+  } finally {
+    if (onEvict) to.off('evict', onEvict)
+  }
+}
