@@ -52,7 +52,9 @@ export function encodeSegment(raw: string): string {
  */
 export function decodeSegment(encoded: string): string {
   if (encoded.startsWith('#') || !encoded.includes('%')) return encoded
-  return encoded.replace(/%([0-9a-f]{4})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+  return encoded.replace(/%([0-9a-f]{4})/g, (_match, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  )
 }
 
 /**
@@ -120,6 +122,16 @@ export class KeySpace {
   static lockKey(entryKey: string): string {
     return `${entryKey}:l`
   }
+}
+
+/**
+ * The tag of one entry: `@<loader>:<id>` (the id encoded, as in the key). Invalidating a key bumps it, so
+ * anything built from that entry and tagged with it (a cached response) is evicted with it.
+ */
+export function keyTag(entryKey: string): string {
+  const open = entryKey.indexOf('{')
+  const close = entryKey.lastIndexOf('}')
+  return `@${open >= 0 && close > open ? entryKey.slice(open + 1, close) : entryKey}`
 }
 
 /** Encodes user tags for storage in entry headers and as Redis key suffixes; see `encodeSegment`. */

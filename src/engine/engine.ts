@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { CacheEntry } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
-import { type CacheId, decodeSegment, encodeSegment, encodeTags, KeySpace, normalizeId } from '../core/keys.js'
+import {
+  type CacheId,
+  decodeSegment,
+  encodeSegment,
+  encodeTags,
+  KeySpace,
+  keyTag,
+  normalizeId,
+} from '../core/keys.js'
 import { Bus } from '../invalidation/bus.js'
 import { InvalidationLedger } from '../invalidation/ledger.js'
 import { alignFetchResult, type LoaderDefinition } from '../loader/define-loader.js'
@@ -15,7 +23,13 @@ import { FillNotices } from './fill-notices.js'
 import { Flight, NOT_SHARED } from './flight.js'
 import { checkTtlBound, type ResolvedCacheOptions } from './options.js'
 import type { BatchOptions, BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
-import { type CacheStats, emptyLoaderStats, type LoaderStats } from './stats.js'
+import {
+  type CacheStats,
+  emptyLoaderStats,
+  emptyResponseStats,
+  type LoaderStats,
+  type ResponseStats,
+} from './stats.js'
 
 export type { BatchOptions, BatchSource, LoaderRuntime } from './runtime.js'
 
@@ -68,6 +82,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   readonly #runtimesByName = new Map<string, LoaderRuntime>()
   readonly #ledger = new InvalidationLedger()
   readonly #refreshNotBefore = new Map<string, number>()
+  readonly #responseStats = new Map<string, ResponseStats>()
+  readonly #responseKeys = new Map<string, string>()
   readonly #fills: FillLoop
   #tokens = 0
   #redisErrors = 0
@@ -202,7 +218,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       const entry = memory?.get(key, now)
       if (entry !== undefined) {
         rt.stats.l1Hits++
-        observe?.(entry)
+        observe?.(entry, key)
         // The common case inline: fresh, and no early refresh to draw for.
         results[i] =
           now < entry.freshUntil && rt.earlyRefresh === 0 ? entry.value : this.#serve(rt, key, id, entry, now)
@@ -213,7 +229,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       // their own instead of hanging with it.
       const mine = flight === undefined || now - flight.startedAt > this.options.lockTtlMs
       if (mine) {
-        flight = this.#startFlight(key, id)
+        flight = this.#startFlight(key, id, options?.startSeq)
         own ??= []
         own.push(flight)
       } else {
@@ -224,7 +240,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       joined.push(
         settled.promise.then((value) => {
           results[i] = value === NOT_SHARED && mine ? settled.ownerResult : value
-          observe?.(settled.entry)
+          observe?.(settled.entry, key)
         }),
       )
     }
@@ -265,8 +281,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     void this.#fills.fill(rt, [flight], 'refresh', rt.source)
   }
 
-  #startFlight(key: string, id: CacheId): Flight {
-    const flight = new Flight(key, id, this.#ledger.seq, Date.now(), (done) => {
+  #startFlight(key: string, id: CacheId, startSeq = this.#ledger.seq): Flight {
+    const flight = new Flight(key, id, Math.min(startSeq, this.#ledger.seq), Date.now(), (done) => {
       if (this.#inFlight.get(done.key) === done) this.#inFlight.delete(done.key)
     })
     this.#inFlight.set(key, flight)
@@ -297,9 +313,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   // ---------------------------------------------------------------------------------------------------
   // Invalidation
 
-  /** Evicts entity keys and tags everywhere: here, in Redis, and (through the bus) in every other process. */
+  /**
+   * Evicts entity keys and tags everywhere: here, in Redis, and (through the bus) in every other process.
+   * Each key's own tag (`keyTag`) is bumped with it, so whatever was built from the entry (a cached
+   * response) goes too.
+   */
   async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<void> {
-    const encodedTags = encodeTags(tags)
+    const encodedTags = encodeTags(entryKeys.length === 0 ? tags : [...tags, ...entryKeys.map(keyTag)])
     this.#evictLocally(entryKeys, encodedTags)
     if (this.#redis === undefined) {
       this.#reportEviction('local', entryKeys, encodedTags)
@@ -333,7 +353,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       }
     }
     if (encodedTags.length === 0) return
-    this.#memory?.deleteTagged(encodedTags)
+    const evicted = this.#memory?.deleteTagged(encodedTags) ?? []
+    for (const key of evicted) {
+      const operationName = this.#responseKeys.get(key)
+      if (operationName === undefined) continue
+      this.#responseKeys.delete(key)
+      this.responseStats(operationName).evictions++
+    }
     // Any running fill may turn out to carry one of these tags (tags are known only after the fetch), so no
     // new caller may join one: they start fresh fills. The running ones still settle their own callers.
     this.#inFlight.clear()
@@ -352,11 +378,35 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
 
   // ---------------------------------------------------------------------------------------------------
 
+  /** The invalidation sequence number now: a fill that passes it as `startSeq` is checked against every later invalidation. */
+  get seq(): number {
+    return this.#ledger.seq
+  }
+
+  /** The response tier's counters of one operation name, created on first use. */
+  responseStats(operationName: string): ResponseStats {
+    let stats = this.#responseStats.get(operationName)
+    if (stats === undefined) {
+      stats = emptyResponseStats()
+      this.#responseStats.set(operationName, stats)
+    }
+    return stats
+  }
+
+  /** Remembers which operation a response entry in L1 belongs to, so its eviction is counted for it. */
+  trackResponse(entryKey: string, operationName: string): void {
+    if (this.#responseKeys.size >= MAX_REMEMBERED) this.#responseKeys.clear()
+    this.#responseKeys.set(entryKey, operationName)
+  }
+
   stats(): CacheStats {
     const loaders: Record<string, LoaderStats> = {}
     for (const [name, runtime] of this.#runtimesByName) loaders[name] = { ...runtime.stats }
+    const responses: Record<string, ResponseStats> = {}
+    for (const [name, stats] of this.#responseStats) responses[name] = { ...stats }
     return {
       loaders,
+      responses,
       redis: {
         enabled: this.#redis !== undefined,
         breaker: this.#redis?.breakerState ?? 'disabled',

@@ -91,7 +91,9 @@ export class FetchRunner {
         shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs, source)
+        const readClock = lock?.clock ?? 0
+        const clock = source.clock === undefined ? readClock : source.clock(flight.id, readClock)
+        const made = this.#makeEntry(rt, flight, outcome, clock, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -176,9 +178,10 @@ export class FetchRunner {
     source: BatchSource,
   ): { entry: CacheEntry; encoded: string } | undefined {
     const absent = outcome.kind !== 'value'
-    const baseTtlMs = absent ? rt.negativeTtlMs : rt.ttlMs
-    if (baseTtlMs <= 0) return undefined
     const value = outcome.kind === 'value' ? outcome.value : null
+    const exactTtlMs = absent || source.ttlMs === undefined ? undefined : source.ttlMs(flight.id, value)
+    const baseTtlMs = exactTtlMs ?? (absent ? rt.negativeTtlMs : rt.ttlMs)
+    if (baseTtlMs <= 0) return undefined
     let tags: string[] = []
     let payload = ''
     try {
@@ -195,7 +198,7 @@ export class FetchRunner {
         raw.push(...custom)
         payload = rt.def.serializer.serialize(value)
       }
-      tags = encodeTags([...new Set(raw)])
+      tags = source.encodedTags ? [...new Set(raw)] : encodeTags([...new Set(raw)])
     } catch (error) {
       // The value is still returned to the caller; it just is not cached. Once per loader: a loader whose
       // values cannot be stored would otherwise log on every load.
@@ -208,7 +211,8 @@ export class FetchRunner {
       }
       return undefined
     }
-    const freshUntil = now + Math.round(baseTtlMs * (1 + this.#parts.options.jitter * Math.random()))
+    const jitter = exactTtlMs === undefined ? this.#parts.options.jitter * Math.random() : 0
+    const freshUntil = now + Math.round(baseTtlMs * (1 + jitter))
     const fields = {
       absent,
       value,

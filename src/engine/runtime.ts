@@ -32,6 +32,16 @@ export interface BatchSource {
   fetch(ids: readonly CacheId[]): Promise<FetchOutcome[] | Error>
   /** Tags of a fetched value, besides the loader's `entity` tag. Called once per stored value. */
   tags(id: CacheId, value: unknown): readonly string[]
+  /**
+   * The clock reading to store with a fetched value, given the one this fill read before fetching. A value
+   * built from other entries (a response) passes the oldest of theirs, so an invalidation any of them
+   * missed makes the write refused. Default: the fill's own reading.
+   */
+  clock?(id: CacheId, readClock: number): number
+  /** The exact TTL of a fetched value, in ms (no jitter); default: the loader's TTL, with jitter. */
+  ttlMs?(id: CacheId, value: unknown): number
+  /** Whether `tags()` returns tags already encoded (taken from other entries) rather than as written. */
+  readonly encodedTags?: boolean
 }
 
 /** Per-call options of `CacheEngine.loadBatch`. */
@@ -43,7 +53,12 @@ export interface BatchOptions {
    * `undefined` when the value has no entry (an error, a value not stored, a fetch that held no lock):
    * the response tier derives a response's tags and clock from these.
    */
-  readonly observe?: (entry: CacheEntry | undefined) => void
+  readonly observe?: (entry: CacheEntry | undefined, entryKey: string) => void
+  /**
+   * The invalidation sequence number (`CacheEngine#seq`) from which this call's fills count invalidations,
+   * when their values were computed before the call (a response built before it is stored). Default: now.
+   */
+  readonly startSeq?: number
 }
 
 /**

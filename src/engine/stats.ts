@@ -28,8 +28,28 @@ export interface LoaderStats {
   uncacheableValues: number
 }
 
+/** Counters of the response tier for one operation name (see ResponseTier). */
+export interface ResponseStats {
+  /** Requests answered with a stored response (no execution in this request). */
+  hits: number
+  /** Requests that executed the operation (a cold key, or a response that could not be stored). */
+  misses: number
+  /** Responses executed and stored. */
+  fills: number
+  /** Responses executed and not stored (errors, uncached fields, PRIVATE without a viewer…). */
+  uncacheable: number
+  /** Stored responses dropped from this process's memory by an invalidation. */
+  evictions: number
+}
+
+export function emptyResponseStats(): ResponseStats {
+  return { hits: 0, misses: 0, fills: 0, uncacheable: 0, evictions: 0 }
+}
+
 export interface CacheStats {
   readonly loaders: Readonly<Record<string, Readonly<LoaderStats>>>
+  /** The response tier's counters by operation name (`''`: anonymous operations); empty without it. */
+  readonly responses: Readonly<Record<string, Readonly<ResponseStats>>>
   readonly redis: {
     readonly enabled: boolean
     readonly breaker: 'closed' | 'open' | 'half-open' | 'disabled'

@@ -110,6 +110,11 @@ export class OperationTracker {
 
 const trackers = new WeakMap<RequestCacheState, OperationTracker>()
 
+/** `Type:id` of every entity the operation of this request state produced (when it collected them). */
+export function producedEntities(state: RequestCacheState): ReadonlySet<string> {
+  return trackers.get(state)?.entities ?? new Set()
+}
+
 /** The tracker of the operation a resolver runs in, created by its first resolver. */
 export function trackerOf(state: RequestCacheState, info: GraphQLResolveInfo): OperationTracker {
   let tracker = trackers.get(state)

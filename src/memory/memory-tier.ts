@@ -63,14 +63,18 @@ export class MemoryTier {
     this.#lru.delete(key)
   }
 
-  /** Evicts every entry carrying one of these (encoded) tags. */
-  deleteTagged(tags: Iterable<string>): void {
+  /** Evicts every entry carrying one of these (encoded) tags; returns the keys it evicted. */
+  deleteTagged(tags: Iterable<string>): string[] {
+    const evicted: string[] = []
     for (const tag of tags) {
       const keys = this.#keysByTag.get(tag)
       if (keys === undefined) continue
-      for (const key of [...keys]) this.#lru.delete(key)
+      for (const key of [...keys]) {
+        if (this.#lru.delete(key)) evicted.push(key)
+      }
       this.#keysByTag.delete(tag)
     }
+    return evicted
   }
 
   clear(): void {

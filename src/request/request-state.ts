@@ -2,7 +2,7 @@ import DataLoader from 'dataloader'
 import { bindLoaders, engineOf, type LoadCache } from '../cache/create-cache.js'
 import type { CacheEntry } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
-import type { CacheId } from '../core/keys.js'
+import { type CacheId, encodeSegment, keyTag } from '../core/keys.js'
 import type { CacheEngine } from '../engine/engine.js'
 import { NOT_SHARED } from '../engine/flight.js'
 import type { BatchSource } from '../engine/runtime.js'
@@ -46,19 +46,24 @@ export interface FieldLoad {
  * while all of these tags are at most `clock` (the oldest clock reading among them).
  */
 export class ResponseDependencies {
-  /** Encoded tags of the entries served. */
+  /** Encoded tags of the entries served, and the key tag of each entry (see `keyTag`). */
   readonly tags = new Set<string>()
   /** The smallest clock reading among the entries served (Infinity while none). */
   clock = Number.POSITIVE_INFINITY
   /** False once a value was served without an entry to vouch for it (an error, a value not stored). */
   vouched = true
+  readonly #keys = new Set<string>()
 
-  add(entry: CacheEntry | undefined): void {
+  add(entry: CacheEntry | undefined, entryKey: string): void {
     if (entry === undefined) {
       this.vouched = false
       return
     }
     for (const tag of entry.tags) this.tags.add(tag)
+    if (!this.#keys.has(entryKey)) {
+      this.#keys.add(entryKey)
+      this.tags.add(encodeSegment(keyTag(entryKey)))
+    }
     if (entry.clock < this.clock) this.clock = entry.clock
   }
 }
@@ -105,7 +110,8 @@ export class RequestCacheState {
   readonly #engine: CacheEngine
   #fields = new Map<string, FieldBatch>()
   readonly #loaders: { clearAll(): unknown }[] = []
-  readonly #observe = (entry: CacheEntry | undefined): void => this.dependencies.add(entry)
+  readonly #observe = (entry: CacheEntry | undefined, entryKey: string): void =>
+    this.dependencies.add(entry, entryKey)
 
   constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object) {
     this.cache = cache

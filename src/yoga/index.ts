@@ -1,1 +1,2 @@
+export type { ResponseCacheOptions } from './response-hooks.js'
 export { type UseLoadCacheOptions, useLoadCache } from './use-load-cache.js'

@@ -13,6 +13,7 @@ import { finishOperation } from '../graphql/operation.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
 import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
+import { type ResponseCacheOptions, responseHooks } from './response-hooks.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: see Loaders: only `any` accepts every definition.
 type AnyDefinitions = Record<string, LoaderDefinition<any, any>>
@@ -35,6 +36,13 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
   cacheControl?: boolean
   /** Add `extensions.loadcache` (hits, misses, evicted tags) to every result. Default false. */
   debug?: boolean
+  /**
+   * The response tier: whole query responses served from the shared cache, before parse, validate and
+   * execute, on the same tags, versions, locks and scopes as fields (README, "Response tier"). `true` for
+   * the defaults. Default false: turn it on once every resolver that reads data is behind `@cached` or a
+   * loader from `context.loaders` (a resolver that reads a database directly is invisible to its tags).
+   */
+  responses?: boolean | ResponseCacheOptions
 }
 
 /**
@@ -52,8 +60,19 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       : loadCacheDirectives({ ...options.directives, cache }).transformer
   const transformed = new WeakSet<GraphQLSchema>()
   const policiesByRequest = new WeakMap<Request, string[]>()
+  const viewerOf = async (
+    context: Record<string, unknown> & { request: Request },
+  ): Promise<string | null> => {
+    const viewer = options.viewer ? await options.viewer(context) : null
+    return viewer === null || viewer === undefined || viewer === '' ? null : String(viewer)
+  }
+  const responses =
+    options.responses === undefined || options.responses === false
+      ? undefined
+      : responseHooks(cache, options.responses === true ? {} : options.responses, viewerOf)
 
   return {
+    ...responses?.hooks,
     onSchemaChange({ schema, replaceSchema }) {
       if (transformer === undefined || transformed.has(schema)) return
       const next = transformer(schema)
@@ -67,9 +86,11 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       const own = options.loaders ? cache.loaders(options.loaders) : undefined
       const existing = (context as { loaders?: unknown }).loaders
       const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
+      const requestState = createLoadCacheContext(cache, { viewer, loaders })
+      responses?.adopt((context as { params?: unknown }).params, requestStateOf(requestState)!)
       extendContext({
         ...(own ? { loaders: own as Loaders<Defs> } : {}),
-        ...createLoadCacheContext(cache, { viewer, loaders }),
+        ...requestState,
       })
     },
     onExecute({ args }) {

@@ -9,6 +9,7 @@ function loaderStats(overrides: Partial<LoaderStats> = {}): LoaderStats {
 
 const stats: CacheStats = {
   loaders: { user: loaderStats({ l1Hits: 5, staleWritesRefused: 2 }), 'we"ird\\name': loaderStats() },
+  responses: {},
   redis: { enabled: true, breaker: 'half-open', errors: 3, busConnected: false, pendingInvalidations: 4 },
   memory: { entries: 9 },
 }

@@ -2,8 +2,14 @@ import { makeExecutableSchema } from '@graphql-tools/schema'
 import { createYoga, type Plugin } from 'graphql-yoga'
 import { onTestFinished } from 'vitest'
 import { loadCacheDirectiveTypeDefs } from '../../src/graphql/index.js'
-import { type CreateCacheOptions, createCache, type LoadCache, type Logger } from '../../src/index.js'
-import { useLoadCache } from '../../src/yoga/index.js'
+import {
+  type CreateCacheOptions,
+  createCache,
+  type LoadCache,
+  type LoaderDefinition,
+  type Logger,
+} from '../../src/index.js'
+import { type ResponseCacheOptions, useLoadCache } from '../../src/yoga/index.js'
 import { uniqueNamespace, waitFor } from '../helpers/cache.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 
@@ -40,7 +46,15 @@ export function graphqlFixture(options: {
   })
   const namespace = uniqueNamespace()
 
-  async function instance(extra: { plugins?: Plugin[]; debug?: boolean } = {}) {
+  async function instance(
+    extra: {
+      plugins?: Plugin[]
+      debug?: boolean
+      responses?: boolean | ResponseCacheOptions
+      // biome-ignore lint/suspicious/noExplicitAny: any definition, as useLoadCache takes them.
+      loaders?: Record<string, LoaderDefinition<any, any>>
+    } = {},
+  ) {
     const cache: LoadCache = createCache({
       namespace,
       logger: options.logger,
@@ -55,30 +69,45 @@ export function graphqlFixture(options: {
       maskedErrors: false,
       context: ({ request }: { request: Request }) => ({ viewerId: viewerOf(request) }),
       plugins: [
-        useLoadCache({ cache, viewer: ({ request }) => viewerOf(request), debug: extra.debug }),
+        useLoadCache({
+          cache,
+          viewer: ({ request }) => viewerOf(request),
+          debug: extra.debug,
+          responses: extra.responses,
+          loaders: extra.loaders,
+        }),
         ...(extra.plugins ?? []),
       ],
     })
+    async function send(
+      source: string,
+      variables: Record<string, unknown> = {},
+      viewer?: string,
+      headers: Record<string, string> = {},
+    ): Promise<Response> {
+      return yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(viewer ? { authorization: `Bearer ${viewer}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query: source, variables }),
+      })
+    }
     async function query(
       source: string,
       variables: Record<string, unknown> = {},
       viewer?: string,
     ): Promise<QueryResult> {
-      const response = await yoga.fetch('http://localhost/graphql', {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(viewer ? { authorization: `Bearer ${viewer}` } : {}),
-        },
-        body: JSON.stringify({ query: source, variables }),
-      })
+      const response = await send(source, variables, viewer)
       const body = (await response.json()) as Omit<QueryResult, 'cacheControl' | 'status'>
       return { ...body, cacheControl: response.headers.get('cache-control'), status: response.status }
     }
-    return { cache, yoga, query }
+    return { cache, yoga, query, send }
   }
 
-  return { runs, instance, schema }
+  return { runs, instance, schema, namespace }
 }
 
 export function viewerOf(request: Request): string | null {

@@ -1,0 +1,317 @@
+import { createHash } from 'node:crypto'
+import type { ExecutionResult } from 'graphql'
+import { engineOf, type LoadCache } from '../cache/create-cache.js'
+import { type CacheId, decodeSegment, encodeTags } from '../core/keys.js'
+import { stableJson } from '../core/stable-json.js'
+import { isAsyncIterable } from '../core/values.js'
+import type { CacheEngine } from '../engine/engine.js'
+import type { NOT_SHARED } from '../engine/flight.js'
+import type { BatchSource, LoaderRuntime } from '../engine/runtime.js'
+import type { ResponseStats } from '../engine/stats.js'
+import { defineLoader, type FetchOutcome, type LoaderDefinition } from '../loader/define-loader.js'
+import { cacheControlFor } from '../request/cache-control.js'
+import type { RequestCacheState } from '../request/request-state.js'
+import type { DocumentInfo } from './document-info.js'
+import { privateMarker, responseSerializer, type StoredResponse, storedResponse } from './stored-response.js'
+
+/** Options of the response tier (`useLoadCache({ responses: { … } })`). */
+export interface ResponseTierOptions {
+  /**
+   * Most tags one stored response may carry (every entity and entry it was built from). A response with
+   * more is not stored: every Redis read checks every tag, and past this it would cost more than executing.
+   * Default 5,000.
+   */
+  readonly maxTags?: number
+}
+
+/** One operation as the tier keys it. */
+export interface OperationRequest {
+  readonly document: DocumentInfo
+  readonly operationName: string | undefined
+  readonly variables: unknown
+  /** The viewer, for responses that hold PRIVATE data; null for anonymous requests. */
+  readonly viewer: string | null
+}
+
+/** What executing an operation produced, as the tier judges it. */
+export interface Executed {
+  /** A single result; a stream (not expected for the operations the tier takes) is passed through. */
+  readonly result: ExecutionResult | AsyncIterable<ExecutionResult>
+  /** The request state of the execution; without one nothing is known of it, and nothing is stored. */
+  readonly state: RequestCacheState | undefined
+  /** `Type:id` of every entity the execution produced. */
+  readonly entities: ReadonlySet<string>
+}
+
+/** How a request was served. */
+export type Served =
+  /** From the cache (`hit`), or executed by this request and stored (`stored`; the write may have lost a race). */
+  | { readonly kind: 'hit' | 'stored'; readonly response: StoredResponse; readonly tags: readonly string[] }
+  /** Executed and not stored: send `result` as usual. `reason` says why (Cache-Status `detail`). */
+  | {
+      readonly kind: 'executed'
+      readonly result: ExecutionResult | AsyncIterable<ExecutionResult>
+      readonly reason: string
+    }
+
+type Verdict =
+  | { readonly store: false; readonly reason: string }
+  | {
+      readonly store: true
+      readonly private: boolean
+      readonly response: StoredResponse
+      readonly tags: readonly string[]
+      readonly clock: number
+      readonly ttlMs: number
+    }
+
+const RESPONSE_LOADER = '_response'
+
+/**
+ * The response tier: whole operations served from the shared cache, on the same entries, tags, versions,
+ * locks and scopes as fields and loaders.
+ *
+ * - A query's response is stored when the Cache-Control rules make it cacheable (every root field cached,
+ *   no uncached object field, no error), every value in it came from a cache entry, and it is PUBLIC, or
+ *   PRIVATE with a viewer. Its tags are every tag of every entry it was built from, the key tag of each of
+ *   those entries, and the `Type:id` of every entity the execution produced; so whatever evicts an entry
+ *   or an entity it holds evicts the response, in every process.
+ * - Its clock is the oldest clock among those entries: a write is refused (and a read rejects it) if any
+ *   tag moved since, even one an L1 in this process had not heard of yet.
+ * - A cold operation executes once across the fleet: the response key is filled under the same Redis lock
+ *   as any entry; identical requests in this process join the fill, other processes wait for its notice.
+ * - PRIVATE responses live under a key per viewer; the operation's public key then holds a marker that
+ *   sends every viewer to their own key (and anonymous requests to execution, never to a stored response).
+ */
+export class ResponseTier {
+  readonly #engine: CacheEngine
+  readonly #runtime: LoaderRuntime
+  readonly #maxTags: number
+
+  constructor(cache: LoadCache, options: ResponseTierOptions = {}) {
+    this.#engine = engineOf(cache)
+    this.#maxTags = options.maxTags ?? 5000
+    this.#runtime = this.#engine.runtime(
+      defineLoader<string, StoredResponse>({
+        name: RESPONSE_LOADER,
+        // A fallback only: every stored response gets the TTL of its own fields (source.ttlMs).
+        ttl: this.#engine.options.ttl,
+        negativeTtl: 0,
+        grace: 0,
+        earlyRefresh: false,
+        serializer: responseSerializer,
+        fetch: () => [],
+      }) as unknown as LoaderDefinition<CacheId, unknown>,
+    )
+  }
+
+  /** Counters per operation name. */
+  stats(operationName: string | undefined): ResponseStats {
+    return this.#engine.responseStats(operationName ?? '')
+  }
+
+  /**
+   * Serves one query operation: a stored response, or `execute()` once (fleet-wide for the same key) and
+   * the response stored when it may be. Never rejects for a cache fault: it executes instead.
+   */
+  async serve(request: OperationRequest, execute: () => Promise<Executed>): Promise<Served> {
+    const stats = this.stats(request.operationName)
+    let publicId: string
+    try {
+      publicId = hash(
+        `${request.document.hash}\n${request.operationName ?? ''}\n${stableJson(request.variables ?? {})}`,
+      )
+    } catch {
+      return this.#executeUncached(execute, stats, 'variables cannot be keyed')
+    }
+    let executed: Executed | undefined
+    let verdict: Verdict | undefined
+    const startSeq = this.#engine.seq
+    const [value, tags] = await this.#load(
+      publicId,
+      startSeq,
+      async () => {
+        executed = await execute()
+        verdict = this.#judge(executed, request.viewer)
+        if (!verdict.store) return { kind: 'uncached', value: NOT_STORED, shareable: false }
+        if (verdict.private) return { kind: 'value', value: privateMarker(verdict.response.cacheControl) }
+        return { kind: 'value', value: verdict.response }
+      },
+      () => verdict,
+      request.operationName ?? '',
+    )
+
+    if (executed !== undefined && verdict !== undefined) {
+      // This request executed the operation.
+      stats.misses++
+      if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
+      stats.fills++
+      if (verdict.private) {
+        // The marker went under the public key; the response goes under this viewer's key.
+        const stored = verdict
+        await this.#load(
+          hash(`${publicId}\n${request.viewer}`),
+          startSeq,
+          async () => ({ kind: 'value', value: stored.response }),
+          () => stored,
+          request.operationName ?? '',
+        )
+      }
+      return { kind: 'stored', response: verdict.response, tags: decoded(verdict.tags) }
+    }
+    const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
+    if (isResponse(stored) && stored.kind === 'response') {
+      stats.hits++
+      return { kind: 'hit', response: stored, tags: decoded(tags) }
+    }
+    if (isResponse(stored) && stored.kind === 'private' && request.viewer !== null) {
+      return this.#servePrivate(`${publicId}\n${request.viewer}`, request, execute, stats)
+    }
+    // A fill whose result is not shareable (not stored), PRIVATE without a viewer, or a cache fault.
+    const reason = isResponse(stored) ? 'PRIVATE data without a viewer' : 'not stored'
+    return this.#executeUncached(execute, stats, reason)
+  }
+
+  async #servePrivate(
+    idSource: string,
+    request: OperationRequest,
+    execute: () => Promise<Executed>,
+    stats: ResponseStats,
+  ): Promise<Served> {
+    const viewer = request.viewer
+    let executed: Executed | undefined
+    let verdict: Verdict | undefined
+    const startSeq = this.#engine.seq
+    const [value, tags] = await this.#load(
+      hash(idSource),
+      startSeq,
+      async () => {
+        executed = await execute()
+        verdict = this.#judge(executed, viewer)
+        // Stored under this viewer's key whether it still holds PRIVATE data or not: either is safe here.
+        return verdict.store
+          ? { kind: 'value', value: verdict.response }
+          : { kind: 'uncached', value: NOT_STORED, shareable: false }
+      },
+      () => verdict,
+      request.operationName ?? '',
+    )
+    if (executed !== undefined && verdict !== undefined) {
+      stats.misses++
+      if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
+      stats.fills++
+      return { kind: 'stored', response: verdict.response, tags: decoded(verdict.tags) }
+    }
+    if (isResponse(value) && value.kind === 'response') {
+      stats.hits++
+      return { kind: 'hit', response: value, tags: decoded(tags) }
+    }
+    return this.#executeUncached(execute, stats, 'not stored')
+  }
+
+  /**
+   * Loads one response key: a hit, or (on a miss this process locked) `fill()`'s value, stored with the
+   * verdict's tags, clock and TTL. Returns the value and the (encoded) tags of the entry it came from.
+   */
+  async #load(
+    id: string,
+    startSeq: number,
+    fill: () => Promise<FetchOutcome>,
+    verdict: () => Verdict | undefined,
+    operationName: string,
+  ): Promise<[unknown, readonly string[]]> {
+    let tags: readonly string[] = []
+    const stored = () => {
+      const current = verdict()
+      return current?.store ? current : undefined
+    }
+    const source: BatchSource = {
+      fetch: async () => [await fill()],
+      tags: () => stored()?.tags ?? [],
+      encodedTags: true,
+      clock: (_id, readClock) => Math.min(readClock, stored()?.clock ?? readClock),
+      ttlMs: () => stored()?.ttlMs ?? 0,
+    }
+    const [value] = await this.#engine.loadBatch(this.#runtime, [id], {
+      source,
+      startSeq,
+      observe: (entry, entryKey) => {
+        tags = entry?.tags ?? []
+        if (entry !== undefined) this.#engine.trackResponse(entryKey, operationName)
+      },
+    })
+    return [value, tags]
+  }
+
+  /** Whether an executed operation's response may be stored, and how. */
+  #judge(executed: Executed, viewer: string | null): Verdict {
+    const { result, state } = executed
+    if (state === undefined) return { store: false, reason: 'no loadcache request state' }
+    if (isAsyncIterable(result)) return { store: false, reason: 'a stream' }
+    if (((result as ExecutionResult).errors?.length ?? 0) > 0) return { store: false, reason: 'errors' }
+    const cacheControl = cacheControlFor(state.policy, {
+      operation: 'query',
+      hasErrors: false,
+      isIntrospection: false,
+      isStream: false,
+    })
+    if (cacheControl === 'no-store') return { store: false, reason: 'not cacheable (no-store)' }
+    const dependencies = state.dependencies
+    if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry' }
+    if (state.policy.private && viewer === null)
+      return { store: false, reason: 'PRIVATE data without a viewer' }
+    const tags = new Set(dependencies.tags)
+    for (const tag of encodeTags([...executed.entities])) tags.add(tag)
+    if (tags.size > this.#maxTags) return { store: false, reason: `more than ${this.#maxTags} tags` }
+    const body = JSON.stringify(withoutInternals(result as ExecutionResult))
+    return {
+      store: true,
+      private: state.policy.private,
+      response: storedResponse(body, cacheControl),
+      tags: [...tags],
+      clock: dependencies.clock,
+      ttlMs: state.policy.minTtl * 1000,
+    }
+  }
+
+  #uncacheable(executed: Executed, stats: ResponseStats, reason: string): Served {
+    stats.uncacheable++
+    return { kind: 'executed', result: executed.result, reason }
+  }
+
+  async #executeUncached(
+    execute: () => Promise<Executed>,
+    stats: ResponseStats,
+    reason: string,
+  ): Promise<Served> {
+    const executed = await execute()
+    stats.misses++
+    stats.uncacheable++
+    return { kind: 'executed', result: executed.result, reason }
+  }
+}
+
+/** What a fill that did not store its response settles joiners with: they execute for themselves. */
+const NOT_STORED = Symbol('loadcache.notStored')
+
+function isResponse(value: unknown): value is StoredResponse {
+  return value !== null && typeof value === 'object' && typeof (value as StoredResponse).kind === 'string'
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url')
+}
+
+function decoded(tags: readonly string[]): string[] {
+  return tags.map(decodeSegment)
+}
+
+/**
+ * The result as yoga sends it: without `extensions.http` (yoga's own, never sent) and loadcache's debug
+ * extension (it describes one request, not the response).
+ */
+function withoutInternals(result: ExecutionResult): ExecutionResult {
+  if (result.extensions === undefined) return result
+  const { http: _http, loadcache: _loadcache, ...extensions } = result.extensions as Record<string, unknown>
+  return Object.keys(extensions).length > 0 ? { ...result, extensions } : { ...result, extensions: undefined }
+}

@@ -1,0 +1,196 @@
+import type { ExecutionResult } from 'graphql'
+import type { GraphQLParams, Plugin } from 'graphql-yoga'
+import type { LoadCache } from '../cache/create-cache.js'
+import { isAsyncIterable } from '../core/values.js'
+import { producedEntities } from '../graphql/operation.js'
+import type { RequestCacheState } from '../request/request-state.js'
+import { DocumentCache } from '../response/document-info.js'
+import { ResponseTier, type ResponseTierOptions, type Served } from '../response/response-tier.js'
+import type { StoredResponse } from '../response/stored-response.js'
+
+/** Options of the response tier in the yoga plugin (`useLoadCache({ responses: { … } })`). */
+export interface ResponseCacheOptions extends ResponseTierOptions {
+  /**
+   * Requests that neither read nor write stored responses. Default: a request that says
+   * `Cache-Control: no-cache` or `no-store` (a client asking for a fresh answer).
+   */
+  bypass?: (request: Request) => boolean
+  /**
+   * Also send the response's tags, for a CDN that purges by tag: `'Surrogate-Key'` (Fastly: space separated)
+   * or `'Cache-Tag'` (Cloudflare: comma separated). Wire `cache.on('evict', …)` to the CDN's purge API.
+   * Default false.
+   */
+  cacheTagHeader?: 'Surrogate-Key' | 'Cache-Tag' | false
+  /**
+   * Longest tag header sent, in bytes (default 8,000; Fastly and Cloudflare accept 16 KB in all). A
+   * response whose tags do not fit is sent `private` instead of `public`: a CDN that cannot be told every
+   * tag must not store it.
+   */
+  maxCacheTagHeaderBytes?: number
+}
+
+/** The result the params handler returns for a response served by the tier, sent as stored bytes. */
+interface ServedMarker extends ExecutionResult {
+  readonly [SERVED]: { readonly served: Exclude<Served, { kind: 'executed' }>; readonly mediaType: string }
+}
+
+const SERVED = Symbol('loadcache.served')
+
+const REGULAR_MEDIA_TYPES = ['application/graphql-response+json', 'application/json'] as const
+
+/**
+ * The yoga side of the response tier. Eligible requests (a single query operation, no `@defer`/`@stream`,
+ * no introspection, a JSON `Accept`) go through the tier in the params handler, before yoga parses,
+ * validates, builds a context or executes anything: a hit is sent as the stored bytes, with `ETag`, `Age`,
+ * `Cache-Control` and `Cache-Status` (RFC 9211), or `304 Not Modified` when `If-None-Match` names its ETag.
+ */
+export function responseHooks(
+  cache: LoadCache,
+  options: ResponseCacheOptions,
+  viewerOf: (context: Record<string, unknown> & { request: Request }) => Promise<string | null>,
+): {
+  hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess'>
+  /** Called by the plugin's onContextBuilding with each request state it creates. */
+  adopt(params: unknown, state: RequestCacheState): void
+} {
+  const tier = new ResponseTier(cache, options)
+  const documents = new DocumentCache()
+  const batched = new WeakSet<Request>()
+  const filling = new WeakMap<object, { state?: RequestCacheState }>()
+  const bypass = options.bypass ?? defaultBypass
+  const tagHeader = options.cacheTagHeader ?? false
+  const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
+
+  return {
+    adopt(params, state) {
+      const fill = typeof params === 'object' && params !== null ? filling.get(params) : undefined
+      if (fill === undefined) return
+      // The tier tags the response with every entity the execution produces: collect them from the start.
+      state.collectEntities = true
+      fill.state = state
+    },
+    hooks: {
+      onRequestParse({ request }) {
+        return {
+          onRequestParseDone({ requestParserResult }) {
+            // A batch is answered as one JSON array: the tier's stored bytes cannot be spliced into it.
+            if (Array.isArray(requestParserResult)) batched.add(request)
+          },
+        }
+      },
+      onParams({ params, request, context, paramsHandler, setParamsHandler }) {
+        if (batched.has(request) || bypass(request) || typeof params.query !== 'string') return
+        const document = documents.get(params.query)
+        const operation = document?.operations.get(params.operationName ?? '')
+        if (document === undefined || operation === undefined) return
+        if (operation.type !== 'query' || operation.introspection || operation.incremental) return
+        const mediaType = regularMediaType(request)
+        if (mediaType === undefined) return
+        setParamsHandler(async (payload) => {
+          const viewer = await viewerOf({
+            ...(context as Record<string, unknown>),
+            ...payload.context,
+            request,
+          })
+          const served = await tier.serve(
+            {
+              document,
+              operationName: params.operationName ?? undefined,
+              variables: params.variables,
+              viewer,
+            },
+            async () => {
+              const fill: { state?: RequestCacheState } = {}
+              filling.set(payload.params as GraphQLParams, fill)
+              const result = await paramsHandler(payload)
+              if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
+              const state = fill.state
+              return { result, state, entities: state ? producedEntities(state) : new Set<string>() }
+            },
+          )
+          if (served.kind === 'executed') return served.result
+          return { [SERVED]: { served, mediaType } } as ServedMarker
+        })
+      },
+      onResultProcess({ request, result, setResultProcessor }) {
+        const marker = (result as Partial<ServedMarker>)[SERVED]
+        if (marker === undefined) return
+        setResultProcessor(
+          (_result, fetchAPI) =>
+            respond(fetchAPI, request, marker.served, marker.mediaType, tagHeader, maxTagBytes),
+          marker.mediaType,
+        )
+      },
+    },
+  }
+}
+
+/** Sends a stored response: its bytes, or 304 when the client holds exactly them. */
+function respond(
+  fetchAPI: { Response: typeof Response },
+  request: Request,
+  served: Exclude<Served, { kind: 'executed' }>,
+  mediaType: string,
+  tagHeader: 'Surrogate-Key' | 'Cache-Tag' | false,
+  maxTagBytes: number,
+): Response {
+  const { response } = served
+  const headers = new Headers({ etag: response.etag })
+  let cacheControl = response.cacheControl
+  if (served.kind === 'hit') {
+    const age = Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000))
+    headers.set('age', String(age))
+    headers.set('cache-status', `loadcache; hit`)
+  } else {
+    headers.set('cache-status', 'loadcache; fwd=miss; stored')
+  }
+  if (tagHeader !== false) {
+    const value = served.tags.join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
+    if (Buffer.byteLength(value) <= maxTagBytes) headers.set(tagHeader, value)
+    else cacheControl = cacheControl.replace(/^public/, 'private')
+  }
+  headers.set('cache-control', cacheControl)
+  if (matchesEtag(request.headers.get('if-none-match'), response.etag)) {
+    return new fetchAPI.Response(null, { status: 304, headers })
+  }
+  headers.set('content-type', `${mediaType}; charset=utf-8`)
+  return new fetchAPI.Response(response.body, { status: 200, headers })
+}
+
+/** RFC 9110 If-None-Match: a list of (weak or strong) tags, or `*`; compared weakly. */
+function matchesEtag(header: string | null, etag: string): boolean {
+  if (header === null) return false
+  const wanted = header.trim()
+  if (wanted === '*') return true
+  return wanted.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag)
+}
+
+/**
+ * The media type yoga would answer a single, non-streamed result with for this `Accept` (the same
+ * negotiation as its regular result processor), or undefined when the client takes neither JSON type.
+ */
+function regularMediaType(request: Request): string | undefined {
+  const accepted = (request.headers.get('accept') || '*/*').replace(/\s/g, '').toLowerCase().split(',')
+  let chosen: string | undefined
+  for (const entry of accepted.reverse()) {
+    const [asked, ...parameters] = entry.split(';')
+    if (asked === undefined) continue
+    const charset = parameters.find((parameter) => parameter.startsWith('charset='))
+    if (charset !== undefined && charset !== 'charset=utf-8') continue
+    const [askedType, askedSubtype] = asked.split('/')
+    for (const candidate of REGULAR_MEDIA_TYPES) {
+      const [type, subtype] = candidate.split('/')
+      if ((askedType === '*' || askedType === type) && (askedSubtype === '*' || askedSubtype === subtype)) {
+        chosen = candidate
+      }
+    }
+  }
+  return chosen
+}
+
+function defaultBypass(request: Request): boolean {
+  const cacheControl = request.headers.get('cache-control')
+  return cacheControl !== null && /\b(no-cache|no-store)\b/i.test(cacheControl)
+}
+
+export type { StoredResponse }

@@ -1,0 +1,384 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineLoader } from '../../src/index.js'
+import { graphqlFixture } from '../graphql/schema-fixture.js'
+import { busDelivered } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+
+/*
+ * The response tier on one redis-server with two instances (A and B), as two processes: whole responses
+ * stored and served as bytes, evicted by the same tags as entries, never stored across an invalidation,
+ * executed once for a cold stampede, PRIVATE per viewer.
+ */
+
+let redis: RedisServer
+beforeAll(async () => {
+  redis = await startRedisServer()
+})
+afterAll(() => redis.dispose())
+
+type Post = { id: string; title: string; authorId: string }
+type Author = { id: string; name: string; secret: string }
+
+/** A gate a resolver can wait on, so a test can act while an execution is in flight. */
+function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { opened, open }
+}
+
+function blog(
+  options: {
+    slowPosts?: { wait: Promise<void> } | undefined
+    slowPinned?: Promise<void> | undefined
+    delayMs?: number
+  } = {},
+) {
+  const posts = new Map<string, Post>([
+    ['p1', { id: 'p1', title: 'First', authorId: 'a1' }],
+    ['p2', { id: 'p2', title: 'Second', authorId: 'a2' }],
+  ])
+  const authors = new Map<string, Author>([
+    ['a1', { id: 'a1', name: 'Ann', secret: 'ann-secret' }],
+    ['a2', { id: 'a2', name: 'Bob', secret: 'bob-secret' }],
+  ])
+  const state = { posts, authors, slowPosts: options.slowPosts, slowPinned: options.slowPinned }
+  const typeDefs = /* GraphQL */ `
+    type Query {
+      post(id: ID!): Post @cached(ttl: 60)
+      "The post the editors pinned (p2); a field of its own, filled apart from post(id)."
+      pinned: Post @cached(ttl: 60)
+      posts: [Post!]! @cached(ttl: 30)
+      me: Author @cached(ttl: 60, scope: PRIVATE)
+      uncached: String
+      failing: String @cached(ttl: 60)
+    }
+    type Post { id: ID! title: String! author: Author! @cached(ttl: 120) }
+    type Author { id: ID! name: String! secret: String @cached(ttl: 60, scope: PRIVATE) }
+    type Mutation { retitle(id: ID!, title: String!): Post }
+  `
+  const resolvers = (ran: (coordinate: string) => void) => ({
+    Query: {
+      post: async (_: unknown, { id }: { id: string }) => {
+        ran('Query.post')
+        if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs))
+        const post = posts.get(id)
+        return post ? { ...post } : null
+      },
+      pinned: async () => {
+        ran('Query.pinned')
+        const snapshot = { ...posts.get('p2')! }
+        if (state.slowPinned) await state.slowPinned
+        return snapshot
+      },
+      posts: async () => {
+        ran('Query.posts')
+        const snapshot = [...posts.values()].map((post) => ({ ...post }))
+        if (state.slowPosts) await state.slowPosts.wait
+        return snapshot
+      },
+      me: (_: unknown, __: unknown, ctx: { viewerId: string | null }) => {
+        ran('Query.me')
+        const author = ctx.viewerId ? authors.get(ctx.viewerId) : undefined
+        return author ? { ...author } : null
+      },
+      uncached: () => {
+        ran('Query.uncached')
+        return 'u'
+      },
+      failing: () => {
+        ran('Query.failing')
+        throw new Error('nope')
+      },
+    },
+    Post: {
+      author: (post: Post) => {
+        ran('Post.author')
+        return { ...authors.get(post.authorId)! }
+      },
+    },
+    Author: {
+      secret: (author: Author, _: unknown, ctx: { viewerId: string | null }) =>
+        ctx.viewerId === author.id ? author.secret : null,
+    },
+    Mutation: {
+      retitle: (_: unknown, { id, title }: { id: string; title: string }) => {
+        const post = posts.get(id)
+        if (!post) return null
+        post.title = title
+        return { ...post }
+      },
+    },
+  })
+  return { typeDefs, resolvers, state }
+}
+
+const FEED = '{ posts { title author { name } } }'
+
+describe('the response tier', () => {
+  it('serves a repeated query byte for byte, from another instance, without executing it again', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const first = await a.send(FEED)
+    const firstBody = await first.text()
+    expect(first.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    expect(JSON.parse(firstBody)).toEqual({
+      data: {
+        posts: [
+          { title: 'First', author: { name: 'Ann' } },
+          { title: 'Second', author: { name: 'Bob' } },
+        ],
+      },
+    })
+    const runs = { ...fixture.runs }
+    // Same operation, other whitespace and variable order: one key.
+    const fromB = await b.send('{\n  posts {\n    title\n    author { name }\n  }\n}')
+    expect(await fromB.text()).toBe(firstBody)
+    expect(fromB.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(fromB.headers.get('etag')).toBe(first.headers.get('etag'))
+    expect(fromB.headers.get('cache-control')).toBe('public, max-age=30')
+    expect(Number(fromB.headers.get('age'))).toBeGreaterThanOrEqual(0)
+    expect(fixture.runs).toEqual(runs)
+    expect(b.cache.stats().responses['']).toMatchObject({ hits: 1, misses: 0 })
+    expect(a.cache.stats().responses['']).toMatchObject({ hits: 0, misses: 1, fills: 1 })
+  })
+
+  it('keys by variables whatever their order, and by operation name', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const a = await fixture.instance({ responses: true })
+    const source =
+      'query One($id: ID!, $withTitle: Boolean!) { post(id: $id) { id title @include(if: $withTitle) } } query Two { posts { id } }'
+    const send = (variables: Record<string, unknown>, operationName: string) =>
+      a.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: source, variables, operationName }),
+      })
+    await send({ id: 'p1', withTitle: true }, 'One')
+    const again = await send({ withTitle: true, id: 'p1' }, 'One')
+    expect(again.headers.get('cache-status')).toBe('loadcache; hit')
+    const other = await send({ id: 'p2', withTitle: true }, 'One')
+    expect(other.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    const two = await send({}, 'Two')
+    expect(await two.json()).toEqual({ data: { posts: [{ id: 'p1' }, { id: 'p2' }] } })
+    expect(a.cache.stats().responses).toMatchObject({ One: { hits: 1, fills: 2 }, Two: { fills: 1 } })
+  })
+
+  it('makes the next read fresh in every instance after a mutation changes what a response holds', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    await a.send(FEED)
+    await b.send(FEED)
+    await a.query('mutation { retitle(id: "p2", title: "Second, edited") { id } }')
+    await busDelivered(a.cache, b.cache)
+    for (const instance of [a, b]) {
+      const response = await instance.send(FEED)
+      expect(((await response.json()) as { data: { posts: { title: string }[] } }).data.posts[1]!.title).toBe(
+        'Second, edited',
+      )
+    }
+    expect(b.cache.stats().responses['']!.evictions).toBeGreaterThanOrEqual(1)
+  })
+
+  it('evicts responses built from a loader entry when that entry is invalidated by key', async () => {
+    let name = 'Ann'
+    const author = defineLoader({
+      name: 'author',
+      fetch: (ids: readonly string[]) => ids.map((id) => ({ id, name })),
+    })
+    const fixture = graphqlFixture({
+      typeDefs:
+        'type Query { writer(id: ID!): Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
+      resolvers: (ran) => ({
+        Query: {
+          writer: (_: unknown, { id }: { id: string }) => {
+            ran('Query.writer')
+            return { id }
+          },
+        },
+        // The name comes from a loader, not from the cached field's value.
+        Writer: {
+          name: async (writer: { id: string }, _: unknown, ctx: { loaders: never }) =>
+            (await loaders(ctx).author.load(writer.id))!.name,
+        },
+      }),
+      redis,
+    })
+    const loaders = (ctx: unknown) =>
+      (ctx as { loaders: { author: { load(id: string): Promise<{ name: string } | null> } } }).loaders
+    const a = await fixture.instance({ responses: true, loaders: { author } })
+    expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
+      data: { writer: { name: 'Ann' } },
+    })
+    name = 'Annie'
+    await a.cache.invalidate(author, ['1'])
+    expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
+      data: { writer: { name: 'Annie' } },
+    })
+  })
+
+  it('never stores a response built from a field fill that raced an invalidation (forced)', async () => {
+    const slow = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPosts: { wait: slow.opened } })
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    // posts takes its snapshot of the titles, then waits at the gate while p1 is edited and evicted.
+    const inFlight = a.send('{ posts { title } }')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(raced.headers.get('cache-status')).toBe(null)
+    expect(await raced.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
+    state.slowPosts = undefined
+    await busDelivered(b.cache, a.cache)
+    for (const instance of [a, b]) {
+      expect(await (await instance.send('{ posts { title } }')).json()).toEqual({
+        data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] },
+      })
+    }
+  })
+
+  it('refuses to store a response whose every entry was written, when one of them moved meanwhile (forced)', async () => {
+    const slow = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPinned: slow.opened })
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    // post(p1) is filled and written at once; pinned (p2, which does not hold p1) waits at the gate.
+    const inFlight = a.send(source)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(await raced.json()).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
+    // Its response was judged storable (every value from an entry), but its clock predates Post:p1's move.
+    expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
+    state.slowPinned = undefined
+    await busDelivered(b.cache, a.cache)
+    for (const instance of [a, b]) {
+      expect(await (await instance.send(source)).json()).toEqual({
+        data: { one: { title: 'First, edited' }, two: { title: 'Second' } },
+      })
+    }
+  })
+
+  it('refuses to store a response built from an L1 entry whose invalidation this process has not heard yet', async () => {
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    await a.send('{ post(id: "p1") { title } }') // A's L1 now holds post(p1)'s field entry
+    // An invalidation of Post:p1 whose bus message A has not received (the fault injected: a late bus):
+    // the tag's version moves in Redis, and nothing is published.
+    state.posts.get('p1')!.title = 'First, edited'
+    const [seconds, micros] = (await redis.client().call('TIME')) as [string, string]
+    await redis.client().set(`${fixture.namespace}:t:Post%003ap1`, `${seconds}${micros.padStart(6, '0')}`)
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    // A still serves p1 from its L1 (within the staleness bound), so this response holds the old title…
+    expect(await (await a.send(source)).json()).toEqual({
+      data: { one: { title: 'First' }, two: { title: 'Second' } },
+    })
+    // …and is not stored: its clock is its oldest entry's, which predates the move.
+    expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
+    expect(await (await b.send(source)).json()).toEqual({
+      data: { one: { title: 'First, edited' }, two: { title: 'Second' } },
+    })
+  })
+
+  it('executes a cold operation once for 2 instances x 32 concurrent identical requests', async () => {
+    const { typeDefs, resolvers } = blog({ delayMs: 30 })
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const source = '{ post(id: "p1") { title author { name } } }'
+    const responses = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? a : b).send(source).then((r) => r.text())),
+    )
+    expect(new Set(responses).size).toBe(1)
+    expect(fixture.runs).toEqual({ 'Query.post': 1, 'Post.author': 1 })
+  })
+
+  it('keeps PRIVATE responses per viewer, never across, and stores none for anonymous requests', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const source = '{ me { name secret } posts { title } }'
+    const ann = await (await a.send(source, {}, 'a1')).json()
+    const bob = await b.send(source, {}, 'a2')
+    expect(bob.headers.get('cache-control')).toBe('private, max-age=30')
+    expect(await bob.json()).toEqual({
+      data: { me: { name: 'Bob', secret: 'bob-secret' }, posts: [{ title: 'First' }, { title: 'Second' }] },
+    })
+    const annFromB = await b.send(source, {}, 'a1')
+    expect(annFromB.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(await annFromB.json()).toEqual(ann)
+    const anonymous = await a.send(source)
+    expect(anonymous.headers.get('cache-status')).toBe(null)
+    expect(anonymous.headers.get('cache-control')).toBe('no-store')
+    expect(await anonymous.json()).toEqual({
+      data: { me: null, posts: [{ title: 'First' }, { title: 'Second' }] },
+    })
+    expect(fixture.runs['Query.me']).toBe(3)
+  })
+
+  it('answers 304 only while the stored response is the one the client holds', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const first = await a.send(FEED)
+    const etag = first.headers.get('etag')!
+    const revalidated = await b.send(FEED, {}, undefined, { 'if-none-match': etag })
+    expect(revalidated.status).toBe(304)
+    expect(await revalidated.text()).toBe('')
+    expect(revalidated.headers.get('etag')).toBe(etag)
+    await a.query('mutation { retitle(id: "p1", title: "Changed") { id } }')
+    await busDelivered(a.cache, b.cache)
+    const changed = await b.send(FEED, {}, undefined, { 'if-none-match': etag })
+    expect(changed.status).toBe(200)
+    expect(changed.headers.get('etag')).not.toBe(etag)
+    expect(JSON.stringify(await changed.json())).toContain('Changed')
+  })
+
+  it('stores nothing for errors, uncached fields, mutations and introspection, and honours no-cache', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const a = await fixture.instance({ responses: true })
+    for (const source of [
+      '{ failing }',
+      '{ uncached posts { id } }',
+      '{ __schema { queryType { name } } }',
+    ]) {
+      const first = await a.send(source)
+      const second = await a.send(source)
+      expect(second.headers.get('cache-status')).toBe(null)
+      expect(await second.text()).toBe(await first.text())
+    }
+    expect(fixture.runs['Query.failing']).toBe(2)
+    expect(fixture.runs['Query.uncached']).toBe(2)
+    await a.send(FEED)
+    const bypassed = await a.send(FEED, {}, undefined, { 'cache-control': 'no-cache' })
+    expect(bypassed.headers.get('cache-status')).toBe(null)
+    // The bypass skips stored responses only: the fields still come from their entries.
+    expect(a.cache.stats().responses['']).toMatchObject({ hits: 0, fills: 1 })
+  })
+
+  it('lists the response tags for a CDN when asked, and goes private when they do not fit', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const a = await fixture.instance({ responses: { cacheTagHeader: 'Surrogate-Key' } })
+    const response = await a.send('{ post(id: "p1") { title } }')
+    const keys = response.headers.get('surrogate-key')!.split(' ')
+    expect(keys).toEqual(expect.arrayContaining(['Post:p1']))
+    const tiny = await fixture.instance({
+      responses: { cacheTagHeader: 'Cache-Tag', maxCacheTagHeaderBytes: 5 },
+    })
+    const tooMany = await tiny.send('{ post(id: "p2") { title } }')
+    expect(tooMany.headers.get('cache-tag')).toBe(null)
+    expect(tooMany.headers.get('cache-control')).toBe('private, max-age=60')
+  })
+})
