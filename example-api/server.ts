@@ -43,6 +43,12 @@ export interface ExampleServerOptions {
   logger?: Logger
   /** Adds `extensions.loadcache` (hits, misses, evicted tags) to GraphQL results. Default false. */
   debug?: boolean
+  /**
+   * Serve whole query responses from the cache (loadcache's response tier). Default true: every resolver
+   * of this API that reads data is `@cached` or reads through `context.loaders`, which is what the tier
+   * needs to know what a response depends on.
+   */
+  responses?: boolean
 }
 
 /** A running example API. */
@@ -112,6 +118,7 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     cache,
     viewer: ({ request }) => viewerFromRequest(request),
     debug: options.debug,
+    responses: options.responses ?? true,
   }) as Plugin<ExampleContext>
 
   const yoga = createYoga<Record<string, unknown>, ExampleContext>({

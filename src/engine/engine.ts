@@ -11,6 +11,7 @@ import {
   keyTag,
   normalizeId,
 } from '../core/keys.js'
+import { withBuckets } from '../core/tags.js'
 import { Bus } from '../invalidation/bus.js'
 import { InvalidationLedger } from '../invalidation/ledger.js'
 import { alignFetchResult, type LoaderDefinition } from '../loader/define-loader.js'
@@ -319,7 +320,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * response) goes too.
    */
   async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<void> {
-    const encodedTags = encodeTags(entryKeys.length === 0 ? tags : [...tags, ...entryKeys.map(keyTag)])
+    // Each tag's bucket moves with it (see bucketTag): a response too big to carry every tag carries those.
+    const encodedTags = encodeTags(
+      withBuckets(entryKeys.length === 0 ? tags : [...tags, ...entryKeys.map(keyTag)]),
+    )
     this.#evictLocally(entryKeys, encodedTags)
     if (this.#redis === undefined) {
       this.#reportEviction('local', entryKeys, encodedTags)

@@ -3,6 +3,7 @@ import type { ExecutionResult } from 'graphql'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
 import { type CacheId, decodeSegment, encodeTags } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
+import { compactTags } from '../core/tags.js'
 import { isAsyncIterable } from '../core/values.js'
 import type { CacheEngine } from '../engine/engine.js'
 import type { NOT_SHARED } from '../engine/flight.js'
@@ -66,6 +67,9 @@ type Verdict =
     }
 
 const RESPONSE_LOADER = '_response'
+
+/** Responses with more tags carry buckets for their largest tag prefixes (see compactTags). */
+const COMPACT_ABOVE = 256
 
 /**
  * The response tier: whole operations served from the shared cache, on the same entries, tags, versions,
@@ -249,6 +253,8 @@ export class ResponseTier {
     if (state === undefined) return { store: false, reason: 'no loadcache request state' }
     if (isAsyncIterable(result)) return { store: false, reason: 'a stream' }
     if (((result as ExecutionResult).errors?.length ?? 0) > 0) return { store: false, reason: 'errors' }
+    if (state.policy.private && viewer === null)
+      return { store: false, reason: 'PRIVATE data without a viewer' }
     const cacheControl = cacheControlFor(state.policy, {
       operation: 'query',
       hasErrors: false,
@@ -258,10 +264,12 @@ export class ResponseTier {
     if (cacheControl === 'no-store') return { store: false, reason: 'not cacheable (no-store)' }
     const dependencies = state.dependencies
     if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry' }
-    if (state.policy.private && viewer === null)
-      return { store: false, reason: 'PRIVATE data without a viewer' }
-    const tags = new Set(dependencies.tags)
+    let tags = new Set(dependencies.tags)
     for (const tag of encodeTags([...executed.entities])) tags.add(tag)
+    if (tags.size > COMPACT_ABOVE) {
+      // Thousands of entities: carry the buckets of their prefixes instead (every read checks every tag).
+      tags = new Set(encodeTags(compactTags([...tags].map(decodeSegment), COMPACT_ABOVE)))
+    }
     if (tags.size > this.#maxTags) return { store: false, reason: `more than ${this.#maxTags} tags` }
     const body = JSON.stringify(withoutInternals(result as ExecutionResult))
     return {

@@ -11,8 +11,10 @@ import type { StoredResponse } from '../response/stored-response.js'
 /** Options of the response tier in the yoga plugin (`useLoadCache({ responses: { … } })`). */
 export interface ResponseCacheOptions extends ResponseTierOptions {
   /**
-   * Requests that neither read nor write stored responses. Default: a request that says
-   * `Cache-Control: no-cache` or `no-store` (a client asking for a fresh answer).
+   * Requests that neither read nor write stored responses (e.g. `(request) => request.headers.has('x-debug')`).
+   * Default: none. A client's `Cache-Control: no-cache` is not a bypass: stored responses are never stale
+   * (they are evicted, not expired, when their data changes), and fetch() sends it with every conditional
+   * request.
    */
   bypass?: (request: Request) => boolean
   /**
@@ -49,15 +51,17 @@ export function responseHooks(
   options: ResponseCacheOptions,
   viewerOf: (context: Record<string, unknown> & { request: Request }) => Promise<string | null>,
 ): {
-  hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess'>
+  hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
   adopt(params: unknown, state: RequestCacheState): void
 } {
   const tier = new ResponseTier(cache, options)
   const documents = new DocumentCache()
   const batched = new WeakSet<Request>()
+  /** Why a request the tier executed was not stored, for its Cache-Status. */
+  const notStored = new WeakMap<Request, string>()
   const filling = new WeakMap<object, { state?: RequestCacheState }>()
-  const bypass = options.bypass ?? defaultBypass
+  const bypass = options.bypass ?? (() => false)
   const tagHeader = options.cacheTagHeader ?? false
   const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
 
@@ -108,9 +112,18 @@ export function responseHooks(
               return { result, state, entities: state ? producedEntities(state) : new Set<string>() }
             },
           )
-          if (served.kind === 'executed') return served.result
+          if (served.kind === 'executed') {
+            notStored.set(request, served.reason)
+            return served.result
+          }
           return { [SERVED]: { served, mediaType } } as ServedMarker
         })
+      },
+      onResponse({ request, response }) {
+        const reason = notStored.get(request)
+        if (reason !== undefined && !response.headers.has('cache-status')) {
+          response.headers.set('cache-status', `loadcache; fwd=miss; detail=${JSON.stringify(reason)}`)
+        }
       },
       onResultProcess({ request, result, setResultProcessor }) {
         const marker = (result as Partial<ServedMarker>)[SERVED]
@@ -186,11 +199,6 @@ function regularMediaType(request: Request): string | undefined {
     }
   }
   return chosen
-}
-
-function defaultBypass(request: Request): boolean {
-  const cacheControl = request.headers.get('cache-control')
-  return cacheControl !== null && /\b(no-cache|no-store)\b/i.test(cacheControl)
 }
 
 export type { StoredResponse }

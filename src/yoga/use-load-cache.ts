@@ -134,7 +134,9 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
         },
       }
     },
-    onResponse({ request, response }) {
+    onResponse(payload) {
+      responses?.hooks.onResponse?.(payload)
+      const { request, response } = payload
       const values = policiesByRequest.get(request)
       if (values === undefined || response.headers.has('cache-control')) return
       response.headers.set('cache-control', combineCacheControl(values))

@@ -269,8 +269,15 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     expect((await countQueries(db, () => query(a, POST_AUTHORS))).users).toBe(1)
 
     const onB = await countQueries(db, () => query(b, POST_AUTHORS))
-    expect(onB.users).toBe(0)
-    // B resolves every Post.author from Redis (the field is @cached), so its user loader never fetches.
+    expect(onB).toEqual({ users: 0, posts: 0, comments: 0 })
+    // B answers with the response A stored (the response tier): nothing is executed, no field is read.
+    expect(b.cache.stats().responses['']).toMatchObject({ hits: 1, misses: 0 })
+    expect(b.cache.stats().loaders['Post.author']?.l2Hits ?? 0).toBe(0)
+
+    // Another selection of the same data executes on B, every Post.author from Redis (the field is
+    // @cached), so B's user loader never fetches.
+    const other = await countQueries(db, () => query(b, '{ posts(first: 100) { author { id name } } }'))
+    expect(other.users).toBe(0)
     const stats = b.cache.stats().loaders
     expect(stats.user?.fetchCalls ?? 0).toBe(0)
     expect(stats['Post.author']!.l2Hits).toBeGreaterThan(0)

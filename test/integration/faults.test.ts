@@ -117,8 +117,8 @@ describe('Redis faults', () => {
       const started = Date.now()
       await a.invalidate(user, ['1'])
       expect(Date.now() - started).toBeLessThan(300)
-      // The key, and its key tag (which evicts responses built from the entry).
-      expect(a.stats().redis.pendingInvalidations).toBe(2)
+      // The key, its key tag (which evicts responses built from the entry) and that tag's bucket.
+      expect(a.stats().redis.pendingInvalidations).toBe(3)
       // While its invalidation is pending, `a` does not trust L2 (which still holds the old row).
       expect((await a.loaders({ user }).user.load('1'))?.name).toBe('changed during the outage')
     } finally {
