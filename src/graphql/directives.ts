@@ -115,13 +115,24 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
   return {
     typeDefs: loadCacheDirectiveTypeDefs(options),
     transformer: (schema) => {
+      const hasIdentity = (type: GraphQLObjectType) =>
+        identities[type.name] !== undefined || 'id' in type.getFields()
+      const listTagsByType = new Map<GraphQLOutputType, readonly string[]>()
       const hints = directiveHints(schema, directive.cached)
       checkTypeHints(schema, hints)
       const context: BuildContext = {
         schema,
         directive,
         identity,
-        hasIdentity: (type) => identities[type.name] !== undefined || 'id' in type.getFields(),
+        hasIdentity,
+        listTags: (list) => {
+          let tags = listTagsByType.get(list)
+          if (tags === undefined) {
+            tags = listTypeTags(schema, list, hasIdentity)
+            listTagsByType.set(list, tags)
+          }
+          return tags
+        },
         hints,
         cache: options.cache,
         logger: options.cache ? engineOf(options.cache).options.logger : undefined,
@@ -139,6 +150,8 @@ interface BuildContext {
   readonly directive: { readonly cached: string; readonly invalidates: string }
   readonly identity: IdentityResolver
   readonly hasIdentity: (type: GraphQLObjectType) => boolean
+  /** The `Type` tags of a list type (memoized): see listTypeTags. */
+  readonly listTags: (list: GraphQLOutputType) => readonly string[]
   readonly hints: HintSources
   readonly cache: LoadCache | undefined
   readonly logger: Logger | undefined
@@ -310,18 +323,21 @@ function cachedResolver(
           ? (identity(typeName, parent as Record<string, unknown>) ?? null)
           : null
     }
+    const tracker = trackerOf(state, info)
+    // A PUBLIC field below a PRIVATE one is the viewer's too (see OperationTracker#underPrivate).
+    const scope = plan.scope === 'PRIVATE' || tracker.underPrivate(info.path.prev) ? 'PRIVATE' : 'PUBLIC'
+    if (scope === 'PRIVATE') tracker.markPrivate(info.path)
     // PRIVATE data is cached only under a viewer; a parent without identity cannot be keyed safely.
     let key: string | undefined
-    if ((plan.scope === 'PUBLIC' || state.viewer !== null) && (plan.isRoot || parentId !== null)) {
+    if ((scope === 'PUBLIC' || state.viewer !== null) && (plan.isRoot || parentId !== null)) {
       try {
-        key = stableJson([parentId, args, plan.scope === 'PRIVATE' ? state.viewer : null])
+        key = stableJson([parentId, args, scope === 'PRIVATE' ? state.viewer : null])
       } catch {
         // Arguments a custom scalar parsed into something unkeyable: resolve without the cache.
       }
     }
     if (plan.isRoot) state.recordRoot(key !== undefined)
-    state.recordPolicy(plan, key !== undefined)
-    const tracker = trackerOf(state, info)
+    state.recordPolicy(plan, key !== undefined, scope)
     if (!plan.isRoot) tracker.saw(typeName, parent, identity)
     if (key === undefined) return original(parent, args, ctx, info)
     tracker.resolvedAt(info.path, plan, key)
@@ -337,7 +353,7 @@ function cachedResolver(
         if ((await completionError(field.type, value, ctx, info)) !== undefined) {
           return { store: false, shareable: true }
         }
-        const walked = await collectValueTags(schema, value, field.type, identity, ctx, info)
+        const walked = await collectValueTags(schema, value, field.type, identity, ctx, info, build.listTags)
         if (walked.incomplete !== undefined) {
           warnOnce(
             build,
@@ -378,7 +394,7 @@ function evictingResolver(
     const tags = walked.tags
     // A created entity must show in every cached list of its type: evict the `Type` tag of what the
     // mutation returned (or of the types @invalidates names).
-    const returned = types ?? (await returnedTypes(schema, result, field.type, ctx, info))
+    const returned = types ?? (await returnedTypes(build, result, field.type, ctx, info))
     for (const type of returned) tags.add(typeTag(type))
     for (const template of declared) {
       for (const tag of renderTagTemplate(template, { args, parent, result })) tags.add(tag)
@@ -390,30 +406,42 @@ function evictingResolver(
   }
 }
 
-/** The runtime object types of the entities a field returned (through lists), not of nested ones. */
+/**
+ * The runtime object types of the entities a field returned (through lists, and through wrappers without
+ * an identity such as a mutation payload `{ post: Post! }`), not of entities nested in those entities.
+ */
 async function returnedTypes(
-  schema: GraphQLSchema,
+  build: BuildContext,
   value: unknown,
   type: GraphQLOutputType,
   context: unknown,
   info: GraphQLResolveInfo,
 ): Promise<Set<string>> {
   const types = new Set<string>()
-  const visit = async (member: unknown, memberType: GraphQLOutputType): Promise<void> => {
-    if (member === null || typeof member !== 'object') return
+  const visit = async (member: unknown, memberType: GraphQLOutputType, depth: number): Promise<void> => {
+    if (member === null || typeof member !== 'object' || depth > 8) return
     const nullable = getNullableType(memberType)
     if (isListType(nullable)) {
       if (typeof (member as Iterable<unknown>)[Symbol.iterator] !== 'function') return
-      for (const item of member as Iterable<unknown>) await visit(item, nullable.ofType)
+      for (const item of member as Iterable<unknown>) await visit(item, nullable.ofType, depth + 1)
       return
     }
-    if (isObjectType(nullable)) types.add(nullable.name)
-    else if (isAbstractType(nullable)) {
-      const runtime = await runtimeType(schema, member, nullable, context, info)
-      if (runtime !== undefined) types.add(runtime.name)
+    const object = isObjectType(nullable)
+      ? nullable
+      : isAbstractType(nullable)
+        ? await runtimeType(build.schema, member, nullable, context, info)
+        : undefined
+    if (object === undefined) return
+    if (build.hasIdentity(object)) {
+      types.add(object.name)
+      return
+    }
+    // A payload or an edge: what it wraps is what was returned.
+    for (const [name, field] of Object.entries(object.getFields())) {
+      await visit((member as Record<string, unknown>)[name], field.type, depth + 1)
     }
   }
-  await visit(value, type)
+  await visit(value, type, 0)
   return types
 }
 

@@ -48,7 +48,8 @@ export interface ValueTags {
  * Collects the `Type:id` tags of every entity in a resolved value, walking it along its GraphQL type:
  * objects in lists, nested in other objects, and behind interfaces and unions, whose runtime type is
  * resolved the way graphql-js resolves it (`__typename`, the abstract type's `resolveType`, or the
- * possible types' `isTypeOf`), so no `__typename` needs to be selected or returned.
+ * possible types' `isTypeOf`), so no `__typename` needs to be selected or returned. Every list it walks
+ * adds `listTags(listType)` (the `Type` tags of what the list can hold).
  */
 export async function collectValueTags(
   schema: GraphQLSchema,
@@ -57,6 +58,7 @@ export async function collectValueTags(
   identity: IdentityResolver,
   context: unknown,
   info: GraphQLResolveInfo,
+  listTags: (list: GraphQLOutputType) => readonly string[] = () => [],
 ): Promise<ValueTags> {
   const found: { tags: Set<string>; reachable: Set<object>; incomplete: string | undefined } = {
     tags: new Set(),
@@ -72,6 +74,8 @@ export async function collectValueTags(
     const nullable = getNullableType(memberType)
     if (isListType(nullable)) {
       if (!isIterable(member)) return
+      // A list in the value (at any depth) must show an entity of its item type created later.
+      for (const tag of listTags(nullable)) found.tags.add(tag)
       for (const item of member as Iterable<unknown>) await walk(item, nullable.ofType, depth + 1)
       return
     }

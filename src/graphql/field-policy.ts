@@ -51,8 +51,9 @@ export interface FieldPolicy {
  * Rules (Apollo's cacheControl inheritance, made safe):
  * - The return type's hint applies to the field through lists and non-null; for an interface or a union,
  *   so do the hints of its object types, for scope.
- * - TTL: the smaller of the field's and the type's. A field may lower its type's TTL, never raise it
- *   (Apollo lets a field hint replace the type's; a larger max-age than the type's author allowed would be
+ * - TTL: the smallest of the field's, the type's and (interface, union) its object types'. A field may
+ *   lower its type's TTL, never raise it (Apollo lets a field hint replace the type's, and takes an
+ *   interface's over its implementations'; a larger max-age than a type's author allowed would be
  *   advertised to HTTP caches).
  * - Scope: PRIVATE when the field or its return type (or one of its object types) says PRIVATE. A field
  *   that leaves `scope` out inherits; one that says `scope: PUBLIC` on a PRIVATE type is refused, because it
@@ -71,9 +72,14 @@ export function fieldPolicy(
   const typeHints = isCompositeType(named) ? typeHintsOf(schema, named, sources) : []
   const declared = typeHints[0]?.type === named ? typeHints[0].hint : undefined
   if (own === undefined && declared === undefined) return undefined
+  // An object type's hint alone (no hint on the field or its declared type) does not cache the field.
 
   const where = own?.where ?? `${declared!.where} (inherited by ${coordinate})`
-  const ttls = [own?.ttl, declared?.ttl].filter((ttl): ttl is number => ttl !== undefined)
+  // The type's TTL, and for an interface or union its object types' too: whichever object a value turns
+  // out to be, its type's author allowed no more than that.
+  const ttls = [own?.ttl, ...typeHints.map(({ hint }) => hint.ttl)].filter(
+    (ttl): ttl is number => ttl !== undefined,
+  )
   if (ttls.length === 0) {
     throw new LoadCacheSchemaError(
       `${where}: no ttl: give ${coordinate} a ttl, or its type ${named.name} one (@cached(ttl: …))`,

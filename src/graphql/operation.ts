@@ -36,6 +36,7 @@ export class OperationTracker {
   readonly #seen = new WeakSet<object>()
   readonly #fills: Fill[] = []
   readonly #cachedAt: { path: ResponsePath; plan: CachePlan; key: string }[] = []
+  #privatePaths: WeakSet<object> = EMPTY
   #collecting: boolean
 
   constructor(isMutation: boolean, collecting: boolean) {
@@ -52,6 +53,25 @@ export class OperationTracker {
     const tag = entityTag(typeName, id)
     this.entities.add(tag)
     this.#objectTags.set(parent, tag)
+  }
+
+  /** Marks where a PRIVATE field resolved: everything below it is the viewer's too (see underPrivate). */
+  markPrivate(path: ResponsePath): void {
+    if (this.#privatePaths === EMPTY) this.#privatePaths = new WeakSet()
+    this.#privatePaths.add(path)
+  }
+
+  /**
+   * Whether a field at `path` runs below a PRIVATE field. Its parent then came from data made for one
+   * viewer (`me` returns the viewer's own user, with what only they may see), so its value may hold that
+   * data too, whatever its own scope: it must be keyed by viewer like the field above it.
+   */
+  underPrivate(path: ResponsePath | undefined): boolean {
+    if (this.#privatePaths === EMPTY) return false
+    for (let node = path; node !== undefined; node = node.prev) {
+      if (this.#privatePaths.has(node)) return true
+    }
+    return false
   }
 
   /** Records where a cached field was resolved, for matching errors to the entries they came from. */
@@ -107,6 +127,9 @@ export class OperationTracker {
     return evict
   }
 }
+
+/** Shared by every tracker that has seen no PRIVATE field (the common case): nothing to walk up for. */
+const EMPTY: WeakSet<object> = new WeakSet()
 
 const trackers = new WeakMap<RequestCacheState, OperationTracker>()
 

@@ -7,7 +7,7 @@ import type { CacheEngine } from '../engine/engine.js'
 import { NOT_SHARED } from '../engine/flight.js'
 import type { BatchSource } from '../engine/runtime.js'
 import type { FetchOutcome, LoaderDefinition } from '../loader/define-loader.js'
-import type { CachePlan } from './field-plan.js'
+import type { CachePlan, CacheScope } from './field-plan.js'
 
 export type { CachePlan, CacheScope } from './field-plan.js'
 
@@ -150,9 +150,9 @@ export class RequestCacheState {
    * never advertise a max-age above it, nor `public` when it holds PRIVATE data; PRIVATE data that could not
    * be cached (no viewer) makes it `no-store`.
    */
-  recordPolicy(plan: CachePlan, cached: boolean): void {
+  recordPolicy(plan: CachePlan, cached: boolean, scope: CacheScope = plan.scope): void {
     if (plan.ttl < this.policy.minTtl) this.policy.minTtl = plan.ttl
-    if (plan.scope === 'PRIVATE') {
+    if (scope === 'PRIVATE') {
       this.policy.private = true
       if (!cached) this.policy.uncachedPrivate = true
     }
