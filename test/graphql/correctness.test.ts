@@ -171,7 +171,7 @@ describe('eviction by what the operation produced', () => {
     const [a, b] = [await fixture.instance(), await fixture.instance()]
     expect((await b.query('{ post(id: "p1") { commentCount } }')).data).toEqual({ post: { commentCount: 1 } })
     const added = await a.query(mutation)
-    expect((added.data?.addComment as { post: { commentCount: number } }).post.commentCount).toBe(2)
+    expect((added.data!.addComment as { post: { commentCount: number } }).post.commentCount).toBe(2)
     await busDelivered(a.cache, b.cache)
     expect((await b.query('{ post(id: "p1") { commentCount } }')).data).toEqual({ post: { commentCount: 2 } })
   })
