@@ -50,6 +50,29 @@ export interface CacheEvents {
    * are the tags as given to `invalidateTags`.
    */
   evict: [event: EvictEvent]
+  /** A loader's (or cached field's) `fetch` ran: how many ids, how long, how many failed. */
+  fetch: [event: FetchEvent]
+  /** A Redis round trip finished (or failed, or timed out: then `error` is set). */
+  redis: [event: RedisEvent]
+  /** Ids answered from L1 or Redis. Emitted only while someone listens (it costs a call per id). */
+  hit: [event: { readonly loader: string; readonly key: string; readonly tier: 'l1' | 'l2' }]
+  /** Ids found in neither tier (each is then fetched, joined or waited for). Emitted only while listened to. */
+  miss: [event: { readonly loader: string; readonly key: string }]
+}
+
+export interface FetchEvent {
+  readonly loader: string
+  readonly ids: number
+  readonly durationMs: number
+  /** Ids the fetch failed for (an Error slot, or all of them when it threw or timed out). */
+  readonly failed: number
+}
+
+export interface RedisEvent {
+  /** `read`, `write`, `invalidate`, `read-tags`, `discard`, `probe`… */
+  readonly operation: string
+  readonly durationMs: number
+  readonly error?: unknown
 }
 
 export interface EvictEvent {
@@ -119,6 +142,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
           log?.(`[loadcache] [redis] circuit breaker ${previous} -> ${state}`)
           this.#emitSafely('breaker', state, previous)
         },
+        onCommand: (operation, durationMs, error) => {
+          if (this.listenerCount('redis') > 0) this.#emitSafely('redis', { operation, durationMs, error })
+        },
         onError: (error, operation) => {
           this.#redisErrors++
           logger.debug?.(`[loadcache] [redis] ${operation} failed: ${(error as Error)?.message ?? error}`)
@@ -153,6 +179,15 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       mayKeepInMemory: (flight, entry) => this.#mayKeepInMemory(flight, entry),
       serve: (rt, key, id, entry, now) => this.#serve(rt, key, id, entry, now),
       reportFetchError: (loader, error) => this.#emitSafely('fetchError', loader, error),
+      reportFetch: (event) => {
+        if (this.listenerCount('fetch') > 0) this.#emitSafely('fetch', event)
+      },
+      reportHit: (loader, key, tier) => {
+        if (this.listenerCount('hit') > 0) this.#emitSafely('hit', { loader, key, tier })
+      },
+      reportMiss: (loader, key) => {
+        if (this.listenerCount('miss') > 0) this.#emitSafely('miss', { loader, key })
+      },
     }
     this.#fills = new FillLoop({
       parts,
@@ -205,6 +240,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const results: unknown[] = new Array(ids.length)
     const memory = this.#memoryIfUsable()
     const observe = options?.observe
+    const hitListeners = this.listenerCount('hit') > 0
     let own: Flight[] | undefined
     let joined: Promise<void>[] | undefined
     for (let i = 0; i < ids.length; i++) {
@@ -219,6 +255,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       const entry = memory?.get(key, now)
       if (entry !== undefined) {
         rt.stats.l1Hits++
+        if (hitListeners) this.#emitSafely('hit', { loader: rt.def.name, key, tier: 'l1' })
         observe?.(entry, key)
         // The common case inline: fresh, and no early refresh to draw for.
         results[i] =

@@ -115,6 +115,14 @@ export class FetchRunner {
       }
     }
 
+    this.#parts.reportFetch({
+      loader: rt.def.name,
+      ids: ids.length,
+      durationMs: fetchMs,
+      failed: Array.isArray(outcomes)
+        ? outcomes.filter((outcome) => outcome.kind === 'error').length
+        : ids.length,
+    })
     const memory = this.#parts.memoryIfUsable()
     const memoryOnly = this.#redis === undefined
     for (let j = 0; j < flights.length; j++) {

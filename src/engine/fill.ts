@@ -45,6 +45,7 @@ export class FillLoop {
     try {
       if (redis === undefined || !redis.readable) {
         rt.stats.misses += flights.length
+        for (const flight of flights) this.#parts.reportMiss(rt.def.name, flight.key)
         await this.#runner.fetchAndStore(rt, flights, undefined, source)
         return
       }
@@ -85,6 +86,7 @@ export class FillLoop {
             const entry = decodeEntry(status.raw, rt.def.serializer)
             if (entry !== undefined) {
               rt.stats.l2Hits++
+              this.#parts.reportHit(rt.def.name, flight.key, 'l2')
               const memory = this.#parts.memoryIfUsable()
               if (memory !== undefined && this.#parts.mayKeepInMemory(flight, entry))
                 memory.set(flight.key, entry, now)
@@ -112,7 +114,10 @@ export class FillLoop {
               `[redis] read script answered ${read.statuses.length} statuses for ${pending.length} keys`,
             )
           }
-          if (firstPass && mode !== 'refresh') rt.stats.misses++
+          if (firstPass && mode !== 'refresh') {
+            rt.stats.misses++
+            this.#parts.reportMiss(rt.def.name, flight.key)
+          }
         }
         if (locked.length > 0)
           fetches.push(this.#runner.fetchAndStore(rt, locked, { token, clock: read.clock }, source))

@@ -78,4 +78,7 @@ export interface EngineParts {
   serve(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): unknown
   /** Reports a fetch failure to `fetchError` listeners. */
   reportFetchError(loader: string, error: Error): void
+  reportFetch(event: { loader: string; ids: number; durationMs: number; failed: number }): void
+  reportHit(loader: string, key: string, tier: 'l1' | 'l2'): void
+  reportMiss(loader: string, key: string): void
 }

@@ -63,6 +63,8 @@ export interface RedisTierOptions {
   readonly logger: Logger
   readonly onBreakerChange: (state: BreakerState, previous: BreakerState) => void
   readonly onError: (error: unknown, operation: string) => void
+  /** Every operation's outcome and duration (for metrics and traces). */
+  readonly onCommand?: (operation: string, durationMs: number, error?: unknown) => void
 }
 
 /** Raised when L2 is skipped (breaker open or invalidations waiting to be replayed). Never reaches users. */
@@ -437,11 +439,14 @@ export class RedisTier {
   }
 
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    const started = performance.now()
     try {
       const result = await this.#withTimeout(operation, command())
       this.#breaker.recordSuccess()
+      this.#o.onCommand?.(operation, performance.now() - started)
       return result
     } catch (error) {
+      this.#o.onCommand?.(operation, performance.now() - started, error)
       this.#o.onError(error, operation)
       // During a half-open probe the probe itself decides; counting here too would double-open.
       if (this.#breaker.state === 'closed') this.#breaker.recordFailure(performance.now())

@@ -183,3 +183,39 @@ async function serverCalls(admin: ReturnType<RedisServer['client']>, command: st
   const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)
   return match ? Number(match[1]) : 0
 }
+
+describe('events for metrics and traces', () => {
+  it('reports hits by tier, misses, fetches and Redis round trips to listeners', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    source.failingIds.add('3')
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const a = await makeCache()
+    const b = await makeCache()
+    const seen: string[] = []
+    for (const cache of [a, b]) {
+      const name = cache === a ? 'a' : 'b'
+      cache.on('hit', (event) => seen.push(`${name} hit ${event.tier} ${event.key.split(':').at(-1)}`))
+      cache.on('miss', (event) => seen.push(`${name} miss ${event.key.split(':').at(-1)}`))
+      cache.on('fetch', (event) =>
+        seen.push(`${name} fetch ${event.loader} ${event.ids} ids, ${event.failed} failed`),
+      )
+    }
+    const operations: string[] = []
+    a.on('redis', (event) => {
+      expect(event.durationMs).toBeGreaterThanOrEqual(0)
+      operations.push(`${event.operation}${event.error ? ' failed' : ''}`)
+    })
+    await a.loaders({ user }).user.loadMany(['1', '3'])
+    await a.loaders({ user }).user.load('1')
+    await b.loaders({ user }).user.load('1')
+    expect(seen).toEqual([
+      'a miss 1}',
+      'a miss 3}',
+      'a fetch user 2 ids, 1 failed',
+      'a hit l1 1}',
+      'b hit l2 1}',
+    ])
+    expect(operations).toEqual(['read', 'write'])
+  })
+})
