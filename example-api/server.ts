@@ -33,6 +33,8 @@ export interface ExampleServerOptions {
   redisUrl?: string
   /** Cache namespace: the prefix of every Redis key and of the bus channel. Default `'example-api'`. */
   namespace?: string
+  /** The cache's per-command Redis timeout, in ms. Default: loadcache's (250). */
+  redisTimeoutMs?: number
   /**
    * Longest `createExampleServer` waits for the bus subscription before it resolves anyway, in ms.
    * Default 2000. Not waiting forever keeps the server starting while Redis is down: the cache fails
@@ -101,7 +103,12 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
   let cache: LoadCache
   try {
     redis = options.redisUrl ? connectRedis(options.redisUrl, logger) : undefined
-    cache = createCache({ namespace: options.namespace ?? DEFAULT_NAMESPACE, redis, logger })
+    cache = createCache({
+      namespace: options.namespace ?? DEFAULT_NAMESPACE,
+      redis,
+      logger,
+      redisTimeoutMs: options.redisTimeoutMs,
+    })
   } catch (error) {
     redis?.disconnect()
     if (ownsDb) await db.close()

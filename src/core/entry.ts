@@ -3,20 +3,23 @@
  *
  * Redis form: a header line, `\n`, then the serialized value:
  *
- *     2 <kind> <clock> <freshUntil> <expiresAt> <fetchMs> [<tag> ...]\n<payload>
+ *     3 <kind> <clock> <freshUntil> <expiresAt> <fetchMs> [<tag>=<version> ...]\n<payload>
  *
- * - `2`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely and
+ * - `3`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely and
  *   processes of two versions never misread each other's entries during a rolling upgrade.
  * - `kind`: `v<codec>` for a value stored by the serializer whose `id` is `<codec>` (`vd6`: devalue 6,
  *   `vj`: JSON), `a` for absent (the source did not return the id). Absent entries have an empty payload,
  *   so "absent" and "present with value null" can never be confused; a value written by another serializer
  *   is a miss, never a misread.
- * - `clock`: the tag clock the filler read *before* fetching. The entry is valid while every tag's version
- *   is at most this clock; a tag invalidated after the read has a larger version, so a value fetched
- *   across an invalidation can never be served (see redis/scripts.ts).
+ * - `clock`: the tag clock the filler read *before* fetching. A write is refused when a tag was invalidated
+ *   after it (see redis/scripts.ts).
  * - `freshUntil` / `expiresAt`: epoch ms; between the two the entry is stale and served only within grace.
  * - `fetchMs`: how long the fetch took, the `delta` of XFetch early refresh.
- * - tags: encoded with `encodeSegment`, so they contain no spaces or newlines.
+ * - `<tag>=<version>`: each tag (encoded with `encodeSegment`: no spaces, newlines or `=`) with the version
+ *   it had when the entry was written. The entry is valid while every tag still has exactly that version:
+ *   an invalidation changes it, and a version that was lost (evicted) is recreated with a new unique value,
+ *   so neither can make an old entry valid again. The client sends bare tags; the write script fills in
+ *   the versions.
  *
  * The header is plain text because the Lua scripts parse it to check tag versions in the same round trip
  * that reads the entry.
@@ -30,6 +33,11 @@ export interface CacheEntry {
   readonly fetchMs: number
   /** Encoded tags. */
   readonly tags: readonly string[]
+  /**
+   * The version each tag had when the entry was stored in Redis, aligned with `tags`; undefined for entries
+   * never stored there (memory-only caches).
+   */
+  readonly versions?: readonly string[]
   /** Approximate size in bytes, for the L1 byte bound. */
   readonly size: number
 }
@@ -52,22 +60,35 @@ export interface Serializer {
 /** What a serializer's `id` may be: it is part of the entry header. */
 export const SERIALIZER_ID = /^[A-Za-z0-9]{1,8}$/
 
+/** The Redis form of an entry with bare tags, as the client sends it (the write script adds versions). */
 export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string, codec: string): string {
   const tags = entry.tags.length > 0 ? ` ${entry.tags.join(' ')}` : ''
   const kind = entry.absent ? 'a' : `v${codec}`
-  return `2 ${kind} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
+  return `3 ${kind} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
 }
 
 /**
- * The clock reading and encoded tags of an entry in its Redis form, without decoding the payload (for the
- * tag checks done by the client on Redis Cluster). `undefined` when the header is malformed.
+ * The clock reading and tags (with their versions, when present) of an entry in its Redis form, without
+ * decoding the payload (for the tag checks done by the client on Redis Cluster). `undefined` when the
+ * header is malformed.
  */
-export function entryClockAndTags(raw: string): { clock: number; tags: string[] } | undefined {
+export function entryHeader(
+  raw: string,
+): { clock: number; tags: string[]; versions: (string | undefined)[]; header: string } | undefined {
   const newline = raw.indexOf('\n')
   if (newline < 0) return undefined
-  const fields = raw.slice(0, newline).split(' ')
+  const header = raw.slice(0, newline)
+  const fields = header.split(' ')
   const clock = Number(fields[2])
-  return fields.length >= 6 && Number.isFinite(clock) ? { clock, tags: fields.slice(6) } : undefined
+  if (fields.length < 6 || !Number.isFinite(clock)) return undefined
+  const tags: string[] = []
+  const versions: (string | undefined)[] = []
+  for (const field of fields.slice(6)) {
+    const equals = field.indexOf('=')
+    tags.push(equals < 0 ? field : field.slice(0, equals))
+    versions.push(equals < 0 ? undefined : field.slice(equals + 1))
+  }
+  return { clock, tags, versions, header }
 }
 
 /**
@@ -75,19 +96,17 @@ export function entryClockAndTags(raw: string): { clock: number; tags: string[] 
  * serializer rejects): a broken entry is a miss, never an exception.
  */
 export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | undefined {
-  const newline = raw.indexOf('\n')
-  if (newline < 0) return undefined
-  const fields = raw.slice(0, newline).split(' ')
-  if (fields.length < 6 || fields[0] !== '2') return undefined
+  const parsed = entryHeader(raw)
+  if (parsed === undefined) return undefined
+  const fields = parsed.header.split(' ', 6)
+  if (fields[0] !== '3') return undefined
   const kind = fields[1]
-  const clock = Number(fields[2])
   const freshUntil = Number(fields[3])
   const expiresAt = Number(fields[4])
   const fetchMs = Number(fields[5])
-  if (!Number.isFinite(clock) || !Number.isFinite(freshUntil) || !Number.isFinite(expiresAt)) return undefined
-  if (!Number.isFinite(fetchMs)) return undefined
-  const tags = fields.slice(6)
-  const payload = raw.slice(newline + 1)
+  if (!Number.isFinite(freshUntil) || !Number.isFinite(expiresAt) || !Number.isFinite(fetchMs))
+    return undefined
+  const payload = raw.slice(parsed.header.length + 1)
   let value: unknown = null
   if (kind === `v${serializer.id ?? 'c'}`) {
     try {
@@ -98,5 +117,18 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
   } else if (kind !== 'a' || payload !== '') {
     return undefined
   }
-  return { absent: kind === 'a', value, clock, freshUntil, expiresAt, fetchMs, tags, size: raw.length * 2 }
+  const versions = parsed.versions.every((version) => version !== undefined)
+    ? (parsed.versions as string[])
+    : undefined
+  return {
+    absent: kind === 'a',
+    value,
+    clock: parsed.clock,
+    freshUntil,
+    expiresAt,
+    fetchMs,
+    tags: parsed.tags,
+    ...(versions && parsed.tags.length > 0 ? { versions } : {}),
+    size: raw.length * 2,
+  }
 }

@@ -81,6 +81,9 @@ export interface EvictEvent {
   readonly tags: readonly string[]
 }
 
+/** Ids filled together at most: the largest batch whose read, fetch and write fit well within a lock TTL. */
+const MAX_FILL = 10_000
+
 /** Refresh attempts remembered before that memory is reset. */
 const MAX_REMEMBERED = 10_000
 /** Least time between two background refresh attempts of one key in one process. */
@@ -121,41 +124,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     if (options.memory) this.#memory = new MemoryTier(options.memory)
     const client = options.redis
     if (client) {
-      this.#redis = new RedisTier({
-        client,
-        keys: this.keys,
+      // The bus first: the Redis tier publishes through it on Redis Cluster.
+      const bus = new Bus(client, {
+        channel: this.keys.channel,
         instanceId: this.instanceId,
-        timeoutMs: options.redisTimeoutMs,
-        lockTtlMs: options.lockTtlMs,
-        // A tag version must outlive every entry written before it and every fill that read the clock
-        // before it (fills write within lockTtlMs of reading), or an old entry would pass the check.
-        tagTtlMs: Math.ceil(options.maxTtl * (1 + options.jitter) * 1000) + options.lockTtlMs + 60_000,
-        failureThreshold: options.failureThreshold,
-        breakDurationMs: options.breakDurationMs,
-        maxPendingInvalidations: options.maxPendingInvalidations,
+        maxStalenessMs: options.maxStalenessMs,
         logger,
-        onBreakerChange: (state, previous) => {
-          // L1 cannot hear invalidations while Redis is unreachable, and entries may have been invalidated
-          // during the outage: start clean on both edges.
-          this.#memory?.clear()
-          const log = state === 'closed' ? logger.info : logger.warn
-          log?.(`[loadcache] [redis] circuit breaker ${previous} -> ${state}`)
-          this.#emitSafely('breaker', state, previous)
-        },
-        onCommand: (operation, durationMs, error) => {
-          if (this.listenerCount('redis') > 0) this.#emitSafely('redis', { operation, durationMs, error })
-        },
-        onError: (error, operation) => {
-          this.#redisErrors++
-          logger.debug?.(`[loadcache] [redis] ${operation} failed: ${(error as Error)?.message ?? error}`)
-          this.#emitSafely('redisError', error, operation)
-        },
-      })
-      this.#bus = new Bus(
-        client,
-        this.keys.channel,
-        this.instanceId,
-        {
+        handlers: {
           onInvalidate: (keys, tags) => {
             this.#evictLocally(keys, tags)
             this.#reportEviction('remote', keys, tags)
@@ -170,9 +145,46 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
             this.#emitSafely('bus', 'down')
           },
         },
+      })
+      this.#bus = bus
+      this.#redis = new RedisTier({
+        client,
+        keys: this.keys,
+        instanceId: this.instanceId,
+        timeoutMs: options.redisTimeoutMs,
+        lockTtlMs: options.lockTtlMs,
+        // A version set by an invalidation that no stored entry carries must outlive the fills in flight
+        // that read the clock before it (they write within lockTtlMs). Versions that entries carry get
+        // their TTL from those entries' writes (tagMarginMs longer than each).
+        tagTtlMs: options.lockTtlMs + 60_000,
+        tagMarginMs: options.lockTtlMs + 10_000,
+        failureThreshold: options.failureThreshold,
+        breakDurationMs: options.breakDurationMs,
+        maxPendingInvalidations: options.maxPendingInvalidations,
         logger,
-      )
+        publish: (message) => bus.publish(message),
+        onBreakerChange: (state, previous, cause) => {
+          // L1 cannot hear invalidations while Redis is unreachable, and entries may have been invalidated
+          // during the outage: start clean on both edges.
+          this.#memory?.clear()
+          if (state === 'closed') logger.info?.(`[loadcache] [redis] circuit breaker ${previous} -> closed`)
+          else
+            logger.warn(
+              `[loadcache] [redis] circuit breaker ${previous} -> ${state}${cause ? ` (last failure: ${cause})` : ''}; loads go to the source until a probe succeeds`,
+            )
+          this.#emitSafely('breaker', state, previous)
+        },
+        onCommand: (operation, durationMs, error) => {
+          if (this.listenerCount('redis') > 0) this.#emitSafely('redis', { operation, durationMs, error })
+        },
+        onError: (error, operation) => {
+          this.#redisErrors++
+          logger.debug?.(`[loadcache] [redis] ${operation} failed: ${(error as Error)?.message ?? error}`)
+          this.#emitSafely('redisError', error, operation)
+        },
+      })
     }
+    void this.#redis?.checkEvictionPolicy()
     const parts: EngineParts = {
       options,
       memoryIfUsable: () => this.#memoryIfUsable(),
@@ -282,7 +294,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         }),
       )
     }
-    if (own !== undefined) await this.#fills.fill(rt, own, 'lock', options?.source ?? rt.source)
+    if (own !== undefined) {
+      // A fill's locks must not expire before it writes; a batch of 100,000 ids would take longer than
+      // lockTtlMs to read, fetch and write. So huge batches fill in waves, each with its own fetch.
+      const source = options?.source ?? rt.source
+      for (let start = 0; start < own.length; start += MAX_FILL) {
+        await this.#fills.fill(rt, own.slice(start, start + MAX_FILL), 'lock', source)
+      }
+    }
     if (joined !== undefined) await Promise.all(joined)
     return results
   }
@@ -342,9 +361,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   /** L1, when it may be used: always without Redis; with Redis only while the bus can tell us about changes. */
+  /**
+   * L1, when it may be used: always without Redis; with Redis only while the bus holds its lease (it has
+   * heard every invalidation up to maxStalenessMs ago) and the breaker is closed.
+   */
   #memoryIfUsable(): MemoryTier | undefined {
     if (this.#redis === undefined) return this.#memory
-    if (this.#bus?.connected !== true || this.#redis.breakerState !== 'closed') return undefined
+    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(performance.now()) !== true)
+      return undefined
     return this.#memory
   }
 

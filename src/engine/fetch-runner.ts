@@ -4,7 +4,7 @@ import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/error
 import { type CacheId, encodeTags } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
 import type { FetchOutcome } from '../loader/define-loader.js'
-import { isRefusedWrite, type RedisTier, type WriteItem, type WriteStatus } from '../redis/redis-tier.js'
+import { isRefusedWrite, type RedisTier, type WriteItem, type WriteResult } from '../redis/redis-tier.js'
 import type { Flight } from './flight.js'
 import type { BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 
@@ -91,9 +91,7 @@ export class FetchRunner {
         shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const readClock = lock?.clock ?? 0
-        const clock = source.clock === undefined ? readClock : source.clock(flight.id, readClock)
-        const made = this.#makeEntry(rt, flight, outcome, clock, now, fetchMs, source)
+        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -102,16 +100,17 @@ export class FetchRunner {
       // Release the lock even when there is nothing to write, so waiters re-read at once.
       if (lock !== undefined) {
         const entry = entries[j]
-        writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1 })
+        const checks = entry !== undefined ? source.checks?.(flight.id) : undefined
+        writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1, checks })
       }
     }
 
-    let statuses: WriteStatus[] | undefined
+    let written: WriteResult | undefined
     if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
       try {
-        statuses = await this.#redis.write(writes, lock.token)
+        written = await this.#redis.write(writes, lock.token)
       } catch {
-        statuses = undefined
+        written = undefined
       }
     }
 
@@ -127,8 +126,10 @@ export class FetchRunner {
     const memoryOnly = this.#redis === undefined
     for (let j = 0; j < flights.length; j++) {
       const flight = flights[j]!
-      const entry = entries[j]
-      const status = statuses?.[j]
+      const status = written?.statuses[j]
+      const versions = written?.versions[j]
+      // The versions its tags were stored with: a response built from this entry is checked against them.
+      const entry = entries[j] && versions ? { ...entries[j]!, versions } : entries[j]
       if (isRefusedWrite(status)) rt.stats.staleWritesRefused++
       // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
       const stored = entry !== undefined && (memoryOnly || status === 'written')

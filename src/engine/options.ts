@@ -37,6 +37,12 @@ export interface CreateCacheOptions {
   /** Per-command Redis timeout in ms. Default 250. */
   redisTimeoutMs?: number
   /**
+   * The longest, in ms, that this process may serve a value from L1 after another process's invalidation of
+   * it resolved, whatever happens to Redis or the network: L1 is used only while the bus has proof (a PING
+   * answered on its subscription) that it heard every invalidation up to this long ago. Default 1000.
+   */
+  maxStalenessMs?: number
+  /**
    * Longest a loader's `fetch` may take, in ms; past it the ids fail with `E_FETCH_TIMEOUT` (or get their
    * stale value within grace). Default 0: no limit (your database driver's own timeout applies).
    */
@@ -63,6 +69,7 @@ export interface ResolvedCacheOptions {
   readonly lockTtlMs: number
   readonly lockWaitMs: number
   readonly redisTimeoutMs: number
+  readonly maxStalenessMs: number
   readonly fetchTimeoutMs: number
   readonly failureThreshold: number
   readonly breakDurationMs: number
@@ -118,6 +125,7 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
     lockTtlMs,
     lockWaitMs: positiveInteger('lockWaitMs', options.lockWaitMs, lockTtlMs),
     redisTimeoutMs: positiveInteger('redisTimeoutMs', options.redisTimeoutMs, 250),
+    maxStalenessMs: positiveInteger('maxStalenessMs', options.maxStalenessMs, 1000),
     fetchTimeoutMs: loaderTuning.fetchTimeoutMs('fetchTimeoutMs', options.fetchTimeoutMs) ?? 0,
     failureThreshold: positiveInteger('breaker.failureThreshold', breaker.failureThreshold, 5),
     breakDurationMs: positiveInteger('breaker.breakDurationMs', breaker.breakDurationMs, 5000),

@@ -2,6 +2,7 @@ import type { CacheEntry } from '../core/entry.js'
 import type { CacheId } from '../core/keys.js'
 import type { FetchOutcome, LoaderDefinition } from '../loader/define-loader.js'
 import type { MemoryTier } from '../memory/memory-tier.js'
+import type { WriteCheck } from '../redis/redis-tier.js'
 import type { ResolvedCacheOptions } from './options.js'
 import type { LoaderStats } from './stats.js'
 
@@ -33,11 +34,11 @@ export interface BatchSource {
   /** Tags of a fetched value, besides the loader's `entity` tag. Called once per stored value. */
   tags(id: CacheId, value: unknown): readonly string[]
   /**
-   * The clock reading to store with a fetched value, given the one this fill read before fetching. A value
-   * built from other entries (a response) passes the oldest of theirs, so an invalidation any of them
-   * missed makes the write refused. Default: the fill's own reading.
+   * Extra conditions of the write of a value built from other entries (a response): each tag must still
+   * have the version the entry it came from recorded, and key tags must not have moved since that entry's
+   * clock, so a response built from an entry an L1 served after it was invalidated elsewhere is refused.
    */
-  clock?(id: CacheId, readClock: number): number
+  checks?(id: CacheId): readonly WriteCheck[]
   /** The exact TTL of a fetched value, in ms (no jitter); default: the loader's TTL, with jitter. */
   ttlMs?(id: CacheId, value: unknown): number
   /** Whether `tags()` returns tags already encoded (taken from other entries) rather than as written. */

@@ -1,10 +1,18 @@
-import { entryClockAndTags } from '../core/entry.js'
+import { entryHeader } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
 import { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
+import { MAX_TAGS_PER_SCRIPT, pick, runLimited, scriptGroups } from './chunks.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
-import { groupBySlot } from './key-slot.js'
-import { clockScript, invalidateScript, type RedisClient, readScript, writeScript } from './scripts.js'
+import { PendingInvalidations } from './pending-invalidations.js'
+import {
+  clockScript,
+  invalidateScript,
+  type RedisClient,
+  readScript,
+  tagScript,
+  writeScript,
+} from './scripts.js'
 
 export type ReadMode = 'lock' | 'refresh'
 
@@ -16,7 +24,7 @@ export type ReadStatus =
   | { readonly kind: 'retry' }
 
 export interface ReadResult {
-  /** The tag clock read in the same step (see scripts.ts). */
+  /** The tag clock read before the fetch (the smallest reading of the batch's scripts; see scripts.ts). */
   readonly clock: number
   readonly statuses: readonly ReadStatus[]
 }
@@ -25,7 +33,8 @@ export interface ReadResult {
  * What the write script did with one key:
  * - `written`: the entry was stored and the lock released;
  * - `released`: nothing to write (an error or an uncacheable value), the lock released;
- * - `tagMoved`: refused, a tag of the entry was invalidated after the clock reading taken before the fetch;
+ * - `tagMoved`: refused, a tag of the entry was invalidated after the clock reading taken before the fetch
+ *   (or its version was lost);
  * - `lockLost`: refused, the lock was no longer ours (the key was invalidated, which deletes its lock, or the
  *   lock expired and someone else may be filling).
  */
@@ -43,11 +52,26 @@ export function isRefusedWrite(status: WriteStatus | undefined): boolean {
   return status === 'tagMoved' || status === 'lockLost'
 }
 
+/**
+ * An extra condition of a write (an entry built from other entries, a response): the tag must still have
+ * the version the entry it came from recorded, or must not have been invalidated after a clock reading.
+ */
+export type WriteCheck =
+  | { readonly tag: string; readonly version: string }
+  | { readonly tag: string; readonly notAfter: number }
+
 export interface WriteItem {
   readonly entryKey: string
-  /** The encoded entry, or `''` to release the lock without writing. */
+  /** The encoded entry (bare tags), or `''` to release the lock without writing. */
   readonly encoded: string
   readonly ttlMs: number
+  readonly checks?: readonly WriteCheck[]
+}
+
+/** Per item: what the write did, and (when written) the version each tag was stored with. */
+export interface WriteResult {
+  readonly statuses: WriteStatus[]
+  readonly versions: (readonly string[] | undefined)[]
 }
 
 export interface RedisTierOptions {
@@ -56,15 +80,23 @@ export interface RedisTierOptions {
   readonly instanceId: string
   readonly timeoutMs: number
   readonly lockTtlMs: number
+  /** TTL of a tag version that no stored entry carries yet (set by an invalidation for fills in flight). */
   readonly tagTtlMs: number
+  /** How much longer than an entry its tags' versions live. */
+  readonly tagMarginMs: number
   readonly failureThreshold: number
   readonly breakDurationMs: number
   readonly maxPendingInvalidations: number
   readonly logger: Logger
-  readonly onBreakerChange: (state: BreakerState, previous: BreakerState) => void
+  readonly onBreakerChange: (state: BreakerState, previous: BreakerState, cause: string | undefined) => void
   readonly onError: (error: unknown, operation: string) => void
   /** Every operation's outcome and duration (for metrics and traces). */
   readonly onCommand?: (operation: string, durationMs: number, error?: unknown) => void
+  /**
+   * Announces on the bus from the client (Redis Cluster: scripts cannot publish to the bus channel's
+   * slot; classic or sharded pub/sub, as the bus subscribed). Standalone scripts publish themselves.
+   */
+  readonly publish: (message: string) => Promise<unknown>
 }
 
 /** Raised when L2 is skipped (breaker open or invalidations waiting to be replayed). Never reaches users. */
@@ -82,43 +114,81 @@ class RedisTimeoutError extends Error {
   }
 }
 
+/** Bytes of one bus message at most: a huge invalidation is split into several, never dropped. */
+const MAX_MESSAGE_BYTES = 64 * 1024
+/** Single-key commands (tag versions on Redis Cluster) in flight at once. */
+const TAG_COMMANDS_IN_FLIGHT = 64
+
 /**
  * L2: every Redis operation loadcache performs, each bounded by a timeout and guarded by the circuit
  * breaker. Callers treat any rejection as "L2 unavailable" and carry on without it.
  *
- * Invalidations that cannot reach Redis are never dropped: they are queued (bounded, newest wins) and
- * replayed before L2 is read again, so an entry invalidated during an outage is not served after it.
+ * Any batch size works: a batch is split into scripts of at most 200 entries (500 tags), a few in flight at
+ * once, each with its own timeout, so no script holds Redis for more than a few milliseconds and other
+ * clients' commands run in between. A failed write releases every lock of its batch.
  *
- * Standalone Redis: each operation is one script, one round trip. Redis Cluster: a script may only touch
- * one slot, so a batch becomes one script per slot, sent together (ioredis routes each to its node: one
- * round trip per node, in parallel); the tag clock is read by its own script in the same step; tag
- * versions live in their own slots and are checked by the client after the read (a second round trip,
- * only when a hit carries tags). Writes skip the tag check there: the read-time check is what guarantees
- * that an entry written across a tag invalidation is never served.
+ * Invalidations that cannot reach Redis are never dropped: they are queued (bounded, newest wins) and
+ * replayed before L2 is read again, so an entry invalidated during an outage is not served after it. The
+ * invalidations of one event-loop turn go out together (one script and one bus message per 200 keys or 500
+ * tags, however many callers).
+ *
+ * Redis Cluster: a script may only touch one slot, so a batch becomes scripts per slot, sent together
+ * (ioredis routes each to its node); the tag clock is read by its own script in the same step; tag versions
+ * live in their own slots and are checked by the client after a read (a second round trip, only when a hit
+ * carries tags) and before a write (where missing versions are created); the client announces on the bus.
  */
 export class RedisTier {
   readonly #o: RedisTierOptions
   readonly #breaker: CircuitBreaker
   readonly #cluster: boolean
-  /** Queued invalidations, each with the generation it was queued at (see #replay). */
-  readonly #pendingKeys = new Map<string, number>()
-  readonly #pendingTags = new Map<string, number>()
-  #generation = 0
+  readonly #pending: PendingInvalidations
+  #batch: { keys: Set<string>; tags: Set<string>; settle: ((applied: boolean) => void)[] } | undefined
   #replaying: Promise<void> | undefined
   #probeTimer: NodeJS.Timeout | undefined
+  #lastFault: string | undefined
   #closed = false
 
   constructor(options: RedisTierOptions) {
     this.#o = options
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true
+    this.#pending = new PendingInvalidations(options.maxPendingInvalidations, (what) =>
+      options.logger.error(
+        `[loadcache] [redis] pending invalidation queue is full (${options.maxPendingInvalidations}); the oldest ${what} was dropped and may be served stale until its TTL. Raise "maxPendingInvalidations" or restore Redis.`,
+      ),
+    )
     this.#breaker = new CircuitBreaker({
       failureThreshold: options.failureThreshold,
       breakDurationMs: options.breakDurationMs,
       onStateChange: (state, previous) => {
-        options.onBreakerChange(state, previous)
+        options.onBreakerChange(state, previous, state === 'open' ? this.#lastFault : undefined)
         if (state === 'open') this.#scheduleProbe()
       },
     })
+  }
+
+  /**
+   * Reads `maxmemory-policy` (every master of a Cluster) and warns when it lets Redis evict tag versions
+   * before the entries checked against them: those entries then count as misses (never served), which costs
+   * hit rate. Managed Redis often refuses CONFIG: then nothing is said (debug log only).
+   */
+  async checkEvictionPolicy(): Promise<void> {
+    const client = this.#o.client as RedisClient & { nodes?: (role: string) => RedisClient[] }
+    const nodes = this.#cluster && client.nodes ? client.nodes('master') : [client]
+    for (const node of nodes) {
+      let policy: string | undefined
+      try {
+        const reply = (await this.#withTimeout('config', node.config('GET', 'maxmemory-policy'))) as string[]
+        policy = reply[1]
+      } catch (error) {
+        this.#o.logger.debug?.(`[loadcache] [redis] cannot read maxmemory-policy: ${describeError(error)}`)
+        return
+      }
+      if (policy === undefined || policy === 'noeviction' || policy === 'volatile-ttl') continue
+      this.#o.logger.warn(
+        `[loadcache] [redis] maxmemory-policy is ${policy}: under memory pressure Redis may evict the tag versions that entries are checked against. loadcache never serves an entry whose tag version is gone (it is a miss), so this costs hit rate, not correctness. Set maxmemory-policy to volatile-ttl (tag versions outlive the entries that need them, so entries go first) or noeviction.`,
+      )
+      return
+    }
   }
 
   get breakerState(): BreakerState {
@@ -127,16 +197,17 @@ export class RedisTier {
 
   /** Whether L2 may be read now: breaker closed and no invalidation waiting to be replayed. */
   get readable(): boolean {
-    return this.#breaker.isClosed && this.#pendingKeys.size === 0 && this.#pendingTags.size === 0
+    return this.#breaker.isClosed && this.#pending.size === 0
   }
 
   get pendingInvalidations(): number {
-    return this.#pendingKeys.size + this.#pendingTags.size
+    return this.#pending.size
   }
 
   /**
    * Reads entries, locking misses. In `refresh` mode, `heldFreshUntil` is the freshness of the entry the
    * caller already has: a fresher one in Redis is returned as a hit instead of being refreshed again.
+   * On a rejection, locks some of its scripts took may be held: call `releaseLocks`.
    */
   async read(
     entryKeys: readonly string[],
@@ -145,42 +216,56 @@ export class RedisTier {
     heldFreshUntil = 0,
   ): Promise<ReadResult> {
     if (!this.readable) throw new RedisUnavailableError(this.#unavailableReason())
-    if (this.#cluster) return this.#readCluster(entryKeys, token, mode, heldFreshUntil)
-    const reply = (await this.#run('read', () =>
-      this.#readScript(entryKeys, token, mode, true, heldFreshUntil),
-    )) as string[]
-    return { clock: Number(reply[0]), statuses: parseReadReply(reply) }
+    const statuses: ReadStatus[] = new Array(entryKeys.length)
+    let clock = Number.POSITIVE_INFINITY
+    const reads = runLimited(scriptGroups(entryKeys, this.#cluster), (indices) =>
+      this.#run('read', async () => {
+        const reply = (await this.#readScript(
+          pick(entryKeys, indices),
+          token,
+          mode,
+          !this.#cluster,
+          heldFreshUntil,
+        )) as string[]
+        const parsed = parseReadReply(reply)
+        if (parsed.length !== indices.length) {
+          throw new LoadCacheError(
+            'E_REDIS_REPLY',
+            `[redis] read script answered ${parsed.length} statuses for ${indices.length} keys`,
+          )
+        }
+        if (!this.#cluster) clock = Math.min(clock, Number(reply[0]))
+        parsed.forEach((status, j) => {
+          statuses[indices[j]!] = status
+        })
+      }),
+    )
+    if (!this.#cluster) {
+      await reads
+      return { clock, statuses }
+    }
+    const [reading] = await Promise.all([
+      this.#run('read', () => clockScript.run(this.#o.client, [this.#o.keys.clockKey], ['read'])),
+      reads,
+    ])
+    await this.#checkTagsOfHits(entryKeys, statuses)
+    return { clock: Number(reading), statuses }
   }
 
   /**
    * Releases locks this token may hold (compare-and-delete, nothing written) and wakes their waiters. For a
-   * read that timed out: its script may still have run and taken them. Best effort, never rejects.
+   * read or write that failed or timed out: its scripts may still have run and taken them. Best effort,
+   * never rejects.
    */
   releaseLocks(entryKeys: readonly string[], token: string): void {
+    if (entryKeys.length === 0) return
     const items = entryKeys.map((entryKey) => ({ entryKey, encoded: '', ttlMs: 1 }))
-    this.#perSlot(entryKeys, (indices) => this.#writeScript(pick(items, indices), token, false)).catch(
-      () => {},
-    )
+    runLimited(scriptGroups(entryKeys, this.#cluster), (indices) =>
+      this.#run('release', () => this.#writeScript(pick(items, indices), token, false)),
+    ).catch(() => {})
   }
 
-  /**
-   * Runs `run` once per slot (once for all keys on a standalone Redis), all at once, and returns the
-   * per-key results of the replies in the order of `keys`: a script may only touch keys of one slot.
-   */
-  async #perSlot<R>(keys: readonly string[], run: (indices: number[]) => Promise<unknown>): Promise<R[]> {
-    const groups = this.#cluster ? [...groupBySlot(keys).values()] : [keys.map((_, i) => i)]
-    const replies = await Promise.all(groups.map((indices) => run(indices)))
-    const results: R[] = new Array(keys.length)
-    groups.forEach((indices, g) => {
-      const reply = replies[g] as R[] | undefined
-      indices.forEach((index, j) => {
-        results[index] = reply?.[j] as R
-      })
-    })
-    return results
-  }
-
-  #readScript(
+  async #readScript(
     entryKeys: readonly string[],
     token: string,
     mode: ReadMode,
@@ -199,33 +284,7 @@ export class RedisTier {
     ])
   }
 
-  async #readCluster(
-    entryKeys: readonly string[],
-    token: string,
-    mode: ReadMode,
-    heldFreshUntil: number,
-  ): Promise<ReadResult> {
-    const [clock, statuses] = await this.#run('read', () =>
-      Promise.all([
-        clockScript.run(this.#o.client, [this.#o.keys.clockKey], ['read']),
-        this.#perSlot<ReadStatus>(entryKeys, async (indices) =>
-          parseReadReply(
-            (await this.#readScript(
-              pick(entryKeys, indices),
-              token,
-              mode,
-              false,
-              heldFreshUntil,
-            )) as string[],
-          ),
-        ),
-      ]),
-    )
-    await this.#checkTagsOfHits(entryKeys, statuses)
-    return { clock: Number(clock), statuses }
-  }
-
-  /** Cluster only: rejects (and removes) hits whose tags were invalidated after the entry's clock reading. */
+  /** Cluster only: rejects (and removes) hits whose tags moved after the entry's clock reading (or were lost). */
   async #checkTagsOfHits(entryKeys: readonly string[], statuses: ReadStatus[]): Promise<void> {
     const moved = await this.#entriesWithMovedTags(
       statuses.map((status) => (status.kind === 'hit' ? status.raw : '')),
@@ -237,76 +296,230 @@ export class RedisTier {
     )
   }
 
-  async write(items: readonly WriteItem[], token: string): Promise<WriteStatus[]> {
+  /**
+   * Writes what a fill fetched and releases its locks (all of them, also when the write fails). Results are
+   * in the order of `items`.
+   */
+  async write(items: readonly WriteItem[], token: string): Promise<WriteResult> {
     if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
-    if (!this.#cluster)
-      return parseWriteReply(await this.#run('write', () => this.#writeScript(items, token, true)))
-    // The script cannot see tag versions here (other slots): check them first, and only release the locks
-    // of entries whose tags moved since the clock reading. An invalidation landing between this check and
-    // the write is still caught, by the read-time check.
-    const refused = await this.#entriesWithMovedTags(items.map((item) => item.encoded))
-    const toWrite = items.map((item, i) => (refused.has(i) ? { ...item, encoded: '' } : item))
-    const written = await this.#run('write', () =>
-      this.#perSlot<string>(
-        toWrite.map((item) => item.entryKey),
-        (indices) => this.#writeScript(pick(toWrite, indices), token, false),
+    try {
+      return this.#cluster
+        ? await this.#writeCluster(items, token)
+        : await this.#writeStandalone(items, token)
+    } catch (error) {
+      this.releaseLocks(
+        items.map((item) => item.entryKey),
+        token,
+      )
+      throw error
+    }
+  }
+
+  async #writeStandalone(items: readonly WriteItem[], token: string): Promise<WriteResult> {
+    const result: WriteResult = { statuses: new Array(items.length), versions: new Array(items.length) }
+    await runLimited(
+      scriptGroups(
+        items.map((item) => item.entryKey),
+        false,
       ),
+      (indices) =>
+        this.#run('write', async () => {
+          const reply = parseWriteReply(
+            await this.#writeScript(pick(items, indices), token, true),
+            indices.length,
+          )
+          indices.forEach((index, j) => {
+            result.statuses[index] = reply.statuses[j]!
+            result.versions[index] = reply.versions[j]
+          })
+        }),
     )
-    return parseWriteReply(written).map((status, index) =>
-      refused.has(index) && status === 'released' ? 'tagMoved' : status,
-    )
+    return result
   }
 
   /**
-   * Cluster only: the positions of encoded entries one of whose tags has a version above the entry's clock.
-   * One parallel round of GETs, and none when no entry has tags.
+   * The scripts cannot see tag versions here (other slots): the client reads (and creates) them, refuses
+   * entries whose tags moved or whose checks fail, and sends the rest with their versions; the script writes
+   * and releases the locks. An invalidation landing between the check and the write changes a version, so
+   * every read rejects the entry. The keys someone waits on are announced by the client.
+   */
+  async #writeCluster(items: readonly WriteItem[], token: string): Promise<WriteResult> {
+    const prepared = await this.#prepareTags(items)
+    const toWrite = items.map((item, i) => ({ ...item, encoded: prepared[i]?.encoded ?? '' }))
+    const result: WriteResult = { statuses: new Array(items.length), versions: new Array(items.length) }
+    const noticed: string[] = []
+    await runLimited(
+      scriptGroups(
+        toWrite.map((item) => item.entryKey),
+        true,
+      ),
+      (indices) =>
+        this.#run('write', async () => {
+          const reply = parseWriteReply(
+            await this.#writeScript(pick(toWrite, indices), token, false),
+            indices.length,
+          )
+          indices.forEach((index, j) => {
+            const status = reply.statuses[j]!
+            const refused = items[index]!.encoded !== '' && prepared[index] === undefined
+            result.statuses[index] = refused && status === 'released' ? 'tagMoved' : status
+            result.versions[index] = status === 'written' ? prepared[index]?.versions : undefined
+          })
+          noticed.push(...reply.noticed)
+        }),
+    )
+    if (noticed.length > 0) await this.#announce(['f'], noticed)
+    return result
+  }
+
+  /**
+   * Cluster only, before a write: reads the version of every tag the entries carry (creating the missing
+   * ones, extending them to outlive the entries) and of every tag their checks name. Returns, per item, the
+   * entry with its tags' versions, or undefined when it must not be written (a tag moved, a check failed).
+   */
+  async #prepareTags(
+    items: readonly WriteItem[],
+  ): Promise<({ encoded: string; versions: string[] } | undefined)[]> {
+    const ensure = new Map<string, number>()
+    const checked = new Set<string>()
+    const headers = items.map((item) => {
+      const header = item.encoded === '' ? undefined : entryHeader(item.encoded)
+      if (header === undefined) return undefined
+      for (const tag of header.tags) {
+        ensure.set(tag, Math.max(ensure.get(tag) ?? 0, Math.round(item.ttlMs) + this.#o.tagMarginMs))
+      }
+      for (const check of item.checks ?? []) checked.add(check.tag)
+      return header
+    })
+    const ensured = [...ensure]
+    const others = [...checked].filter((tag) => !ensure.has(tag))
+    const [ensuredVersions, otherVersions] = await this.#run('write-tags', () =>
+      Promise.all([
+        runLimited(
+          ensured,
+          ([tag, ttlMs]) =>
+            tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
+          TAG_COMMANDS_IN_FLIGHT,
+        ),
+        runLimited(others, (tag) => this.#o.client.get(this.#o.keys.tagPrefix + tag), TAG_COMMANDS_IN_FLIGHT),
+      ]),
+    )
+    const versionOf = new Map<string, string | null>()
+    ensured.forEach(([tag], i) => {
+      versionOf.set(tag, ensuredVersions[i] === null ? null : String(ensuredVersions[i]))
+    })
+    others.forEach((tag, i) => {
+      versionOf.set(tag, otherVersions[i] ?? null)
+    })
+    return items.map((item, index) => {
+      const header = headers[index]
+      if (header === undefined) return undefined
+      const versions = header.tags.map((tag) => versionOf.get(tag) ?? null)
+      if (versions.some((version) => version === null || movedSince(version, header.clock))) return undefined
+      for (const check of item.checks ?? []) {
+        const version = versionOf.get(check.tag) ?? null
+        if (
+          'version' in check
+            ? version !== check.version
+            : version !== null && movedSince(version, check.notAfter)
+        ) {
+          return undefined
+        }
+      }
+      const fields = header.header.split(' ').slice(0, 6)
+      header.tags.forEach((tag, k) => {
+        fields.push(`${tag}=${versions[k]}`)
+      })
+      const encoded = `${fields.join(' ')}${item.encoded.slice(header.header.length)}`
+      return { encoded, versions: versions as string[] }
+    })
+  }
+
+  /**
+   * Cluster only: the positions of encoded entries one of whose tags no longer has the version the entry
+   * recorded (it was invalidated, or lost). One parallel round of GETs, and none when no entry has tags.
    */
   async #entriesWithMovedTags(encoded: readonly string[]): Promise<Set<number>> {
-    const headers: { index: number; clock: number; tags: string[] }[] = []
+    const headers: { index: number; tags: string[]; versions: (string | undefined)[] }[] = []
     const tagKeys = new Set<string>()
     encoded.forEach((raw, index) => {
-      const header = raw === '' ? undefined : entryClockAndTags(raw)
+      const header = raw === '' ? undefined : entryHeader(raw)
       if (header === undefined || header.tags.length === 0) return
-      headers.push({ index, ...header })
+      headers.push({ index, tags: header.tags, versions: header.versions })
       for (const tag of header.tags) tagKeys.add(this.#o.keys.tagPrefix + tag)
     })
     const moved = new Set<number>()
     if (headers.length === 0) return moved
     const keys = [...tagKeys]
-    const values = await this.#run('read-tags', () => Promise.all(keys.map((key) => this.#o.client.get(key))))
-    const versions = new Map(keys.map((key, i) => [key, Number(values[i] ?? 0)]))
-    for (const { index, clock, tags } of headers) {
-      if (tags.some((tag) => (versions.get(this.#o.keys.tagPrefix + tag) ?? 0) > clock)) moved.add(index)
+    const values = await this.#run('read-tags', () =>
+      runLimited(keys, (key) => this.#o.client.get(key), TAG_COMMANDS_IN_FLIGHT),
+    )
+    const versions = new Map(keys.map((key, i) => [key, values[i] ?? null]))
+    for (const { index, tags, versions: recorded } of headers) {
+      if (
+        tags.some(
+          (tag, k) => recorded[k] === undefined || versions.get(this.#o.keys.tagPrefix + tag) !== recorded[k],
+        )
+      ) {
+        moved.add(index)
+      }
     }
     return moved
   }
 
-  #writeScript(items: readonly WriteItem[], token: string, checkTags: boolean): Promise<unknown> {
+  #writeScript(items: readonly WriteItem[], token: string, standalone: boolean): Promise<unknown> {
+    const { keys, tagMarginMs, client } = this.#o
     const args: (string | number)[] = [
       token,
-      this.#o.keys.tagPrefix,
-      this.#o.keys.channel,
-      checkTags ? '1' : '0',
+      keys.tagPrefix,
+      standalone ? keys.channel : '',
+      standalone ? '1' : '0',
+      tagMarginMs,
     ]
-    for (const item of items) args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)))
-    return writeScript.run(this.#o.client, withLockKeys(items.map((item) => item.entryKey)), args)
+    for (const item of items) {
+      const checks = (item.checks ?? [])
+        .map((check) =>
+          'version' in check ? `${check.tag}=${check.version}` : `${check.tag}<${clockText(check.notAfter)}`,
+        )
+        .join(' ')
+      args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)), checks)
+    }
+    return writeScript.run(client, withLockKeys(items.map((item) => item.entryKey)), args)
   }
 
   /**
    * Deletes entries and bumps tags in Redis and announces it on the bus. Resolves `true` when Redis has
-   * applied it, `false` when it was queued for replay (Redis unreachable). Never rejects.
+   * applied it, `false` when it was queued for replay (Redis unreachable). Never rejects. Invalidations of
+   * one event-loop turn are applied together.
    */
-  async invalidate(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<boolean> {
-    if (this.#breaker.isClosed && this.pendingInvalidations === 0) {
+  invalidate(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<boolean> {
+    if (this.#batch === undefined) {
+      this.#batch = { keys: new Set(), tags: new Set(), settle: [] }
+      setImmediate(() => void this.#flushBatch())
+    }
+    const batch = this.#batch
+    for (const key of entryKeys) batch.keys.add(key)
+    for (const tag of encodedTags) batch.tags.add(tag)
+    return new Promise((resolve) => batch.settle.push(resolve))
+  }
+
+  async #flushBatch(): Promise<void> {
+    const batch = this.#batch
+    this.#batch = undefined
+    if (batch === undefined) return
+    const keys = [...batch.keys]
+    const tags = [...batch.tags]
+    let applied = false
+    if (this.#breaker.isClosed && this.#pending.size === 0) {
       try {
-        await this.#applyInvalidation(entryKeys, encodedTags)
-        return true
+        await this.#applyInvalidation(keys, tags)
+        applied = true
       } catch {
-        // Fall through to the queue: the error was already counted and reported by #run.
+        // Queued below: the error was already counted and reported by #run.
       }
     }
-    this.#enqueue(entryKeys, encodedTags)
-    return false
+    if (!applied) this.#enqueue(keys, tags)
+    for (const settle of batch.settle) settle(applied)
   }
 
   /** Best-effort removal of entries the client could not decode; failures are only counted. */
@@ -324,41 +537,77 @@ export class RedisTier {
 
   async #applyInvalidation(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<void> {
     const { keys, tagTtlMs, instanceId, client } = this.#o
-    const invalidateKeys = (slotKeys: readonly string[], tags: readonly string[]) =>
+    const invalidateScriptRun = (slotKeys: readonly string[], tags: readonly string[], channel: string) =>
       invalidateScript.run(client, withLockKeys(slotKeys), [
         keys.clockKey,
         keys.tagPrefix,
         tagTtlMs,
-        keys.channel,
+        channel,
         instanceId,
         ...tags,
       ])
+    const keyGroups = scriptGroups(entryKeys, this.#cluster)
     if (!this.#cluster) {
-      await this.#run('invalidate', () => invalidateKeys(entryKeys, encodedTags))
+      // Each script announces what it applied: one bus message per script, bounded in size.
+      const tagGroups: string[][] = []
+      for (let start = 0; start < encodedTags.length; start += MAX_TAGS_PER_SCRIPT) {
+        tagGroups.push(encodedTags.slice(start, start + MAX_TAGS_PER_SCRIPT))
+      }
+      const scripts = Math.max(keyGroups.length, tagGroups.length)
+      await runLimited(
+        Array.from({ length: scripts }, (_, i) => i),
+        (i) =>
+          this.#run('invalidate', () =>
+            invalidateScriptRun(pick(entryKeys, keyGroups[i] ?? []), tagGroups[i] ?? [], keys.channel),
+          ),
+      )
       return
     }
-    await this.#run('invalidate', async () => {
-      await this.#perSlot(entryKeys, (indices) => invalidateKeys(pick(entryKeys, indices), []))
-      if (encodedTags.length === 0) return
+    await runLimited(keyGroups, (indices) =>
+      this.#run('invalidate', () => invalidateScriptRun(pick(entryKeys, indices), [], '')),
+    )
+    if (encodedTags.length > 0) {
       // Bump the clock, then every tag (each in its own slot), then announce: a process that hears the
       // announcement must already find the new versions, or it could copy the old entry back into L1.
-      const version = String(await clockScript.run(client, [keys.clockKey], ['bump']))
-      await Promise.all(encodedTags.map((tag) => client.set(keys.tagPrefix + tag, version, 'PX', tagTtlMs)))
-      await client.publish(
-        keys.channel,
-        [`i ${instanceId}`, ...encodedTags.map((tag) => `t${tag}`)].join('\n'),
+      const version = String(
+        await this.#run('invalidate', () => clockScript.run(client, [keys.clockKey], ['bump'])),
       )
-    })
+      await this.#run('invalidate', () =>
+        runLimited(
+          encodedTags,
+          (tag) => tagScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
+          TAG_COMMANDS_IN_FLIGHT,
+        ),
+      )
+    }
+    await this.#announce(
+      [`i ${instanceId}`],
+      [...entryKeys.map((key) => `k${key}`), ...encodedTags.map((tag) => `t${tag}`)],
+    )
+  }
+
+  /** Publishes `head` + `lines` from the client, in messages of at most MAX_MESSAGE_BYTES. */
+  async #announce(head: readonly string[], lines: readonly string[]): Promise<void> {
+    const messages: string[] = []
+    let current = [...head]
+    let bytes = 0
+    for (const line of lines) {
+      if (bytes + line.length > MAX_MESSAGE_BYTES && current.length > head.length) {
+        messages.push(current.join('\n'))
+        current = [...head]
+        bytes = 0
+      }
+      current.push(line)
+      bytes += line.length + 1
+    }
+    if (current.length > head.length) messages.push(current.join('\n'))
+    for (const message of messages) await this.#run('publish', () => this.#o.publish(message))
   }
 
   #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
-    const max = this.#o.maxPendingInvalidations
-    const generation = ++this.#generation
-    for (const key of entryKeys) requeue(this.#pendingKeys, key, generation, max, () => this.#dropped('key'))
-    for (const tag of encodedTags)
-      requeue(this.#pendingTags, tag, generation, max, () => this.#dropped('tag'))
+    this.#pending.add(entryKeys, encodedTags)
     this.#o.logger.warn(
-      `[loadcache] [redis] invalidation queued for replay (${this.pendingInvalidations} pending); L2 reads are paused until it is applied`,
+      `[loadcache] [redis] invalidation queued for replay (${this.#pending.size} pending); L2 reads are paused until it is applied`,
     )
     this.#replaySoon()
   }
@@ -375,30 +624,17 @@ export class RedisTier {
     })
   }
 
-  #dropped(what: string): void {
-    this.#o.logger.error(
-      `[loadcache] [redis] pending invalidation queue is full (${this.#o.maxPendingInvalidations}); the oldest ${what} was dropped and may be served stale until its TTL. Raise "redis.maxPendingInvalidations" or restore Redis.`,
-    )
-  }
-
   /** Replays queued invalidations, in chunks; single-flight. Rejects if Redis fails again. */
   #replay(): Promise<void> {
     this.#replaying ??= (async () => {
       try {
-        while (this.#pendingKeys.size > 0 || this.#pendingTags.size > 0) {
-          const keys = [...this.#pendingKeys].slice(0, 500)
-          const tags = [...this.#pendingTags].slice(0, 500)
+        while (this.#pending.size > 0) {
+          const taken = this.#pending.take(500)
           await this.#applyInvalidation(
-            keys.map(([key]) => key),
-            tags.map(([tag]) => tag),
+            taken.keys.map(([key]) => key),
+            taken.tags.map(([tag]) => tag),
           )
-          // Only what was applied: an item queued again while this chunk was in flight is newer and stays.
-          for (const [key, generation] of keys) {
-            if (this.#pendingKeys.get(key) === generation) this.#pendingKeys.delete(key)
-          }
-          for (const [tag, generation] of tags) {
-            if (this.#pendingTags.get(tag) === generation) this.#pendingTags.delete(tag)
-          }
+          this.#pending.applied(taken)
         }
       } finally {
         this.#replaying = undefined
@@ -429,11 +665,12 @@ export class RedisTier {
     }
     this.#breaker.beginProbe()
     try {
-      if (this.pendingInvalidations > 0) await this.#replay()
+      if (this.#pending.size > 0) await this.#replay()
       else await this.#withTimeout('probe', this.#o.client.ping())
       this.#breaker.probeSucceeded()
     } catch (error) {
       this.#o.onError(error, 'probe')
+      this.#lastFault = `probe: ${describeError(error)}`
       this.#breaker.probeFailed(performance.now())
     }
   }
@@ -448,8 +685,13 @@ export class RedisTier {
     } catch (error) {
       this.#o.onCommand?.(operation, performance.now() - started, error)
       this.#o.onError(error, operation)
-      // During a half-open probe the probe itself decides; counting here too would double-open.
-      if (this.#breaker.state === 'closed') this.#breaker.recordFailure(performance.now())
+      // Only Redis's own faults count towards the breaker (a timeout, a lost connection, an error reply):
+      // an error raised in this process before anything reached Redis says nothing about Redis. During a
+      // half-open probe the probe itself decides; counting here too would double-open.
+      if (isRedisFault(error) && this.#breaker.state === 'closed') {
+        this.#lastFault = `${operation}: ${describeError(error)}`
+        this.#breaker.recordFailure(performance.now())
+      }
       throw error
     }
   }
@@ -480,12 +722,24 @@ export class RedisTier {
 
   #unavailableReason(): string {
     if (!this.#breaker.isClosed) return `circuit breaker ${this.#breaker.state}`
-    return `${this.pendingInvalidations} invalidation(s) waiting for replay`
+    return `${this.#pending.size} invalidation(s) waiting for replay`
   }
 }
 
-function pick<T>(items: readonly T[], indices: readonly number[]): T[] {
-  return indices.map((index) => items[index]!)
+/**
+ * Whether an error says something about Redis: a timeout, a connection that failed or closed, an error
+ * reply. Errors this process raised before sending anything (a RangeError building a command, our own
+ * reply checks) do not.
+ */
+function isRedisFault(error: unknown): boolean {
+  if (error instanceof RedisTimeoutError) return true
+  if (error instanceof RangeError || error instanceof TypeError || error instanceof SyntaxError) return false
+  if (error instanceof LoadCacheError) return false
+  return true
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 function parseReadReply(reply: readonly string[]): ReadStatus[] {
@@ -500,15 +754,36 @@ function parseReadReply(reply: readonly string[]): ReadStatus[] {
   return statuses
 }
 
-function parseWriteReply(reply: unknown): WriteStatus[] {
-  if (!Array.isArray(reply))
-    throw new LoadCacheError('E_REDIS_REPLY', `[redis] write script answered ${String(reply)}`)
-  return reply.map((code) => {
+/** The write script's reply: one status per key, one version list per key, then the keys that had waiters. */
+function parseWriteReply(
+  reply: unknown,
+  keys: number,
+): { statuses: WriteStatus[]; versions: (string[] | undefined)[]; noticed: string[] } {
+  if (!Array.isArray(reply) || reply.length < 2 * keys) {
+    throw new LoadCacheError(
+      'E_REDIS_REPLY',
+      `[redis] write script answered ${String(reply)} for ${keys} keys`,
+    )
+  }
+  const statuses = reply.slice(0, keys).map((code) => {
     const status = WRITE_STATUS[String(code)]
     if (status === undefined)
       throw new LoadCacheError('E_REDIS_REPLY', `[redis] write script answered the status ${code}`)
     return status
   })
+  const versions = reply
+    .slice(keys, 2 * keys)
+    .map((text, j) =>
+      statuses[j] === 'written' ? (String(text) === '' ? [] : String(text).split(' ')) : undefined,
+    )
+  return { statuses, versions, noticed: reply.slice(2 * keys).map(String) }
+}
+
+/** Whether a tag with this version was invalidated after a clock reading (created versions never were). */
+function movedSince(version: string, clock: number): boolean {
+  if (version.startsWith('c')) return false
+  const number = Number(version)
+  return !(number <= clock)
 }
 
 function withLockKeys(entryKeys: readonly string[]): string[] {
@@ -517,19 +792,7 @@ function withLockKeys(entryKeys: readonly string[]): string[] {
   return keys
 }
 
-/** Adds `value` as the newest member, dropping the oldest when over `max`. */
-function requeue(
-  queue: Map<string, number>,
-  value: string,
-  generation: number,
-  max: number,
-  onDrop: () => void,
-): void {
-  queue.delete(value)
-  queue.set(value, generation)
-  if (queue.size > max) {
-    const oldest = queue.keys().next().value
-    if (oldest !== undefined) queue.delete(oldest)
-    onDrop()
-  }
+/** A clock reading as Redis stores it: an integer, never in exponent notation. */
+function clockText(clock: number): string {
+  return clock.toFixed(0)
 }

@@ -7,47 +7,69 @@ import type { Cluster, Redis } from 'ioredis'
  * clock key are built inside the script from prefixes, because an entry's tags are only known once it is
  * read.
  *
- * The tag clock. A tag's version is the value of `<ns>:clock` when the tag was last invalidated; the clock
- * only moves forward (`max(clock + 1, now_us + 1)`, so it keeps moving forward even if the clock key is
- * evicted or Redis restarts). A filler reads `max(clock, now_us)` in the same script that takes its lock,
- * *before* it fetches, and stores it in the entry. The entry is valid while every tag's version is <= that
- * reading. An invalidation that lands during the fetch gets a larger version, so the fill's write is
- * refused and, should it slip through, every later read rejects it: tags are O(1) to invalidate and are
- * checked lazily, with no sets of keys.
+ * Tag versions. Every tag an entry carries has a version key `<ns>:t:<tag>`, and the entry records the
+ * version each tag had when it was written (`tag=version` in its header). The entry is valid while every
+ * tag still has exactly that version: tags are O(1) to invalidate and are checked lazily, with no sets of
+ * keys. Versions are of two kinds:
+ * - an invalidation sets the tag's version to a new value of the tag clock (a number);
+ * - a writer that finds no version creates one, `c<now_us>`: unique, so if the version an entry recorded
+ *   was lost (evicted under an allkeys-* policy, deleted by hand) and is created again, the old entry
+ *   never matches it: a lost version can never make an invalidated entry valid again.
+ * A version key lives at least as long as the entries that recorded it (each write extends it).
+ *
+ * The tag clock only moves forward (`max(clock + 1, now_us + 1)`, so it keeps moving forward even if the
+ * clock key is evicted or Redis restarts). A filler reads `max(clock, now_us)` in the same script that takes
+ * its lock, *before* it fetches. Its write is refused if a tag was invalidated since (its version is a
+ * number above that reading): a value fetched across an invalidation is never written.
  */
 
-/** Shared Lua: is the encoded entry `raw` well-formed and not invalidated by any of its tags? */
-const ENTRY_IS_VALID = `
-local function entry_is_valid(raw, tag_prefix, check_tags)
+/** Shared Lua: header parsing, the validity check of an entry, the clock. */
+const COMMON = `
+local function split_entry(raw)
   local newline = string.find(raw, '\\n', 1, true)
-  if not newline then return false end
-  local header = string.sub(raw, 1, newline - 1)
-  local n = 0
-  local seen = nil
-  for field in string.gmatch(header, '[^ ]+') do
-    n = n + 1
-    if n == 1 then
-      if field ~= '2' then return false end
-    elseif n == 3 then
-      seen = tonumber(field)
-      if not seen then return false end
-    elseif n >= 7 and check_tags then
-      local version = tonumber(redis.call('GET', tag_prefix .. field) or '0')
-      if (not version) or version > seen then return false end
-    end
+  if not newline then return nil, nil end
+  return string.sub(raw, 1, newline - 1), string.sub(raw, newline + 1)
+end
+
+local function fields_of(header)
+  local fields = {}
+  for field in string.gmatch(header, '[^ ]+') do fields[#fields + 1] = field end
+  return fields
+end
+
+-- Is the entry well-formed and does every tag still have the version the entry recorded? A missing
+-- version, or a tag recorded without one, makes it invalid.
+local function entry_is_valid(raw, tag_prefix, check_tags)
+  local header = split_entry(raw)
+  if not header then return false end
+  local fields = fields_of(header)
+  if #fields < 6 or fields[1] ~= '3' or not tonumber(fields[3]) then return false end
+  if not check_tags then return true end
+  for n = 7, #fields do
+    local tag, version = string.match(fields[n], '^([^=]+)=(.+)$')
+    if not tag or redis.call('GET', tag_prefix .. tag) ~= version then return false end
   end
-  return n >= 6
+  return true
 end
 
 local function now_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+
+-- Was a tag with this version invalidated after the clock reading? Created versions (c...) were not.
+local function moved_since(version, clock)
+  if string.sub(version, 1, 1) == 'c' then return false end
+  local number = tonumber(version)
+  return (not number) or number > clock
+end
 `
 
 /**
- * READ: for each entry key, return the entry if valid; otherwise delete it (corrupt or invalidated by a
- * tag) and, in `lock` mode, try to take its lock with a token and TTL (`SET NX PX`).
+ * READ: for each entry key, return the entry if valid; otherwise delete it (corrupt, invalidated by a tag,
+ * or a tag version lost) and, in `lock` mode, try to take its lock with a token and TTL (`SET NX PX`). A
+ * caller that finds the lock taken by another marks it (`<lockKey>:w`), so the filler announces its write:
+ * an uncontended fill publishes nothing.
  *
  * KEYS: entryKey1, lockKey1, entryKey2, lockKey2, ...
  * ARGV: token, lockTtlMs, tagPrefix, clockKey, mode (`lock` | `refresh`), checkTags (`1` | `0`), heldFreshUntil
@@ -61,7 +83,7 @@ end
  * Guarantee: a lock is taken only on a key that had no valid entry (or in refresh mode), and the clock is
  * read in the same atomic step, before the caller fetches.
  */
-export const READ_SCRIPT = `${ENTRY_IS_VALID}
+export const READ_SCRIPT = `${COMMON}
 local token, lock_ttl, tag_prefix, clock_key, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local check_tags = ARGV[6] == '1'
 local clock = 0
@@ -89,70 +111,120 @@ for i = 1, #KEYS, 2 do
     out[#out + 1] = 'l'
     out[#out + 1] = ''
   else
+    local pttl = redis.call('PTTL', lock_key)
+    if pttl > 0 then redis.call('SET', lock_key .. ':w', '1', 'PX', pttl) end
     out[#out + 1] = 'b'
-    out[#out + 1] = tostring(redis.call('PTTL', lock_key))
+    out[#out + 1] = tostring(pttl)
   end
 end
 return out
 `
 
 /**
- * WRITE: for each key this caller locked, write the entry only if the lock still holds our token and every
- * tag is still at or below the clock read before the fetch; release the lock either way (compare-and-delete);
- * then announce the keys on the bus channel so waiters in every process re-read at once.
+ * WRITE: for each key this caller locked, write the entry only if the lock still holds our token and no tag
+ * was invalidated since the clock read before the fetch; release the lock either way (compare-and-delete);
+ * then announce the keys someone waits on (READ marked them) on the bus channel, so those waiters re-read
+ * at once. The entry is stored with the version of each of its tags (a missing version is created, unique),
+ * and each version key is extended to outlive the entry.
+ *
+ * An item may bring extra checks (an entry built from other entries, a response): `tag=version` (the tag
+ * must still have the version the entry it came from recorded) and `tag<clock` (the tag must not have been
+ * invalidated after that clock reading), space separated.
  *
  * KEYS: entryKey1, lockKey1, ...
- * ARGV: token, tagPrefix, channel, checkTags, entry1, pttl1, entry2, pttl2, ...  (entry `''` = release only;
- *   checkTags `0` on Redis Cluster, where the read-time check is the guarantee)
- * Returns: one status per key: `w` written, `r` released without writing, `s` refused because a tag was
- *   invalidated during the fetch, `x` refused because the lock was no longer ours (the key was invalidated,
- *   which deletes its lock, or the lock expired and someone else may be filling).
+ * ARGV: token, tagPrefix, channel, checkTags, tagMarginMs, entry1, pttl1, checks1, entry2, pttl2, checks2, ...
+ *   (entry `''` = release only; checkTags `0` on Redis Cluster, where the client reads and creates the tag
+ *   versions and sends the entry with them, and channel `''` there: the client announces)
+ * Returns: one status per key (`w` written, `r` released without writing, `s` refused because a tag was
+ *   invalidated during the fetch or a check failed, `x` refused because the lock was no longer ours: the key
+ *   was invalidated, which deletes its lock, or the lock expired and someone else may be filling); then one
+ *   string per key, the versions its tags were stored with (space separated; '' unless written); then the
+ *   keys that had waiters (announced here unless channel is `''`).
  * Guarantee: a fill that raced an invalidation of its key or of one of its tags never writes.
  */
-export const WRITE_SCRIPT = `${ENTRY_IS_VALID}
-local token, tag_prefix, channel = ARGV[1], ARGV[2], ARGV[3]
+export const WRITE_SCRIPT = `${COMMON}
+local token, tag_prefix, channel, tag_margin = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local check_tags = ARGV[4] == '1'
-local out = {}
-local notice = { 'f' }
+local statuses, versions, notice = {}, {}, { 'f' }
 for i = 1, #KEYS, 2 do
   local entry_key, lock_key = KEYS[i], KEYS[i + 1]
-  local j = 4 + i
-  local entry, pttl = ARGV[j], ARGV[j + 1]
-  if redis.call('GET', lock_key) ~= token then
-    out[#out + 1] = 'x'
-  else
+  local j = 6 + (i - 1) / 2 * 3
+  local entry, pttl, checks = ARGV[j], tonumber(ARGV[j + 1]), ARGV[j + 2]
+  local status, stored = 'x', ''
+  if redis.call('GET', lock_key) == token then
     redis.call('DEL', lock_key)
-    if entry == '' then
-      out[#out + 1] = 'r'
-    elseif entry_is_valid(entry, tag_prefix, check_tags) then
-      redis.call('SET', entry_key, entry, 'PX', pttl)
-      out[#out + 1] = 'w'
-    else
-      out[#out + 1] = 's'
+    status = 'r'
+    local header, payload = split_entry(entry)
+    if header and entry ~= '' then
+      local fields = fields_of(header)
+      local clock = tonumber(fields[3])
+      local ok = #fields >= 6 and fields[1] == '3' and clock ~= nil
+      if ok and check_tags then
+        local need = pttl + tag_margin
+        local recorded = {}
+        for n = 7, #fields do
+          local key = tag_prefix .. fields[n]
+          local version = redis.call('GET', key)
+          if not version then
+            version = 'c' .. string.format('%.0f', now_us())
+            redis.call('SET', key, version, 'PX', need)
+          else
+            local left = redis.call('PTTL', key)
+            if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
+            if moved_since(version, clock) then ok = false end
+          end
+          recorded[#recorded + 1] = version
+          fields[n] = fields[n] .. '=' .. version
+        end
+        for check in string.gmatch(checks, '[^ ]+') do
+          local tag, wanted = string.match(check, '^([^=]+)=(.+)$')
+          if tag then
+            if redis.call('GET', tag_prefix .. tag) ~= wanted then ok = false end
+          else
+            local bound_tag, bound = string.match(check, '^([^<]+)<(.+)$')
+            local version = bound_tag and redis.call('GET', tag_prefix .. bound_tag)
+            if version and moved_since(version, tonumber(bound)) then ok = false end
+          end
+        end
+        header = table.concat(fields, ' ')
+        stored = table.concat(recorded, ' ')
+      end
+      if ok then
+        redis.call('SET', entry_key, header .. '\\n' .. payload, 'PX', pttl)
+        status = 'w'
+      else
+        status = 's'
+        stored = ''
+      end
     end
   end
-  notice[#notice + 1] = entry_key
+  statuses[#statuses + 1] = status
+  versions[#versions + 1] = stored
+  if redis.call('DEL', lock_key .. ':w') == 1 then notice[#notice + 1] = entry_key end
 end
-redis.call('PUBLISH', channel, table.concat(notice, '\\n'))
-return out
+if #notice > 1 and channel ~= '' then redis.call('PUBLISH', channel, table.concat(notice, '\\n')) end
+for _, version in ipairs(versions) do statuses[#statuses + 1] = version end
+for k = 2, #notice do statuses[#statuses + 1] = notice[k] end
+return statuses
 `
 
 /**
- * INVALIDATE: delete entries and their locks (so an in-flight fill of them cannot write), bump the version
+ * INVALIDATE: delete entries and their locks (so an in-flight fill of them cannot write), set the version
  * of each tag to a new clock value, and publish the invalidation on the bus channel so every process drops
- * its L1 copies.
+ * its L1 copies. A tag's version keeps the TTL it has (set by the writes of the entries carrying it, so it
+ * outlives them), or gets `tagTtlMs` when it has none (no entry carries it: only fills in flight need it).
  *
  * KEYS: entryKey1, lockKey1, ...
- * ARGV: clockKey, tagPrefix, tagTtlMs, channel, origin, tag1, tag2, ...
+ * ARGV: clockKey, tagPrefix, tagTtlMs, channel, origin, tag1, tag2, ...  (channel `''`: the client announces)
  * Returns: the new clock value (0 when no tag was given; on Redis Cluster tags go through CLOCK instead).
  * Guarantee: once this returns, no read returns an entry of these keys or tags written before it, and no
  * fill that started before it writes.
  */
-export const INVALIDATE_SCRIPT = `${ENTRY_IS_VALID}
+export const INVALIDATE_SCRIPT = `${COMMON}
 local clock_key, tag_prefix, tag_ttl, channel, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local message = { 'i ' .. origin }
 for i = 1, #KEYS, 2 do
-  redis.call('DEL', KEYS[i], KEYS[i + 1])
+  redis.call('DEL', KEYS[i], KEYS[i + 1], KEYS[i + 1] .. ':w')
   message[#message + 1] = 'k' .. KEYS[i]
 end
 local clock = 0
@@ -164,11 +236,16 @@ if #ARGV > 5 then
   local version = string.format('%.0f', clock)
   redis.call('SET', clock_key, version)
   for i = 6, #ARGV do
-    redis.call('SET', tag_prefix .. ARGV[i], version, 'PX', tag_ttl)
+    local key = tag_prefix .. ARGV[i]
+    if redis.call('PTTL', key) > 0 then
+      redis.call('SET', key, version, 'KEEPTTL')
+    else
+      redis.call('SET', key, version, 'PX', tag_ttl)
+    end
     message[#message + 1] = 't' .. ARGV[i]
   end
 end
-redis.call('PUBLISH', channel, table.concat(message, '\\n'))
+if channel ~= '' then redis.call('PUBLISH', channel, table.concat(message, '\\n')) end
 return string.format('%.0f', clock)
 `
 
@@ -177,7 +254,7 @@ return string.format('%.0f', clock)
  * scripts instead of inside READ/INVALIDATE. Same arithmetic as above.
  * KEYS: clockKey. ARGV: `read` | `bump`. Returns the clock reading (read) or the new version (bump).
  */
-export const CLOCK_SCRIPT = `${ENTRY_IS_VALID}
+export const CLOCK_SCRIPT = `${COMMON}
 local clock = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 local now = now_us()
 if ARGV[1] == 'bump' then
@@ -188,6 +265,28 @@ elseif now > clock then
   clock = now
 end
 return string.format('%.0f', clock)
+`
+
+/**
+ * TAG (Redis Cluster): one tag's version, in the tag's own slot.
+ * - `ensure` (before a write): the version, created (unique, `c<now_us>`) when missing, its TTL extended to
+ *   at least ARGV[3] ms.
+ * - `bump` (an invalidation): set it to ARGV[2], keeping a TTL it has, else ARGV[3] ms.
+ * KEYS: tagKey. ARGV: `ensure` | `bump`, version, ttlMs. Returns the version.
+ */
+export const TAG_SCRIPT = `${COMMON}
+local left = redis.call('PTTL', KEYS[1])
+if ARGV[1] == 'bump' then
+  if left > 0 then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+  return ARGV[2]
+end
+if left == -2 then
+  local version = 'c' .. string.format('%.0f', now_us())
+  redis.call('SET', KEYS[1], version, 'PX', ARGV[3])
+  return version
+end
+if left >= 0 and left < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return redis.call('GET', KEYS[1])
 `
 
 export type RedisClient = Redis | Cluster
@@ -220,3 +319,4 @@ export const readScript = new Script(READ_SCRIPT)
 export const writeScript = new Script(WRITE_SCRIPT)
 export const invalidateScript = new Script(INVALIDATE_SCRIPT)
 export const clockScript = new Script(CLOCK_SCRIPT)
+export const tagScript = new Script(TAG_SCRIPT)

@@ -42,29 +42,34 @@ export interface FieldLoad {
 }
 
 /**
- * What a response depends on: every entry it was served from, for the response tier. A response is valid
- * while all of these tags are at most `clock` (the oldest clock reading among them).
+ * What a response depends on: every entry it was served from, for the response tier. For each tag, the
+ * version the entries that carry it recorded (when they were stored in Redis), and for each entry's key
+ * tag the clock of that entry: a response built from them may be stored only while none of them moved.
  */
 export class ResponseDependencies {
-  /** Encoded tags of the entries served, and the key tag of each entry (see `keyTag`). */
-  readonly tags = new Set<string>()
-  /** The smallest clock reading among the entries served (Infinity while none). */
-  clock = Number.POSITIVE_INFINITY
-  /** False once a value was served without an entry to vouch for it (an error, a value not stored). */
+  /** Encoded tag → the version the entries served recorded for it (undefined: not stored in Redis). */
+  readonly tags = new Map<string, string | undefined>()
+  /** Encoded key tag of each entry served → the smallest clock of those entries (see `keyTag`). */
+  readonly keyTags = new Map<string, number>()
+  /**
+   * False once a value was served without an entry to vouch for it (an error, a value not stored), or two
+   * entries recorded different versions of one tag (one of them was stored before an invalidation).
+   */
   vouched = true
-  readonly #keys = new Set<string>()
 
   add(entry: CacheEntry | undefined, entryKey: string): void {
     if (entry === undefined) {
       this.vouched = false
       return
     }
-    for (const tag of entry.tags) this.tags.add(tag)
-    if (!this.#keys.has(entryKey)) {
-      this.#keys.add(entryKey)
-      this.tags.add(encodeSegment(keyTag(entryKey)))
-    }
-    if (entry.clock < this.clock) this.clock = entry.clock
+    entry.tags.forEach((tag, k) => {
+      const version = entry.versions?.[k]
+      if (!this.tags.has(tag)) this.tags.set(tag, version)
+      else if (this.tags.get(tag) !== version) this.vouched = false
+    })
+    const keyTagOf = encodeSegment(keyTag(entryKey))
+    const known = this.keyTags.get(keyTagOf)
+    if (known === undefined || entry.clock < known) this.keyTags.set(keyTagOf, entry.clock)
   }
 }
 

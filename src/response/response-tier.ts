@@ -10,6 +10,7 @@ import type { NOT_SHARED } from '../engine/flight.js'
 import type { BatchSource, LoaderRuntime } from '../engine/runtime.js'
 import type { ResponseStats } from '../engine/stats.js'
 import { defineLoader, type FetchOutcome, type LoaderDefinition } from '../loader/define-loader.js'
+import type { WriteCheck } from '../redis/redis-tier.js'
 import { cacheControlFor } from '../request/cache-control.js'
 import type { RequestCacheState } from '../request/request-state.js'
 import type { DocumentInfo } from './document-info.js'
@@ -61,8 +62,10 @@ type Verdict =
       readonly store: true
       readonly private: boolean
       readonly response: StoredResponse
+      /** Encoded tags (the buckets of the largest prefixes, when there are many). */
       readonly tags: readonly string[]
-      readonly clock: number
+      /** What must still hold of the entries it was built from when it is written. */
+      readonly checks: readonly WriteCheck[]
       readonly ttlMs: number
     }
 
@@ -233,7 +236,7 @@ export class ResponseTier {
       fetch: async () => [await fill()],
       tags: () => stored()?.tags ?? [],
       encodedTags: true,
-      clock: (_id, readClock) => Math.min(readClock, stored()?.clock ?? readClock),
+      checks: () => stored()?.checks ?? [],
       ttlMs: () => stored()?.ttlMs ?? 0,
     }
     const [value] = await this.#engine.loadBatch(this.#runtime, [id], {
@@ -264,10 +267,14 @@ export class ResponseTier {
     if (cacheControl === 'no-store') return { store: false, reason: 'not cacheable (no-store)' }
     const dependencies = state.dependencies
     if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry' }
-    let tags = new Set(dependencies.tags)
+    const checks: WriteCheck[] = []
+    for (const [tag, version] of dependencies.tags) if (version !== undefined) checks.push({ tag, version })
+    for (const [tag, notAfter] of dependencies.keyTags) checks.push({ tag, notAfter })
+    let tags = new Set([...dependencies.tags.keys(), ...dependencies.keyTags.keys()])
     for (const tag of encodeTags([...executed.entities])) tags.add(tag)
     if (tags.size > COMPACT_ABOVE) {
-      // Thousands of entities: carry the buckets of their prefixes instead (every read checks every tag).
+      // Thousands of entities: carry the buckets of their prefixes instead (every read checks every tag);
+      // the write still checks each entry's own tags (the checks above).
       tags = new Set(encodeTags(compactTags([...tags].map(decodeSegment), COMPACT_ABOVE)))
     }
     if (tags.size > this.#maxTags) return { store: false, reason: `more than ${this.#maxTags} tags` }
@@ -277,7 +284,7 @@ export class ResponseTier {
       private: state.policy.private,
       response: storedResponse(body, cacheControl),
       tags: [...tags],
-      clock: dependencies.clock,
+      checks,
       ttlMs: state.policy.minTtl * 1000,
     }
   }

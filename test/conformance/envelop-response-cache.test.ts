@@ -392,7 +392,7 @@ describe.each(['memory', 'redis'] as const)('%s', (mode) => {
   async function setup() {
     current = blogFixture(
       mode === 'redis'
-        ? { namespace: uniqueNamespace(), redis: server!.client() }
+        ? { namespace: uniqueNamespace(), redis: server!.client(), redisTimeoutMs: 2000 }
         : { namespace: uniqueNamespace() },
     )
     const instance = current.server()

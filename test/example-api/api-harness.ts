@@ -23,6 +23,8 @@ export async function startApi(
     db,
     namespace,
     redisUrl: mode.kind === 'redis' ? mode.url : undefined,
+    // Generous: on a loaded machine a 250 ms timeout turns slow moments into misses (fault tests set theirs).
+    redisTimeoutMs: 2000,
   })
   onTestFinished(() => server.close())
   if (mode.kind === 'redis') expect(server.cache.stats().redis.busConnected).toBe(true)

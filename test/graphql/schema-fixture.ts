@@ -58,6 +58,8 @@ export function graphqlFixture(options: {
     const cache: LoadCache = createCache({
       namespace,
       logger: options.logger,
+      // Generous: on a loaded machine a 250 ms timeout turns slow moments into misses (fault tests set theirs).
+      redisTimeoutMs: 2000,
       ...options.cacheOptions,
       redis: options.redis?.client(),
     })

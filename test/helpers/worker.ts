@@ -64,6 +64,7 @@ type Command =
   | { op: 'invalidate'; ids: string[] }
   | { op: 'invalidateTags'; tags: string[] }
   | { op: 'fetches' }
+  | { op: 'awaitEvictedTag'; tag: string }
   | { op: 'stats' }
   | { op: 'exit' }
 
@@ -96,6 +97,18 @@ async function handle(command: Command): Promise<object> {
       return {}
     case 'fetches':
       return { fetches: fetchCalls }
+    case 'awaitEvictedTag':
+      // Resolves once this process heard an invalidation of the tag on the bus (see busDelivered).
+      await new Promise<void>((resolve) => {
+        const listener = (event: { tags: readonly string[] }) => {
+          if (!event.tags.includes(command.tag)) return
+          cache.off('evict', listener)
+          resolve()
+        }
+        cache.on('evict', listener)
+        send({ event: 'listening', tag: command.tag })
+      })
+      return {}
     case 'stats':
       return cache.stats()
     case 'exit':

@@ -485,8 +485,10 @@ describe(`privacy fuzz (seed ${SEED}; replay with PRIVACY_FUZZ_SEED=${SEED})`, (
           // Two instances on one namespace; the second without L1, so every read of it goes through Redis
           // (and the serializer).
           const namespace = uniqueNamespace()
-          caches.push(createCache({ namespace, redis: redis.client() }))
-          caches.push(createCache({ namespace, redis: redis.client(), memory: false }))
+          // A generous Redis timeout: on a loaded 2-core machine a 250 ms one would turn slow moments into
+          // misses, and warm rounds would run resolvers (a fault test's business, not this one's).
+          caches.push(createCache({ namespace, redis: redis.client(), redisTimeoutMs: 2000 }))
+          caches.push(createCache({ namespace, redis: redis.client(), memory: false, redisTimeoutMs: 2000 }))
           for (const cache of caches)
             await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
           instances = caches.map((cache) => fixture.server({ cache, responses }))

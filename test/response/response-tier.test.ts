@@ -30,8 +30,8 @@ function gate() {
 
 function blog(
   options: {
-    slowPosts?: { wait: Promise<void> } | undefined
-    slowPinned?: Promise<void> | undefined
+    slowPosts?: { wait: Promise<void>; reached: () => void } | undefined
+    slowPinned?: { wait: Promise<void>; reached: () => void } | undefined
     delayMs?: number
   } = {},
 ) {
@@ -69,13 +69,19 @@ function blog(
       pinned: async () => {
         ran('Query.pinned')
         const snapshot = { ...posts.get('p2')! }
-        if (state.slowPinned) await state.slowPinned
+        if (state.slowPinned) {
+          state.slowPinned.reached()
+          await state.slowPinned.wait
+        }
         return snapshot
       },
       posts: async () => {
         ran('Query.posts')
         const snapshot = [...posts.values()].map((post) => ({ ...post }))
-        if (state.slowPosts) await state.slowPosts.wait
+        if (state.slowPosts) {
+          state.slowPosts.reached()
+          await state.slowPosts.wait
+        }
         return snapshot
       },
       me: (_: unknown, __: unknown, ctx: { viewerId: string | null }) => {
@@ -223,12 +229,13 @@ describe('the response tier', () => {
 
   it('never stores a response built from a field fill that raced an invalidation (forced)', async () => {
     const slow = gate()
-    const { typeDefs, resolvers, state } = blog({ slowPosts: { wait: slow.opened } })
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPosts: { wait: slow.opened, reached: reached.open } })
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
     // posts takes its snapshot of the titles, then waits at the gate while p1 is edited and evicted.
     const inFlight = a.send('{ posts { title } }')
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await reached.opened
     state.posts.get('p1')!.title = 'First, edited'
     await b.cache.invalidateTags(['Post:p1'])
     slow.open()
@@ -248,19 +255,25 @@ describe('the response tier', () => {
 
   it('refuses to store a response whose every entry was written, when one of them moved meanwhile (forced)', async () => {
     const slow = gate()
-    const { typeDefs, resolvers, state } = blog({ slowPinned: slow.opened })
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPinned: { wait: slow.opened, reached: reached.open } })
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
-    // post(p1) is filled and written at once; pinned (p2, which does not hold p1) waits at the gate.
+    // post(p1)'s entry is written first (by another operation); this one reads it, while pinned (p2, which
+    // does not hold p1) waits at the gate.
+    state.slowPinned = undefined
+    await a.send('{ post(id: "p1") { title } }')
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
     const inFlight = a.send(source)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await reached.opened
     state.posts.get('p1')!.title = 'First, edited'
     await b.cache.invalidateTags(['Post:p1'])
     slow.open()
     const raced = await inFlight
     expect(await raced.json()).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
-    // Its response was judged storable (every value from an entry), but its clock predates Post:p1's move.
+    // Its response was judged storable (every value from an entry), but post(p1)'s tag moved since that
+    // entry recorded its version: the write is refused.
     expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
     state.slowPinned = undefined
     await busDelivered(b.cache, a.cache)

@@ -20,15 +20,24 @@ describe('entry encoding', () => {
     expect(absent).toMatchObject({ absent: true, value: null })
   })
 
+  it('reads the version each tag was stored with (the write script adds them)', () => {
+    const stored = '3 vj 1700000000000000 2000 3000 4 org%003a7=c1700000000000123 posts=1700000000000456\n1'
+    expect(decodeEntry(stored, jsonSerializer)).toMatchObject({
+      tags: ['org%003a7', 'posts'],
+      versions: ['c1700000000000123', '1700000000000456'],
+      value: 1,
+    })
+  })
+
   it.each([
     ['no header', '{"a":1}'],
-    ['an older format version', '1 v 1 2 3 4\n{}'],
-    ['unknown kind', '2 q 1 2 3 4\n{}'],
-    ['non-numeric clock', '2 vj x 2 3 4\n{}'],
-    ['too few fields', '2 vj 1 2\n{}'],
-    ['bad payload', '2 vj 1 2 3 4\n{not json'],
-    ['absent with a payload', '2 a 1 2 3 4\nnull'],
-    ['a value written by another serializer', '2 vd6 1 2 3 4\n[{"a":1},1]'],
+    ['an older format version', '2 vj 1 2 3 4\n{}'],
+    ['unknown kind', '3 q 1 2 3 4\n{}'],
+    ['non-numeric clock', '3 vj x 2 3 4\n{}'],
+    ['too few fields', '3 vj 1 2\n{}'],
+    ['bad payload', '3 vj 1 2 3 4\n{not json'],
+    ['absent with a payload', '3 a 1 2 3 4\nnull'],
+    ['a value written by another serializer', '3 vd6 1 2 3 4\n[{"a":1},1]'],
     ['empty', ''],
   ])('decodes a corrupt entry (%s) as undefined instead of throwing', (_what, raw) => {
     expect(decodeEntry(raw, jsonSerializer)).toBeUndefined()
