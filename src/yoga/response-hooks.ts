@@ -99,7 +99,9 @@ export function responseHooks(
           const served = await tier.serve(
             {
               document,
-              operationName: params.operationName ?? undefined,
+              // The document's only operation is run (and counted) by its name whether or not the client
+              // sent it: clients that leave operationName out must not all be counted as anonymous.
+              operationName: params.operationName ?? (operation.name || undefined),
               variables: params.variables,
               viewer,
             },
