@@ -9,8 +9,8 @@ import { LOADER_COUNTERS } from '../../src/prometheus/loader-counters.js'
 import { useLoadCache } from '../../src/yoga/index.js'
 import { cacheFactory, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { scrape } from '../helpers/scrape.js'
 import { TestSource } from '../helpers/source.js'
-import { scrape } from './scrape.js'
 
 function registered(cache: LoadCache, options: Parameters<typeof registerLoadCacheMetrics>[1] = {}) {
   const registry = new Registry()

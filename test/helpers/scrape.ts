@@ -9,8 +9,13 @@ export interface Scrape {
   type(name: string): string | undefined
 }
 
+/** Scrapes a prom-client registry, as Prometheus would. */
 export async function scrape(registry: Registry): Promise<Scrape> {
-  const text = await registry.metrics()
+  return parseMetrics(await registry.metrics())
+}
+
+/** Parses the Prometheus text exposition format (0.0.4). */
+export function parseMetrics(text: string): Scrape {
   const values = new Map<string, number>()
   const types = new Map<string, string>()
   for (const line of text.split('\n')) {
