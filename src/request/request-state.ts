@@ -27,6 +27,20 @@ export interface CachePolicySummary {
   uncachedComposite: boolean
 }
 
+/**
+ * What one request did with the cache, for `extensions.loadcache` (the yoga plugin's `debug: true`). A hit
+ * is a load answered without running its resolver (from L1, Redis, a fill in flight, or this request's
+ * own earlier load of the same key); a miss ran it.
+ */
+export interface LoadCacheDebug {
+  readonly hits: number
+  readonly misses: number
+  /** Tags this request evicted (a mutation's entities and declared tags). */
+  readonly evictedTags: readonly string[]
+  /** The same counts per cached field coordinate (`Type.field`) or tRPC procedure (`trpc.<path>`). */
+  readonly fields: Readonly<Record<string, { readonly hits: number; readonly misses: number }>>
+}
+
 /** How a resolved value may be stored: with these tags, or not at all. */
 export type PreparedValue =
   | { readonly store: true; readonly tags: readonly string[] }
@@ -102,6 +116,8 @@ export class RequestCacheState {
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0
   misses = 0
+  /** The same per coordinate. */
+  readonly #loadsByCoordinate = new Map<string, { loads: number; misses: number }>()
   readonly evictedTags: string[] = []
   /** The entries this request was served from (fields and loaders), for the response tier. */
   readonly dependencies = new ResponseDependencies()
@@ -173,10 +189,29 @@ export class RequestCacheState {
       batch.pending.set(key, load)
     }
     this.loads++
+    this.#countsOf(plan.coordinate).loads++
     const wrapped = await batch.loader.load(key)
     // Joined another request's fill of a value that can be read only once: resolve it here instead.
     if (wrapped === NOT_SHARED) return load.resolve()
     return (wrapped as { v: unknown } | null)?.v ?? null
+  }
+
+  #countsOf(coordinate: string): { loads: number; misses: number } {
+    let counts = this.#loadsByCoordinate.get(coordinate)
+    if (counts === undefined) {
+      counts = { loads: 0, misses: 0 }
+      this.#loadsByCoordinate.set(coordinate, counts)
+    }
+    return counts
+  }
+
+  /** What `debug: true` reports: hits and misses in all and per coordinate, and the tags evicted. */
+  debugSummary(): LoadCacheDebug {
+    const fields: Record<string, { hits: number; misses: number }> = {}
+    for (const [coordinate, { loads, misses }] of this.#loadsByCoordinate) {
+      fields[coordinate] = { hits: loads - misses, misses }
+    }
+    return { hits: this.loads - this.misses, misses: this.misses, evictedTags: [...this.evictedTags], fields }
   }
 
   /**
@@ -237,6 +272,7 @@ export class RequestCacheState {
         }
       }
       this.misses++
+      this.#countsOf(plan.coordinate).misses++
       let value: unknown
       try {
         value = await load.resolve()

@@ -34,7 +34,11 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
   directives?: LoadCacheDirectivesOptions | false
   /** Set the HTTP `Cache-Control` header from what was resolved. Default true. */
   cacheControl?: boolean
-  /** Add `extensions.loadcache` (hits, misses, evicted tags) to every result. Default false. */
+  /**
+   * Add `extensions.loadcache` to every executed result: hits and misses of cached fields in all and per
+   * coordinate, and the tags the operation evicted (see `LoadCacheDebug`). Default false. Responses served
+   * whole by the response tier are the stored bytes and carry none.
+   */
   debug?: boolean
   /**
    * The response tier: whole query responses served from the shared cache, before parse, validate and
@@ -123,11 +127,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
               ...single,
               extensions: {
                 ...single.extensions,
-                loadcache: {
-                  hits: state.loads - state.misses,
-                  misses: state.misses,
-                  evictedTags: state.evictedTags,
-                },
+                loadcache: state.debugSummary(),
               },
             } as never)
           }
