@@ -8,6 +8,7 @@ export {
   RequestCacheState,
   requestStateOf,
 } from '../request/request-state.js'
+export type { ApolloCacheControlOptions } from './apollo-cache-control.js'
 export {
   type LoadCacheDirectivesOptions,
   LoadCacheSchemaError,
@@ -16,3 +17,4 @@ export {
 } from './directives.js'
 export { collectValueTags, type IdentityResolver } from './entity-tags.js'
 export { finishOperation } from './operation.js'
+export type { CachedPolicy, InvalidatesPolicy, LoadCachePolicies, LoadCachePolicy } from './policies.js'

@@ -25,6 +25,8 @@ export interface CachePolicySummary {
   uncachedPrivate: boolean
   /** Whether some non-root field returning an object was resolved without a cache policy (Apollo: max-age 0). */
   uncachedComposite: boolean
+  /** Whether some field whose hints say it may not be cached (a TTL of 0: Apollo's `maxAge: 0`) was resolved. */
+  uncacheableField: boolean
 }
 
 /**
@@ -112,6 +114,7 @@ export class RequestCacheState {
     private: false,
     uncachedPrivate: false,
     uncachedComposite: false,
+    uncacheableField: false,
   }
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0

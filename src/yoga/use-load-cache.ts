@@ -7,9 +7,11 @@ import {
 } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
+import { invalidOption } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
 import { finishOperation } from '../graphql/operation.js'
+import type { LoadCachePolicies } from '../graphql/policies.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
 import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
@@ -30,8 +32,16 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
   viewer?: (
     context: Record<string, unknown> & { request: Request },
   ) => CacheId | null | undefined | Promise<CacheId | null | undefined>
-  /** Options of the directives (names, identity per type); `false` if you applied the transformer yourself. */
+  /**
+   * Options of the directives (names, identity per type, `apolloCacheControl`); `false` if you applied the
+   * transformer yourself.
+   */
   directives?: LoadCacheDirectivesOptions | false
+  /**
+   * Cache policies by coordinate or type name, for schemas built in code (no SDL directives): see
+   * `LoadCacheDirectivesOptions.policies`. Default: none.
+   */
+  policies?: LoadCachePolicies
   /** Set the HTTP `Cache-Control` header from what was resolved. Default true. */
   cacheControl?: boolean
   /**
@@ -58,10 +68,28 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
 ): Plugin<{ loaders: Loaders<Defs> }> {
   const { cache } = options
   const { logger } = engineOf(cache).options
+  if (options.policies !== undefined && options.directives === false) {
+    throw invalidOption(
+      'policies',
+      options.policies,
+      'left out when directives is false (apply them with loadCacheDirectives({ policies }) yourself)',
+    )
+  }
+  if (options.policies !== undefined && options.directives && options.directives.policies !== undefined) {
+    throw invalidOption(
+      'directives.policies',
+      options.directives.policies,
+      'left out when policies is given (pass them once)',
+    )
+  }
   const transformer =
     options.directives === false
       ? undefined
-      : loadCacheDirectives({ ...options.directives, cache }).transformer
+      : loadCacheDirectives({
+          ...options.directives,
+          ...(options.policies !== undefined ? { policies: options.policies } : {}),
+          cache,
+        }).transformer
   const transformed = new WeakSet<GraphQLSchema>()
   const policiesByRequest = new WeakMap<Request, string[]>()
   const viewerOf = async (
