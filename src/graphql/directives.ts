@@ -430,7 +430,9 @@ function cachedResolver(
   const lookupTags = lookupTypeTags(schema, field.type)
   return (parent, args, ctx, info) => {
     const state = requestStateOf(ctx)
-    if (state === undefined) return original(parent, args, ctx, info)
+    // Without a request state, or in a request that bypasses the cache (useLoadCache's `enabled`), the
+    // original resolver answers; such a response is no-store, as nothing vouches for it.
+    if (state === undefined || !state.enabled) return original(parent, args, ctx, info)
     // Only queries read or fill the cache: a mutation's selection must show what the mutation changed,
     // and its response is never cached anyway.
     if (info.operation.operation !== 'query') return original(parent, args, ctx, info)

@@ -107,6 +107,11 @@ const REQUEST_STATE = Symbol.for('loadcache.request')
 export class RequestCacheState {
   readonly cache: LoadCache
   readonly viewer: string | null
+  /**
+   * False in a request that bypasses the cache (useLoadCache's `enabled`): cached fields run their resolvers
+   * and store nothing; mutations still evict, so the cache never misses a write.
+   */
+  readonly enabled: boolean
   readonly policy: CachePolicySummary = {
     rootFields: 0,
     uncachedRoot: false,
@@ -132,8 +137,9 @@ export class RequestCacheState {
   readonly #observe = (entry: CacheEntry | undefined, entryKey: string): void =>
     this.dependencies.add(entry, entryKey)
 
-  constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object) {
+  constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object, enabled = true) {
     this.cache = cache
+    this.enabled = enabled
     this.#engine = engineOf(cache)
     if (viewer !== null && viewer !== undefined && typeof viewer !== 'string' && !Number.isFinite(viewer)) {
       // String(viewer) of an object is "[object Object]": every such viewer would share PRIVATE entries.
@@ -314,7 +320,14 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
  */
 export function createLoadCacheContext(
   cache: LoadCache,
-  options: { viewer?: CacheId | null; loaders?: object } = {},
+  options: {
+    viewer?: CacheId | null
+    loaders?: object
+    /** False: this request neither reads nor writes cached fields (mutations still evict). Default true. */
+    enabled?: boolean
+  } = {},
 ): { readonly [REQUEST_STATE]: RequestCacheState } {
-  return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders) }
+  return {
+    [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders, options.enabled ?? true),
+  }
 }

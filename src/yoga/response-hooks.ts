@@ -50,6 +50,8 @@ export function responseHooks(
   cache: LoadCache,
   options: ResponseCacheOptions,
   viewerOf: (context: Record<string, unknown> & { request: Request }) => Promise<string | null>,
+  enabledFor: (context: Record<string, unknown> & { request: Request }) => Promise<boolean> = async () =>
+    true,
 ): {
   hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
@@ -91,11 +93,9 @@ export function responseHooks(
         const mediaType = regularMediaType(request)
         if (mediaType === undefined) return
         setParamsHandler(async (payload) => {
-          const viewer = await viewerOf({
-            ...(context as Record<string, unknown>),
-            ...payload.context,
-            request,
-          })
+          const requestContext = { ...(context as Record<string, unknown>), ...payload.context, request }
+          if (!(await enabledFor(requestContext))) return paramsHandler(payload)
+          const viewer = await viewerOf(requestContext)
           const served = await tier.serve(
             {
               document,

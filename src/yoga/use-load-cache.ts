@@ -13,6 +13,7 @@ import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql
 import { finishOperation } from '../graphql/operation.js'
 import type { LoadCachePolicies } from '../graphql/policies.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
+import { uncachedLoaders } from '../loader/uncached-loaders.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
 import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
 import { type ResponseCacheOptions, responseHooks } from './response-hooks.js'
@@ -42,6 +43,13 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
    * `LoadCacheDirectivesOptions.policies`. Default: none.
    */
   policies?: LoadCachePolicies
+  /**
+   * Whether a request uses the cache: when it returns false, cached fields run their resolvers and store
+   * nothing, the response tier neither serves nor stores, the plugin's `context.loaders` fetch directly
+   * (still batched), and the response is `no-store`; mutations still evict what they change. It gets the
+   * same context as `viewer`, once per HTTP request. Default: every request uses the cache.
+   */
+  enabled?: (context: Record<string, unknown> & { request: Request }) => boolean | Promise<boolean>
   /** Set the HTTP `Cache-Control` header from what was resolved. Default true. */
   cacheControl?: boolean
   /**
@@ -67,7 +75,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   options: UseLoadCacheOptions<Defs>,
 ): Plugin<{ loaders: Loaders<Defs> }> {
   const { cache } = options
-  const { logger } = engineOf(cache).options
+  const { logger, maxBatchSize } = engineOf(cache).options
   if (options.policies !== undefined && options.directives === false) {
     throw invalidOption(
       'policies',
@@ -82,6 +90,9 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       'left out when policies is given (pass them once)',
     )
   }
+  if (options.enabled !== undefined && typeof options.enabled !== 'function') {
+    throw invalidOption('enabled', options.enabled, 'a function of the context returning a boolean')
+  }
   const transformer =
     options.directives === false
       ? undefined
@@ -90,6 +101,18 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
           ...(options.policies !== undefined ? { policies: options.policies } : {}),
           cache,
         }).transformer
+  const enabledByRequest = new WeakMap<Request, Promise<boolean>>()
+  /** Decided once per HTTP request (the response tier asks before the context exists, fields after). */
+  const enabledFor = (context: Record<string, unknown> & { request: Request }): Promise<boolean> => {
+    const enabled = options.enabled
+    if (enabled === undefined) return Promise.resolve(true)
+    let decision = enabledByRequest.get(context.request)
+    if (decision === undefined) {
+      decision = Promise.resolve(enabled(context)).then((value) => value !== false)
+      enabledByRequest.set(context.request, decision)
+    }
+    return decision
+  }
   const transformed = new WeakSet<GraphQLSchema>()
   const policiesByRequest = new WeakMap<Request, string[]>()
   const viewerOf = async (
@@ -101,7 +124,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   const responses =
     options.responses === undefined || options.responses === false
       ? undefined
-      : responseHooks(cache, options.responses === true ? {} : options.responses, viewerOf)
+      : responseHooks(cache, options.responses === true ? {} : options.responses, viewerOf, enabledFor)
 
   return {
     ...responses?.hooks,
@@ -113,12 +136,17 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     },
     async onContextBuilding({ context, extendContext }) {
       const viewer = options.viewer ? await options.viewer(context as never) : null
+      const enabled = await enabledFor(context as never)
       // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it,
       // with cache.loaders(): the request state then adopts them, so evictions clear them too).
-      const own = options.loaders ? cache.loaders(options.loaders) : undefined
+      const own = options.loaders
+        ? enabled
+          ? cache.loaders(options.loaders)
+          : uncachedLoaders(options.loaders, maxBatchSize)
+        : undefined
       const existing = (context as { loaders?: unknown }).loaders
       const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
-      const requestState = createLoadCacheContext(cache, { viewer, loaders })
+      const requestState = createLoadCacheContext(cache, { viewer, loaders, enabled })
       responses?.adopt((context as { params?: unknown }).params, requestStateOf(requestState)!)
       extendContext({
         ...(own ? { loaders: own as Loaders<Defs> } : {}),
