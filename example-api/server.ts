@@ -7,7 +7,7 @@ import { useLoadCache } from '../src/yoga/index.js'
 import { type ExampleContext, viewerFromRequest } from './context.js'
 import { type Database, openDatabase } from './db/index.js'
 import { useHealthEndpoint } from './http/health.js'
-import { useMetricsEndpoint } from './http/metrics.js'
+import { createMetricsRegistry, useMetricsEndpoint } from './http/metrics.js'
 import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
 import { createExampleSchema } from './schema.js'
 import { createTrpcHandler, isTrpcRequest, TRPC_BASE_PATH } from './trpc/handler.js'
@@ -139,7 +139,7 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     }),
     plugins: [
       useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
-      useMetricsEndpoint({ cache, db }),
+      useMetricsEndpoint(createMetricsRegistry({ cache, db })),
       loadCache,
     ],
     // Yoga's own check answers 200 without looking at anything; it stays available as a liveness

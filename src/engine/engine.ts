@@ -31,6 +31,7 @@ import {
   type LoaderStats,
   type ResponseStats,
 } from './stats.js'
+import type { EngineTracing } from './tracing.js'
 
 export type { BatchOptions, BatchSource, LoaderRuntime } from './runtime.js'
 
@@ -115,6 +116,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #tokens = 0
   #redisErrors = 0
   #closed = false
+  #tracing: EngineTracing | undefined
 
   constructor(options: ResolvedCacheOptions) {
     super()
@@ -200,6 +202,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       reportMiss: (loader, key) => {
         if (this.listenerCount('miss') > 0) this.#emitSafely('miss', { loader, key })
       },
+      tracing: () => this.#tracing,
     }
     this.#fills = new FillLoop({
       parts,
@@ -481,6 +484,20 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       },
       memory: { entries: this.#memory?.size ?? 0 },
     }
+  }
+
+  /** The tracer wrapping fetches and Redis round trips (loadcache/otel), if any. */
+  get tracing(): EngineTracing | undefined {
+    return this.#tracing
+  }
+
+  /**
+   * Installs (or, with undefined, removes) the tracer that wraps every fetch and Redis round trip. One at a
+   * time: the integration that installs it checks that none is installed.
+   */
+  set tracing(tracing: EngineTracing | undefined) {
+    this.#tracing = tracing
+    if (this.#redis !== undefined) this.#redis.tracer = tracing?.redis
   }
 
   /** Whether L1 is in use right now (false while the bus is down or the breaker open). */

@@ -59,8 +59,11 @@ export class FetchRunner {
     rt.stats.idsFetched += ids.length
     const started = performance.now()
     let outcomes: FetchOutcome[] | Error
+    const tracing = this.#parts.tracing()
     try {
-      outcomes = await this.#fetchWithin(rt, ids, source)
+      outcomes = await (tracing === undefined
+        ? this.#fetchWithin(rt, ids, source)
+        : tracing.fetch(rt.def.name, ids.length, () => this.#fetchWithin(rt, ids, source)))
     } catch (error) {
       outcomes = error instanceof Error ? error : new Error(String(error))
     }

@@ -5,6 +5,7 @@ import type { MemoryTier } from '../memory/memory-tier.js'
 import type { WriteCheck } from '../redis/redis-tier.js'
 import type { ResolvedCacheOptions } from './options.js'
 import type { LoaderStats } from './stats.js'
+import type { EngineTracing } from './tracing.js'
 
 /** A loader definition with the cache's defaults applied, resolved once per cache. */
 export interface LoaderRuntime {
@@ -82,4 +83,6 @@ export interface EngineParts {
   reportFetch(event: { loader: string; ids: number; durationMs: number; failed: number }): void
   reportHit(loader: string, key: string, tier: 'l1' | 'l2'): void
   reportMiss(loader: string, key: string): void
+  /** The tracer wrapping fetches, while one instruments the cache. */
+  tracing(): EngineTracing | undefined
 }

@@ -27,6 +27,7 @@ import { entityTag, typeTag } from '../core/tags.js'
 import { isAsyncIterable } from '../core/values.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
+import { type ApolloCacheControlOptions, apolloHints } from './apollo-cache-control.js'
 import {
   collectValueTags,
   defaultIdentity,
@@ -38,12 +39,15 @@ import {
 import {
   type CacheHint,
   cachedHint,
+  combineHintSources,
+  type FieldPolicy,
   fieldPolicy,
   type HintSources,
   LoadCacheSchemaError,
   tagList,
 } from './field-policy.js'
 import { trackerOf } from './operation.js'
+import { type InvalidationHint, type LoadCachePolicies, policySources } from './policies.js'
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
 import { completionError } from './value-check.js'
 
@@ -67,6 +71,20 @@ export interface LoadCacheDirectivesOptions {
    * `id`. A type with no `id` field whose fields are `@cached` needs an entry here.
    */
   identity?: Record<string, (value: Record<string, unknown>) => CacheId | null | undefined>
+  /**
+   * Cache policies without SDL directives, for schemas built in code: by coordinate (`'Query.user':
+   * { ttl: 60 }`, `'Mutation.createPost': { invalidates: { tags: ['posts'] } }`) or type name (`'Droid':
+   * { ttl: 60, scope: 'PRIVATE' }`). Everything `@cached` and `@invalidates` do, with the same rules; they
+   * combine with the directives, but one field or type hinted by both fails the build. Default: none.
+   */
+  policies?: LoadCachePolicies
+  /**
+   * Also read Apollo Server's `@cacheControl(maxAge, scope, inheritMaxAge)` hints, so a schema written for
+   * Apollo is cached (and gets its `Cache-Control` headers) unchanged: `true`, or options such as
+   * `{ defaultMaxAge: 0 }`. The schema keeps Apollo's own directive definitions. Default false. See
+   * `apolloHints` for where loadcache's stricter rules differ.
+   */
+  apolloCacheControl?: boolean | ApolloCacheControlOptions
 }
 
 /** The SDL of the directives (with the given names), to include in your type definitions. */
@@ -118,7 +136,17 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
       const hasIdentity = (type: GraphQLObjectType) =>
         identities[type.name] !== undefined || 'id' in type.getFields()
       const listTagsByType = new Map<GraphQLOutputType, readonly string[]>()
-      const hints = directiveHints(schema, directive.cached)
+      const sources = [directiveHints(schema, directive.cached)]
+      const invalidations = [directiveInvalidations(schema, directive.invalidates)]
+      if (options.policies !== undefined) {
+        const policies = policySources(schema, options.policies)
+        sources.push(policies.hints)
+        invalidations.push(policies.invalidation)
+      }
+      if (options.apolloCacheControl !== undefined && options.apolloCacheControl !== false) {
+        sources.push(apolloHints(schema, options.apolloCacheControl))
+      }
+      const hints = combineHintSources(sources)
       checkTypeHints(schema, hints)
       const context: BuildContext = {
         schema,
@@ -134,6 +162,7 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
           return tags
         },
         hints,
+        invalidation: (field, coordinate) => oneInvalidation(coordinate, invalidations, field),
         cache: options.cache,
         logger: options.cache ? engineOf(options.cache).options.logger : undefined,
       }
@@ -153,6 +182,11 @@ interface BuildContext {
   /** The `Type` tags of a list type (memoized): see listTypeTags. */
   readonly listTags: (list: GraphQLOutputType) => readonly string[]
   readonly hints: HintSources
+  /** What a field's `@invalidates` or policy asks for, if anything. */
+  readonly invalidation: (
+    field: GraphQLField<unknown, unknown>,
+    coordinate: string,
+  ) => InvalidationHint | undefined
   readonly cache: LoadCache | undefined
   readonly logger: Logger | undefined
 }
@@ -169,6 +203,39 @@ function directiveHints(schema: GraphQLSchema, cached: string): HintSources {
       return args ? cachedHint(`@${cached} on ${type.name}`, args) : undefined
     },
   }
+}
+
+/** Reads `@invalidates` from the schema's directives. */
+function directiveInvalidations(
+  schema: GraphQLSchema,
+  invalidates: string,
+): (coordinate: string, field: GraphQLField<unknown, unknown>) => InvalidationHint | undefined {
+  return (coordinate, field) => {
+    const args = getDirective(schema, field, invalidates)?.[0]
+    return args
+      ? { tags: args.tags ?? [], types: args.types, where: `@${invalidates} on ${coordinate}` }
+      : undefined
+  }
+}
+
+/** @throws LoadCacheSchemaError naming the field when both `@invalidates` and a policy speak for it. */
+function oneInvalidation(
+  coordinate: string,
+  sources: readonly ((
+    coordinate: string,
+    field: GraphQLField<unknown, unknown>,
+  ) => InvalidationHint | undefined)[],
+  field: GraphQLField<unknown, unknown>,
+): InvalidationHint | undefined {
+  const found = sources
+    .map((source) => source(coordinate, field))
+    .filter((hint): hint is InvalidationHint => hint !== undefined)
+  if (found.length > 1) {
+    throw new LoadCacheSchemaError(
+      `${coordinate} has invalidations from two sources (${found.map((hint) => hint.where).join(' and ')}); keep one`,
+    )
+  }
+  return found[0]
 }
 
 /** `@cached` on a type is validated even when no field returns that type. */
@@ -200,13 +267,11 @@ function wrapField(
           : undefined
   const original = (fieldConfig.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<unknown, unknown>
   const ownHint = build.hints.fieldHint(field, coordinate)
-  const invalidatesArgs = getDirective(schema, fieldConfig, directive.invalidates)?.[0]
+  const invalidation = build.invalidation(field, coordinate)
   const templateContext = { coordinate, field, parentType: parentType as GraphQLNamedType }
 
-  if (invalidatesArgs && operationType !== 'mutation') {
-    throw new LoadCacheSchemaError(
-      `@${directive.invalidates} on ${coordinate}: only Mutation fields can invalidate`,
-    )
+  if (invalidation && operationType !== 'mutation') {
+    throw new LoadCacheSchemaError(`${invalidation.where}: only Mutation fields can invalidate`)
   }
   if (ownHint && (operationType === 'mutation' || operationType === 'subscription')) {
     throw new LoadCacheSchemaError(`${ownHint.where}: ${typeName} fields are never cached`)
@@ -217,41 +282,14 @@ function wrapField(
     operationType === 'mutation' || operationType === 'subscription'
       ? undefined
       : fieldPolicy(schema, field, coordinate, build.hints)
-  if (policy !== undefined) {
-    const isRoot = operationType === 'query'
-    if (!isRoot && !build.hasIdentity(parentType)) {
-      throw new LoadCacheSchemaError(
-        `${policy.where}: ${typeName} has no id field, so its fields cannot be keyed; pass identity: { ${typeName}: (value) => … } to loadCacheDirectives`,
-      )
-    }
-    const templates = policy.tags.flatMap(({ template, where }) =>
-      parseTemplates(where, [template], { ...templateContext, allowed: ['args', 'parent', 'result'] }),
-    )
-    // A lookup by id (`post(id: 7): Post`) is tagged `Post:7` even when it found nothing, so the mutation
-    // that creates post 7 evicts the cached "not found". Templates render lists as one tag per item.
-    const returnType = getNamedType(field.type)
-    if (isObjectType(returnType)) {
-      for (const arg of field.args) {
-        if (arg.name === 'id' || arg.name === 'ids') {
-          templates.push(
-            parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, {
-              ...templateContext,
-              allowed: ['args'],
-            }),
-          )
-        }
-      }
-    }
-    let plan: CachePlan
-    try {
-      plan = buildFieldPlan({ coordinate, ttl: policy.ttl, scope: policy.scope, isRoot, cache: build.cache })
-    } catch (error) {
-      throw new LoadCacheSchemaError(
-        `${policy.where}: ${(error as Error).message.replace('[loadcache] ', '')}`,
-      )
-    }
-    resolve = cachedResolver(build, plan, original, templates, field, typeName)
-  } else if (operationType === 'query') {
+  const isRoot = operationType === 'query'
+  if (policy?.kind === 'cached') {
+    resolve = cachedFieldResolver(build, policy, original, field, parentType, isRoot)
+  } else if (policy?.kind === 'uncacheable') {
+    resolve = uncacheableResolver(original, isRoot)
+  } else if (policy?.kind === 'inherit') {
+    if (policy.scope === 'PRIVATE') resolve = privateInheritingResolver(original)
+  } else if (isRoot) {
     const inner = original
     resolve = (parent, args, ctx, info) => {
       requestStateOf(ctx)?.recordRoot(false)
@@ -269,22 +307,102 @@ function wrapField(
   }
 
   if (operationType === 'mutation') {
-    const where = `@${directive.invalidates} on ${coordinate}`
-    const declared = invalidatesArgs
-      ? parseTemplates(where, tagList(where, invalidatesArgs.tags ?? []), {
+    const where = invalidation?.where ?? `@${directive.invalidates} on ${coordinate}`
+    const declared = invalidation
+      ? parseTemplates(where, tagList(where, invalidation.tags ?? []), {
           ...templateContext,
           allowed: ['args', 'result'],
         })
       : []
     const types =
-      invalidatesArgs?.types === undefined || invalidatesArgs.types === null
+      invalidation?.types === undefined || invalidation.types === null
         ? undefined
-        : listedTypes(schema, where, invalidatesArgs.types)
+        : listedTypes(schema, where, invalidation.types)
     resolve = evictingResolver(build, resolve, declared, types, field)
   } else if (operationType === undefined) {
     resolve = trackingResolver(identity, resolve)
   }
   return resolve === original ? fieldConfig : { ...fieldConfig, resolve }
+}
+
+/** The resolver of a cached field: its plan (checked against the cache now) and tag templates. */
+function cachedFieldResolver(
+  build: BuildContext,
+  policy: Extract<FieldPolicy, { kind: 'cached' }>,
+  original: GraphQLFieldResolver<unknown, unknown>,
+  field: GraphQLField<unknown, unknown>,
+  parentType: GraphQLObjectType,
+  isRoot: boolean,
+): GraphQLFieldResolver<unknown, unknown> {
+  const typeName = parentType.name
+  const coordinate = `${typeName}.${field.name}`
+  const templateContext = { coordinate, field, parentType: parentType as GraphQLNamedType }
+  // A parent without identity cannot key the field; Apollo hints were written for schemas that never
+  // needed ids, so theirs still count for Cache-Control (the field resolves uncached, see cachedResolver).
+  if (!isRoot && !build.hasIdentity(parentType) && policy.unkeyable === 'refuse') {
+    throw new LoadCacheSchemaError(
+      `${policy.where}: ${typeName} has no id field, so its fields cannot be keyed; pass identity: { ${typeName}: (value) => … } to loadCacheDirectives`,
+    )
+  }
+  const templates = policy.tags.flatMap(({ template, where }) =>
+    parseTemplates(where, [template], { ...templateContext, allowed: ['args', 'parent', 'result'] }),
+  )
+  // A lookup by id (`post(id: 7): Post`) is tagged `Post:7` even when it found nothing, so the mutation
+  // that creates post 7 evicts the cached "not found". Templates render lists as one tag per item.
+  const returnType = getNamedType(field.type)
+  if (isObjectType(returnType)) {
+    for (const arg of field.args) {
+      if (arg.name === 'id' || arg.name === 'ids') {
+        templates.push(
+          parseTagTemplate(`${returnType.name}:{args.${arg.name}}`, {
+            ...templateContext,
+            allowed: ['args'],
+          }),
+        )
+      }
+    }
+  }
+  let plan: CachePlan
+  try {
+    plan = buildFieldPlan({ coordinate, ttl: policy.ttl, scope: policy.scope, isRoot, cache: build.cache })
+  } catch (error) {
+    throw new LoadCacheSchemaError(`${policy.where}: ${(error as Error).message.replace('[loadcache] ', '')}`)
+  }
+  return cachedResolver(build, plan, original, templates, field, typeName)
+}
+
+/** A field whose TTL is 0 (Apollo's `maxAge: 0`): not cached, and a response that resolves it is no-store. */
+function uncacheableResolver(
+  inner: GraphQLFieldResolver<unknown, unknown>,
+  isRoot: boolean,
+): GraphQLFieldResolver<unknown, unknown> {
+  return (parent, args, ctx, info) => {
+    const state = requestStateOf(ctx)
+    if (state !== undefined) {
+      if (isRoot) state.recordRoot(false)
+      state.policy.uncacheableField = true
+    }
+    return inner(parent, args, ctx, info)
+  }
+}
+
+/**
+ * A PRIVATE field that inherits its max-age (Apollo's `inheritMaxAge` with `scope: PRIVATE`): not cached
+ * itself, it makes the response private (no-store without a viewer, as every PRIVATE field), and what is
+ * cached below it is keyed by viewer.
+ */
+function privateInheritingResolver(
+  inner: GraphQLFieldResolver<unknown, unknown>,
+): GraphQLFieldResolver<unknown, unknown> {
+  return (parent, args, ctx, info) => {
+    const state = requestStateOf(ctx)
+    if (state !== undefined && info.operation.operation === 'query') {
+      state.policy.private = true
+      if (state.viewer === null) state.policy.uncachedPrivate = true
+      trackerOf(state, info).markPrivate(info.path)
+    }
+    return inner(parent, args, ctx, info)
+  }
 }
 
 /** Records the entity a field runs on (its parent, with the runtime type graphql-js resolved). */
@@ -312,7 +430,9 @@ function cachedResolver(
   const lookupTags = lookupTypeTags(schema, field.type)
   return (parent, args, ctx, info) => {
     const state = requestStateOf(ctx)
-    if (state === undefined) return original(parent, args, ctx, info)
+    // Without a request state, or in a request that bypasses the cache (useLoadCache's `enabled`), the
+    // original resolver answers; such a response is no-store, as nothing vouches for it.
+    if (state === undefined || !state.enabled) return original(parent, args, ctx, info)
     // Only queries read or fill the cache: a mutation's selection must show what the mutation changed,
     // and its response is never cached anyway.
     if (info.operation.operation !== 'query') return original(parent, args, ctx, info)

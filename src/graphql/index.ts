@@ -4,9 +4,11 @@ export {
   type CachePolicySummary,
   type CacheScope,
   createLoadCacheContext,
+  type LoadCacheDebug,
   RequestCacheState,
   requestStateOf,
 } from '../request/request-state.js'
+export type { ApolloCacheControlOptions } from './apollo-cache-control.js'
 export {
   type LoadCacheDirectivesOptions,
   LoadCacheSchemaError,
@@ -15,3 +17,4 @@ export {
 } from './directives.js'
 export { collectValueTags, type IdentityResolver } from './entity-tags.js'
 export { finishOperation } from './operation.js'
+export type { CachedPolicy, InvalidatesPolicy, LoadCachePolicies, LoadCachePolicy } from './policies.js'

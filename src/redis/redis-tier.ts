@@ -99,6 +99,12 @@ export interface RedisTierOptions {
   readonly publish: (message: string) => Promise<unknown>
 }
 
+/**
+ * Runs one Redis round trip on a tracer's behalf (a span that is active while the command is in flight):
+ * must call `run` once and return what it returns, rejections included.
+ */
+export type CommandTracer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
+
 /** Raised when L2 is skipped (breaker open or invalidations waiting to be replayed). Never reaches users. */
 export class RedisUnavailableError extends Error {
   constructor(reason: string) {
@@ -147,6 +153,8 @@ export class RedisTier {
   #probeTimer: NodeJS.Timeout | undefined
   #lastFault: string | undefined
   #closed = false
+  /** Set while a tracer (loadcache/otel) instruments the cache; undefined costs one check per command. */
+  tracer: CommandTracer | undefined
 
   constructor(options: RedisTierOptions) {
     this.#o = options
@@ -677,8 +685,11 @@ export class RedisTier {
 
   async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
     const started = performance.now()
+    const tracer = this.tracer
     try {
-      const result = await this.#withTimeout(operation, command())
+      const result = await (tracer === undefined
+        ? this.#withTimeout(operation, command())
+        : tracer(operation, () => this.#withTimeout(operation, command())))
       this.#breaker.recordSuccess()
       this.#o.onCommand?.(operation, performance.now() - started)
       return result

@@ -25,6 +25,22 @@ export interface CachePolicySummary {
   uncachedPrivate: boolean
   /** Whether some non-root field returning an object was resolved without a cache policy (Apollo: max-age 0). */
   uncachedComposite: boolean
+  /** Whether some field whose hints say it may not be cached (a TTL of 0: Apollo's `maxAge: 0`) was resolved. */
+  uncacheableField: boolean
+}
+
+/**
+ * What one request did with the cache, for `extensions.loadcache` (the yoga plugin's `debug: true`). A hit
+ * is a load answered without running its resolver (from L1, Redis, a fill in flight, or this request's
+ * own earlier load of the same key); a miss ran it.
+ */
+export interface LoadCacheDebug {
+  readonly hits: number
+  readonly misses: number
+  /** Tags this request evicted (a mutation's entities and declared tags). */
+  readonly evictedTags: readonly string[]
+  /** The same counts per cached field coordinate (`Type.field`) or tRPC procedure (`trpc.<path>`). */
+  readonly fields: Readonly<Record<string, { readonly hits: number; readonly misses: number }>>
 }
 
 /** How a resolved value may be stored: with these tags, or not at all. */
@@ -96,6 +112,11 @@ const REQUEST_STATE = Symbol.for('loadcache.request')
 export class RequestCacheState {
   readonly cache: LoadCache
   readonly viewer: string | null
+  /**
+   * False in a request that bypasses the cache (useLoadCache's `enabled`): cached fields run their resolvers
+   * and store nothing; mutations still evict, so the cache never misses a write.
+   */
+  readonly enabled: boolean
   readonly policy: CachePolicySummary = {
     rootFields: 0,
     uncachedRoot: false,
@@ -103,10 +124,13 @@ export class RequestCacheState {
     private: false,
     uncachedPrivate: false,
     uncachedComposite: false,
+    uncacheableField: false,
   }
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0
   misses = 0
+  /** The same per coordinate. */
+  readonly #loadsByCoordinate = new Map<string, { loads: number; misses: number }>()
   readonly evictedTags: string[] = []
   /** The entries this request was served from (fields and loaders), for the response tier. */
   readonly dependencies = new ResponseDependencies()
@@ -118,8 +142,9 @@ export class RequestCacheState {
   readonly #observe = (entry: CacheEntry | undefined, entryKey: string): void =>
     this.dependencies.add(entry, entryKey)
 
-  constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object) {
+  constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object, enabled = true) {
     this.cache = cache
+    this.enabled = enabled
     this.#engine = engineOf(cache)
     if (viewer !== null && viewer !== undefined && typeof viewer !== 'string' && !Number.isFinite(viewer)) {
       // String(viewer) of an object is "[object Object]": every such viewer would share PRIVATE entries.
@@ -178,10 +203,29 @@ export class RequestCacheState {
       batch.pending.set(key, load)
     }
     this.loads++
+    this.#countsOf(plan.coordinate).loads++
     const wrapped = await batch.loader.load(key)
     // Joined another request's fill of a value that can be read only once: resolve it here instead.
     if (wrapped === NOT_SHARED) return load.resolve()
     return (wrapped as { v: unknown } | null)?.v ?? null
+  }
+
+  #countsOf(coordinate: string): { loads: number; misses: number } {
+    let counts = this.#loadsByCoordinate.get(coordinate)
+    if (counts === undefined) {
+      counts = { loads: 0, misses: 0 }
+      this.#loadsByCoordinate.set(coordinate, counts)
+    }
+    return counts
+  }
+
+  /** What `debug: true` reports: hits and misses in all and per coordinate, and the tags evicted. */
+  debugSummary(): LoadCacheDebug {
+    const fields: Record<string, { hits: number; misses: number }> = {}
+    for (const [coordinate, { loads, misses }] of this.#loadsByCoordinate) {
+      fields[coordinate] = { hits: loads - misses, misses }
+    }
+    return { hits: this.loads - this.misses, misses: this.misses, evictedTags: [...this.evictedTags], fields }
   }
 
   /**
@@ -242,6 +286,7 @@ export class RequestCacheState {
         }
       }
       this.misses++
+      this.#countsOf(plan.coordinate).misses++
       let value: unknown
       try {
         value = await load.resolve()
@@ -280,7 +325,14 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
  */
 export function createLoadCacheContext(
   cache: LoadCache,
-  options: { viewer?: CacheId | null; loaders?: object } = {},
+  options: {
+    viewer?: CacheId | null
+    loaders?: object
+    /** False: this request neither reads nor writes cached fields (mutations still evict). Default true. */
+    enabled?: boolean
+  } = {},
 ): { readonly [REQUEST_STATE]: RequestCacheState } {
-  return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders) }
+  return {
+    [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders, options.enabled ?? true),
+  }
 }

@@ -4,6 +4,8 @@ import { LRUCache } from 'lru-cache'
 
 /** What the response tier needs to know about one operation of a document. */
 export interface OperationInfo {
+  /** Its name; `''` for an anonymous operation. */
+  readonly name: string
   readonly type: 'query' | 'mutation' | 'subscription'
   /** It selects `__schema` or `__type`: never stored. */
   readonly introspection: boolean
@@ -80,5 +82,5 @@ function describeOperation(document: DocumentNode, operation: OperationDefinitio
     if (definition.kind === Kind.FRAGMENT_DEFINITION)
       inspect({ kind: Kind.DOCUMENT, definitions: [definition] })
   }
-  return { type: operation.operation, introspection, incremental }
+  return { name: operation.name?.value ?? '', type: operation.operation, introspection, incremental }
 }

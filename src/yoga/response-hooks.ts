@@ -50,6 +50,8 @@ export function responseHooks(
   cache: LoadCache,
   options: ResponseCacheOptions,
   viewerOf: (context: Record<string, unknown> & { request: Request }) => Promise<string | null>,
+  enabledFor: (context: Record<string, unknown> & { request: Request }) => Promise<boolean> = async () =>
+    true,
 ): {
   hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
@@ -91,15 +93,15 @@ export function responseHooks(
         const mediaType = regularMediaType(request)
         if (mediaType === undefined) return
         setParamsHandler(async (payload) => {
-          const viewer = await viewerOf({
-            ...(context as Record<string, unknown>),
-            ...payload.context,
-            request,
-          })
+          const requestContext = { ...(context as Record<string, unknown>), ...payload.context, request }
+          if (!(await enabledFor(requestContext))) return paramsHandler(payload)
+          const viewer = await viewerOf(requestContext)
           const served = await tier.serve(
             {
               document,
-              operationName: params.operationName ?? undefined,
+              // The document's only operation is run (and counted) by its name whether or not the client
+              // sent it: clients that leave operationName out must not all be counted as anonymous.
+              operationName: params.operationName ?? (operation.name || undefined),
               variables: params.variables,
               viewer,
             },

@@ -7,10 +7,13 @@ import {
 } from 'graphql'
 import type { Plugin } from 'graphql-yoga'
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
+import { invalidOption } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
 import { finishOperation } from '../graphql/operation.js'
+import type { LoadCachePolicies } from '../graphql/policies.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
+import { uncachedLoaders } from '../loader/uncached-loaders.js'
 import { cacheControlFor, combineCacheControl } from '../request/cache-control.js'
 import { createLoadCacheContext, requestStateOf } from '../request/request-state.js'
 import { type ResponseCacheOptions, responseHooks } from './response-hooks.js'
@@ -30,11 +33,30 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
   viewer?: (
     context: Record<string, unknown> & { request: Request },
   ) => CacheId | null | undefined | Promise<CacheId | null | undefined>
-  /** Options of the directives (names, identity per type); `false` if you applied the transformer yourself. */
+  /**
+   * Options of the directives (names, identity per type, `apolloCacheControl`); `false` if you applied the
+   * transformer yourself.
+   */
   directives?: LoadCacheDirectivesOptions | false
+  /**
+   * Cache policies by coordinate or type name, for schemas built in code (no SDL directives): see
+   * `LoadCacheDirectivesOptions.policies`. Default: none.
+   */
+  policies?: LoadCachePolicies
+  /**
+   * Whether a request uses the cache: when it returns false, cached fields run their resolvers and store
+   * nothing, the response tier neither serves nor stores, the plugin's `context.loaders` fetch directly
+   * (still batched), and the response is `no-store`; mutations still evict what they change. It gets the
+   * same context as `viewer`, once per HTTP request. Default: every request uses the cache.
+   */
+  enabled?: (context: Record<string, unknown> & { request: Request }) => boolean | Promise<boolean>
   /** Set the HTTP `Cache-Control` header from what was resolved. Default true. */
   cacheControl?: boolean
-  /** Add `extensions.loadcache` (hits, misses, evicted tags) to every result. Default false. */
+  /**
+   * Add `extensions.loadcache` to every executed result: hits and misses of cached fields in all and per
+   * coordinate, and the tags the operation evicted (see `LoadCacheDebug`). Default false. Responses served
+   * whole by the response tier are the stored bytes and carry none.
+   */
   debug?: boolean
   /**
    * The response tier: whole query responses served from the shared cache, before parse, validate and
@@ -53,11 +75,44 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   options: UseLoadCacheOptions<Defs>,
 ): Plugin<{ loaders: Loaders<Defs> }> {
   const { cache } = options
-  const { logger } = engineOf(cache).options
+  const { logger, maxBatchSize } = engineOf(cache).options
+  if (options.policies !== undefined && options.directives === false) {
+    throw invalidOption(
+      'policies',
+      options.policies,
+      'left out when directives is false (apply them with loadCacheDirectives({ policies }) yourself)',
+    )
+  }
+  if (options.policies !== undefined && options.directives && options.directives.policies !== undefined) {
+    throw invalidOption(
+      'directives.policies',
+      options.directives.policies,
+      'left out when policies is given (pass them once)',
+    )
+  }
+  if (options.enabled !== undefined && typeof options.enabled !== 'function') {
+    throw invalidOption('enabled', options.enabled, 'a function of the context returning a boolean')
+  }
   const transformer =
     options.directives === false
       ? undefined
-      : loadCacheDirectives({ ...options.directives, cache }).transformer
+      : loadCacheDirectives({
+          ...options.directives,
+          ...(options.policies !== undefined ? { policies: options.policies } : {}),
+          cache,
+        }).transformer
+  const enabledByRequest = new WeakMap<Request, Promise<boolean>>()
+  /** Decided once per HTTP request (the response tier asks before the context exists, fields after). */
+  const enabledFor = (context: Record<string, unknown> & { request: Request }): Promise<boolean> => {
+    const enabled = options.enabled
+    if (enabled === undefined) return Promise.resolve(true)
+    let decision = enabledByRequest.get(context.request)
+    if (decision === undefined) {
+      decision = Promise.resolve(enabled(context)).then((value) => value !== false)
+      enabledByRequest.set(context.request, decision)
+    }
+    return decision
+  }
   const transformed = new WeakSet<GraphQLSchema>()
   const policiesByRequest = new WeakMap<Request, string[]>()
   const viewerOf = async (
@@ -69,7 +124,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   const responses =
     options.responses === undefined || options.responses === false
       ? undefined
-      : responseHooks(cache, options.responses === true ? {} : options.responses, viewerOf)
+      : responseHooks(cache, options.responses === true ? {} : options.responses, viewerOf, enabledFor)
 
   return {
     ...responses?.hooks,
@@ -81,12 +136,17 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     },
     async onContextBuilding({ context, extendContext }) {
       const viewer = options.viewer ? await options.viewer(context as never) : null
+      const enabled = await enabledFor(context as never)
       // Without `loaders` the plugin leaves `context.loaders` alone (the app's context factory may set it,
       // with cache.loaders(): the request state then adopts them, so evictions clear them too).
-      const own = options.loaders ? cache.loaders(options.loaders) : undefined
+      const own = options.loaders
+        ? enabled
+          ? cache.loaders(options.loaders)
+          : uncachedLoaders(options.loaders, maxBatchSize)
+        : undefined
       const existing = (context as { loaders?: unknown }).loaders
       const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
-      const requestState = createLoadCacheContext(cache, { viewer, loaders })
+      const requestState = createLoadCacheContext(cache, { viewer, loaders, enabled })
       responses?.adopt((context as { params?: unknown }).params, requestStateOf(requestState)!)
       extendContext({
         ...(own ? { loaders: own as Loaders<Defs> } : {}),
@@ -123,11 +183,7 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
               ...single,
               extensions: {
                 ...single.extensions,
-                loadcache: {
-                  hits: state.loads - state.misses,
-                  misses: state.misses,
-                  evictedTags: state.evictedTags,
-                },
+                loadcache: state.debugSummary(),
               },
             } as never)
           }

@@ -488,7 +488,9 @@ describe('field policies (Apollo §1.2)', () => {
   })
 
   it('A-FLD-9/10 (not supported): the directive has no inheritMaxAge; an SDL using it is rejected', () => {
-    // loadcache has no inheritMaxAge: a composite field inherits only from its return type, or has its own hint.
+    // @cached has no inheritMaxAge: a composite field inherits only from its return type, or has its own hint.
+    // (Apollo's own @cacheControl hints, inheritMaxAge included, are read with `apolloCacheControl`: see
+    // test/graphql/apollo-cache-control.test.ts.)
     expect(loadCacheDirectiveTypeDefs()).not.toContain('inheritMaxAge')
     expect(() =>
       makeExecutableSchema({

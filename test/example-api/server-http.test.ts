@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, openDatabase } from '../../example-api/db/index.js'
-import { METRICS_CONTENT_TYPE } from '../../example-api/http/metrics.js'
 import type { ExampleServer } from '../../example-api/server.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { parseMetrics as parse } from '../helpers/scrape.js'
 import { OPEN_DB_TIMEOUT_MS, startApi } from './api-harness.js'
 
 /* The example API over real HTTP on a free loopback port: /graphql, /health, /metrics. */
@@ -37,12 +37,6 @@ async function postGraphQL(base: string, query: string, viewer?: string): Promis
   return response.json()
 }
 
-/** The value of one sample of a Prometheus text exposition, e.g. `sample(text, 'x_total{loader="user"}')`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
-
 describe('the example API over HTTP', () => {
   it('serves GraphQL, a health report and Prometheus metrics (memory cache)', async () => {
     const server = await startApi(db, { kind: 'memory' })
@@ -64,26 +58,26 @@ describe('the example API over HTTP', () => {
 
     const metrics = await fetch(`${base}/metrics`)
     expect(metrics.status).toBe(200)
-    expect(metrics.headers.get('content-type')).toBe(METRICS_CONTENT_TYPE)
-    const text = await metrics.text()
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
+    const text = parse(await metrics.text())
     const user = server.cache.stats().loaders.user!
     // The second query found every Post.author in the field cache (L1), without asking the user loader.
     const author = server.cache.stats().loaders['Post.author']!
     expect(author.l1Hits).toBeGreaterThan(0)
-    expect(sample(text, 'loadcache_l1_hits_total{loader="Post.author"}')).toBe(author.l1Hits)
-    expect(sample(text, 'loadcache_l1_hits_total{loader="user"}')).toBe(user.l1Hits)
-    expect(sample(text, 'loadcache_misses_total{loader="user"}')).toBe(user.misses)
-    expect(sample(text, 'loadcache_fetch_calls_total{loader="user"}')).toBe(user.fetchCalls)
+    expect(text.value('loadcache_hits_total', { loader: 'Post.author', tier: 'l1' })).toBe(author.l1Hits)
+    expect(text.value('loadcache_hits_total', { loader: 'user', tier: 'l1' })).toBe(user.l1Hits)
+    expect(text.value('loadcache_misses_total', { loader: 'user' })).toBe(user.misses)
+    expect(text.value('loadcache_fetches_total', { loader: 'user' })).toBe(user.fetchCalls)
     // Every loader is listed from startup, used or not.
-    expect(sample(text, 'loadcache_fetch_calls_total{loader="commentIdsByPost"}')).toBe(0)
-    expect(sample(text, 'loadcache_redis_enabled')).toBe(0)
-    expect(sample(text, 'loadcache_redis_breaker_state{state="disabled"}')).toBe(1)
+    expect(text.value('loadcache_fetches_total', { loader: 'commentIdsByPost' })).toBe(0)
+    expect(text.value('loadcache_redis_enabled')).toBe(0)
+    expect(text.value('loadcache_redis_breaker_state', { state: 'disabled' })).toBe(1)
     const counts = db.queryCounts()
     for (const table of ['users', 'posts', 'comments'] as const) {
-      expect(sample(text, `example_db_queries_total{table="${table}"}`)).toBe(counts[table])
+      expect(text.value('example_db_queries_total', { table })).toBe(counts[table])
     }
-    expect(text).toContain('# TYPE loadcache_l1_hits_total counter\n')
-    expect(text).toContain('# TYPE example_db_queries_total counter\n')
+    expect(text.type('loadcache_hits_total')).toBe('counter')
+    expect(text.type('example_db_queries_total')).toBe('counter')
   })
 
   it('reports Redis as up, and as down with status "degraded" (still 200) while it is unreachable', async () => {
@@ -95,10 +89,10 @@ describe('the example API over HTTP', () => {
       db: { status: 'up', driver: 'pglite' },
       redis: { status: 'up', breaker: 'closed', busConnected: true, pendingInvalidations: 0 },
     })
-    const metrics = await (await fetch(`${base}/metrics`)).text()
-    expect(sample(metrics, 'loadcache_redis_enabled')).toBe(1)
-    expect(sample(metrics, 'loadcache_bus_connected')).toBe(1)
-    expect(sample(metrics, 'loadcache_redis_breaker_state{state="closed"}')).toBe(1)
+    const metrics = parse(await (await fetch(`${base}/metrics`)).text())
+    expect(metrics.value('loadcache_redis_enabled')).toBe(1)
+    expect(metrics.value('loadcache_bus_connected')).toBe(1)
+    expect(metrics.value('loadcache_redis_breaker_state', { state: 'closed' })).toBe(1)
 
     await redisServer.stop()
     try {

@@ -156,7 +156,7 @@ describe('eviction by mutations (memory)', () => {
     await query('{ books { id } author(id: "1") { name } }')
     const failed = await query('mutation { failingRename(id: "1") { id } }')
     expect(failed.errors?.[0]?.message).toBe('rename refused')
-    expect(failed.extensions?.loadcache).toEqual({ hits: 0, misses: 0, evictedTags: [] })
+    expect(failed.extensions?.loadcache).toEqual({ hits: 0, misses: 0, evictedTags: [], fields: {} })
     await query('{ books { id } author(id: "1") { name } }')
     expect(fixture.runs['Query.books']).toBe(1)
     expect(fixture.runs['Query.author']).toBe(1)
@@ -190,23 +190,50 @@ describe('Cache-Control', () => {
 })
 
 describe('debug metadata', () => {
-  it('reports hits, misses and evicted tags in extensions when enabled, and nothing otherwise', async () => {
+  it('reports hits and misses in all and per coordinate, and evicted tags, when enabled; nothing otherwise', async () => {
     fixture = libraryFixture()
     const { query } = fixture.server({ debug: true })
     const cold = await query('{ author(id: "9") { name bookCount } }')
-    expect(cold.extensions?.loadcache).toEqual({ hits: 0, misses: 2, evictedTags: [] })
+    expect(cold.extensions?.loadcache).toEqual({
+      hits: 0,
+      misses: 2,
+      evictedTags: [],
+      fields: { 'Query.author': { hits: 0, misses: 1 }, 'Author.bookCount': { hits: 0, misses: 1 } },
+    })
     const warm = await query('{ author(id: "9") { name bookCount } }')
-    expect(warm.extensions?.loadcache).toEqual({ hits: 2, misses: 0, evictedTags: [] })
+    expect(warm.extensions?.loadcache).toEqual({
+      hits: 2,
+      misses: 0,
+      evictedTags: [],
+      fields: { 'Query.author': { hits: 1, misses: 0 }, 'Author.bookCount': { hits: 1, misses: 0 } },
+    })
     const mutation = await query('mutation { renameAuthor(id: "9", name: "N") { id } }')
     // The entity it returned, and the lists of its type (a create must show in them).
     expect(mutation.extensions?.loadcache).toEqual({
       hits: 0,
       misses: 0,
       evictedTags: ['Author:9', 'Author'],
+      fields: {},
     })
     const plain = libraryFixture().server()
     expect((await plain.query('{ author(id: "9") { name } }')).extensions).toBeUndefined()
     await plain.cache.close()
+  })
+
+  it('counts a field on many parents per coordinate: one miss per parent that ran its resolver', async () => {
+    fixture = libraryFixture()
+    const { query } = fixture.server({ debug: true })
+    await query('{ author(id: "1") { bookCount } }')
+    const result = await query('query($ids: [ID!]!) { authors(ids: $ids) { id bookCount } }', {
+      ids: ['1', '2', '3'],
+    })
+    // Author 1's bookCount was cached by the first query; authors 2 and 3 ran the resolver.
+    expect(result.extensions?.loadcache).toMatchObject({
+      hits: 1,
+      misses: 2,
+      fields: { 'Author.bookCount': { hits: 1, misses: 2 } },
+    })
+    expect(fixture.runs['Author.bookCount']).toBe(3)
   })
 })
 

@@ -1,0 +1,1 @@
+export { type InstrumentLoadCacheOptions, instrumentLoadCache } from './instrument-load-cache.js'
