@@ -85,6 +85,10 @@ export interface EvictEvent {
 /** Ids filled together at most: the largest batch whose read, fetch and write fit well within a lock TTL. */
 const MAX_FILL = 10_000
 
+/** Operation names the response counters are kept for; the rest are counted under OTHER_OPERATIONS. */
+const MAX_OPERATIONS = 1000
+const OTHER_OPERATIONS = '(other)'
+
 /** Refresh attempts remembered before that memory is reset. */
 const MAX_REMEMBERED = 10_000
 /** Least time between two background refresh attempts of one key in one process. */
@@ -453,10 +457,15 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
 
   /** The response tier's counters of one operation name, created on first use. */
   responseStats(operationName: string): ResponseStats {
-    let stats = this.#responseStats.get(operationName)
+    // Clients choose operation names: past MAX_OPERATIONS names, the rest are counted together.
+    const name =
+      this.#responseStats.has(operationName) || this.#responseStats.size < MAX_OPERATIONS
+        ? operationName
+        : OTHER_OPERATIONS
+    let stats = this.#responseStats.get(name)
     if (stats === undefined) {
       stats = emptyResponseStats()
-      this.#responseStats.set(operationName, stats)
+      this.#responseStats.set(name, stats)
     }
     return stats
   }
