@@ -47,15 +47,19 @@ export interface LoadCache {
 
 const engines = new WeakMap<LoadCache, CacheEngine>()
 
-/** The per-call options of the loaders one `loaders()` call made; a request state sets `observe`. */
-const bindings = new WeakMap<object, { options: BatchOptions | undefined }>()
+/**
+ * The per-call options of the loaders one `loaders()` call made (a request state sets `observe`), kept on
+ * the loaders object under a symbol: a WeakMap entry per request costs more than the rest of `loaders()`.
+ */
+const BINDING = Symbol('loadcache.binding')
+type Binding = { options: BatchOptions | undefined }
 
 /**
  * Binds a request's loaders (from `cache.loaders()`) to per-call options: the integrations use it so the
  * entries those loaders serve count as dependencies of the request's response. For this package only.
  */
 export function bindLoaders(loaders: object, options: BatchOptions): void {
-  const binding = bindings.get(loaders)
+  const binding = (loaders as { [BINDING]?: Binding })[BINDING]
   if (binding !== undefined) binding.options = options
 }
 
@@ -80,9 +84,10 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
   const cache: LoadCache = {
     loaders(definitions) {
       if (closed) throw new LoadCacheError('E_CACHE_CLOSED', 'loaders() called on a closed cache')
-      const loaders: Record<string, DataLoader<CacheId, unknown>> = {}
-      const binding: { options: BatchOptions | undefined } = { options: undefined }
-      for (const [property, def] of Object.entries(definitions)) {
+      const binding: Binding = { options: undefined }
+      const loaders: Record<string, DataLoader<CacheId, unknown>> & { [BINDING]?: Binding } = {}
+      for (const property in definitions) {
+        const def = definitions[property]!
         const runtime = engine.runtime(def)
         const maxBatchSize = def.maxBatchSize ?? engine.options.maxBatchSize
         loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids, binding.options), {
@@ -90,7 +95,7 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
           maxBatchSize: maxBatchSize > 0 ? maxBatchSize : Number.POSITIVE_INFINITY,
         })
       }
-      bindings.set(loaders, binding)
+      loaders[BINDING] = binding
       return loaders as Loaders<typeof definitions>
     },
     async invalidate(loader, ids) {

@@ -231,9 +231,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     checkTtlBound(`loader "${def.name}": ttl`, ttl + grace, o.maxTtl)
     const existing = this.#runtimesByName.get(def.name)
     const earlyRefresh = def.earlyRefresh ?? o.earlyRefresh
+    const keyPrefix = this.keys.entryKeyPrefix(def.name)
     runtime = {
       def,
-      keyPrefix: this.keys.entryKeyPrefix(def.name),
+      keyPrefix,
+      keyOf: entryKeyCache(keyPrefix, def.name),
+      shelf: this.#memory?.shelf(keyPrefix),
       ttlMs: ttl * 1000,
       negativeTtlMs: (def.negativeTtl ?? o.negativeTtl) * 1000,
       graceMs: grace * 1000,
@@ -262,23 +265,36 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const hitListeners = this.listenerCount('hit') > 0
     let own: Flight[] | undefined
     let joined: Promise<void>[] | undefined
+    const shelf = memory === undefined ? undefined : rt.shelf
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!
+      // L1 is looked up by id, before any key is built: the common case costs one Map lookup.
+      const hit =
+        shelf === undefined
+          ? undefined
+          : typeof id === 'string'
+            ? memory!.lookup(shelf, id, now)
+            : typeof id === 'number' && Number.isFinite(id)
+              ? memory!.lookup(shelf, String(id), now)
+              : undefined
       let key: string
-      try {
-        key = `${rt.keyPrefix}${encodeSegment(normalizeId(id, rt.def.name))}}`
-      } catch (error) {
-        results[i] = error
-        continue
+      if (hit !== undefined) {
+        key = hit.key
+      } else {
+        try {
+          key = rt.keyOf(id)
+        } catch (error) {
+          results[i] = error
+          continue
+        }
       }
-      const entry = memory?.get(key, now)
-      if (entry !== undefined) {
+      if (hit !== undefined) {
         rt.stats.l1Hits++
         if (hitListeners) this.#emitSafely('hit', { loader: rt.def.name, key, tier: 'l1' })
-        observe?.(entry, key)
+        observe?.(hit.entry, key)
         // The common case inline: fresh, and no early refresh to draw for.
         results[i] =
-          now < entry.freshUntil && rt.earlyRefresh === 0 ? entry.value : this.#serve(rt, key, id, entry, now)
+          now < hit.freshUntil && rt.earlyRefresh === 0 ? hit.value : this.#serve(rt, key, id, hit.entry, now)
         continue
       }
       let flight = this.#inFlight.get(key)
@@ -528,5 +544,28 @@ function loaderSource(def: LoaderDefinition<CacheId, unknown>): BatchSource {
   return {
     fetch: async (ids) => alignFetchResult(def.name, ids, await def.fetch(ids)),
     tags: tags === undefined ? () => [] : (id, value) => tags(id, value),
+  }
+}
+
+/** Entry keys remembered per loader (the hot path would otherwise escape and concatenate every id anew). */
+const MAX_REMEMBERED_KEYS = 50_000
+
+/**
+ * The entry key of an id, remembered: building it (normalize, escape, concatenate) costs more than the L1
+ * lookup it serves. Bounded: past MAX_REMEMBERED_KEYS ids the memory is reset.
+ *
+ * @throws LoadCacheTypeError (E_INVALID_ID) for an id that is not a string or a finite number.
+ */
+function entryKeyCache(keyPrefix: string, loaderName: string): (id: CacheId) => string {
+  const keys = new Map<string, string>()
+  return (id) => {
+    const normalized = typeof id === 'string' ? id : normalizeId(id, loaderName)
+    let key = keys.get(normalized)
+    if (key === undefined) {
+      key = `${keyPrefix}${encodeSegment(normalizeId(normalized, loaderName))}}`
+      if (keys.size >= MAX_REMEMBERED_KEYS) keys.clear()
+      keys.set(normalized, key)
+    }
+    return key
   }
 }

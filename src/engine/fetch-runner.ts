@@ -1,7 +1,7 @@
 import type { CacheEntry } from '../core/entry.js'
 import { encodeEntry } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
-import { type CacheId, encodeTags } from '../core/keys.js'
+import { type CacheId, encodeTags, normalizeId } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
 import type { FetchOutcome } from '../loader/define-loader.js'
 import { isRefusedWrite, type RedisTier, type WriteItem, type WriteResult } from '../redis/redis-tier.js'
@@ -137,7 +137,7 @@ export class FetchRunner {
       // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
       const stored = entry !== undefined && (memoryOnly || status === 'written')
       if (stored && memory !== undefined && this.#parts.mayKeepInMemory(flight, entry)) {
-        memory.set(flight.key, entry, Date.now())
+        memory.set(flight.key, entry, Date.now(), rt.shelf, normalizeId(flight.id, rt.def.name))
       }
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])

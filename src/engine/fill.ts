@@ -1,5 +1,6 @@
 import { decodeEntry } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
+import { normalizeId } from '../core/keys.js'
 import type { ReadMode, RedisTier } from '../redis/redis-tier.js'
 import type { FetchRunner } from './fetch-runner.js'
 import type { FillNotices } from './fill-notices.js'
@@ -89,7 +90,7 @@ export class FillLoop {
               this.#parts.reportHit(rt.def.name, flight.key, 'l2')
               const memory = this.#parts.memoryIfUsable()
               if (memory !== undefined && this.#parts.mayKeepInMemory(flight, entry))
-                memory.set(flight.key, entry, now)
+                memory.set(flight.key, entry, now, rt.shelf, normalizeId(flight.id, rt.def.name))
               // Settle first: it leaves the in-flight map, so a refresh that #serve starts is not mistaken
               // for one already running.
               flight.entry = entry

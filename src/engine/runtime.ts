@@ -1,7 +1,7 @@
 import type { CacheEntry } from '../core/entry.js'
 import type { CacheId } from '../core/keys.js'
 import type { FetchOutcome, LoaderDefinition } from '../loader/define-loader.js'
-import type { MemoryTier } from '../memory/memory-tier.js'
+import type { MemoryShelf, MemoryTier } from '../memory/memory-tier.js'
 import type { WriteCheck } from '../redis/redis-tier.js'
 import type { ResolvedCacheOptions } from './options.js'
 import type { LoaderStats } from './stats.js'
@@ -12,6 +12,10 @@ export interface LoaderRuntime {
   readonly def: LoaderDefinition<CacheId, unknown>
   /** `<ns>:{<loader>:`: an entry key is this, the encoded id, and `}`. */
   readonly keyPrefix: string
+  /** The entry key of an id (remembered). @throws LoadCacheTypeError for an invalid id. */
+  readonly keyOf: (id: CacheId) => string
+  /** This loader's entries in L1 by id, when the cache has L1. */
+  readonly shelf: MemoryShelf | undefined
   readonly ttlMs: number
   readonly negativeTtlMs: number
   readonly graceMs: number
