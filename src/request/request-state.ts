@@ -268,6 +268,14 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
 }
 
 /**
+ * The context member `createLoadCacheContext` makes: spread it into a GraphQL or tRPC context. A named type,
+ * so an app can export a context built from it (TypeScript cannot name the symbol key on its own).
+ */
+export interface LoadCacheContext {
+  readonly [REQUEST_STATE]: RequestCacheState
+}
+
+/**
  * Makes the context member the integrations read. The yoga plugin and the tRPC helper call it for you;
  * other GraphQL servers can use it directly:
  * `contextValue: { ...createLoadCacheContext(cache, { viewer, loaders }), ...yourContext }`. Create it per
@@ -276,6 +284,6 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
 export function createLoadCacheContext(
   cache: LoadCache,
   options: { viewer?: CacheId | null; loaders?: object } = {},
-): { readonly [REQUEST_STATE]: RequestCacheState } {
+): LoadCacheContext {
   return { [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders) }
 }

@@ -225,7 +225,7 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
       errors: readonly unknown[]
       type: string
       eagerGeneration?: boolean
-    }) {
+    }): { headers: Headers } {
       const state = requestStateOf(meta.ctx)
       const everyCallCached = state !== undefined && state.policy.rootFields === (meta.paths?.length ?? -1)
       const value = cacheControlFor(everyCallCached ? state.policy : undefined, {
