@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { entries } from '../../tsup.config.js'
+import { freePort } from '../helpers/redis-server.js'
 
 /*
  * The package as users get it: `npm pack` (which runs the build through `prepack`), installed from the
@@ -42,6 +43,17 @@ const env = Object.fromEntries(
     ([name]) => !name.startsWith('npm_package_') && !name.startsWith('npm_lifecycle_') && name !== 'INIT_CWD',
   ),
 )
+
+/** Runs a command that is expected to fail; returns its exit code and stderr. */
+async function runFailing(command: string, args: readonly string[], cwd: string) {
+  try {
+    await execFileAsync(command, args, { cwd, env })
+  } catch (error) {
+    const { code, stderr } = error as { code?: number; stderr?: string }
+    return { code, stderr: stderr ?? '' }
+  }
+  throw new Error(`\`${command} ${args.join(' ')}\` succeeded; it should have failed`)
+}
 
 async function run(command: string, args: readonly string[], cwd: string): Promise<string> {
   try {
@@ -80,13 +92,14 @@ afterAll(() => {
 })
 
 describe('the packed tarball', () => {
-  it('holds the build for every subpath, the licenses and no sources or tests', async () => {
+  it('holds the build for every subpath, the command, the licenses and no sources or tests', async () => {
     const files = (await run('tar', ['-tzf', tarball], work)).split('\n').filter(Boolean)
     for (const entry of Object.keys(entries)) {
       for (const extension of ['.js', '.cjs', '.d.ts', '.d.cts']) {
         expect(files).toContain(`package/dist/${entry}${extension}`)
       }
     }
+    expect(files).toContain(`package/${pkg.bin.loadcache.replace('./', '')}`)
     expect(files).toEqual(expect.arrayContaining(['package/LICENSE', 'package/THIRD_PARTY_NOTICES.md']))
     expect(files.filter((file) => /^package\/(src|test|bench|example-api)\//.test(file))).toEqual([])
   })
@@ -116,7 +129,7 @@ describe('the packed tarball', () => {
     await run(join(repo, 'node_modules/.bin/publint'), ['run', tarball, '--strict'], repo)
     // The default profile checks node10 resolution too (package.json typesVersions), beyond --profile node16.
     await run(join(repo, 'node_modules/.bin/attw'), [tarball], repo)
-  })
+  }, 60_000)
 })
 
 describe('a tRPC-only app', () => {
@@ -129,6 +142,16 @@ describe('a tRPC-only app', () => {
   it('imports and requires loadcache and loadcache/trpc, and they work', async () => {
     expect(await run(process.execPath, ['esm-app.mjs', 'trpc'], app)).toContain('esm trpc: ok')
     expect(await run(process.execPath, ['cjs-app.cjs', 'trpc'], app)).toContain('cjs trpc: ok')
+  })
+
+  it('has the loadcache command, which asks for ioredis when it is missing', async () => {
+    const bin = join(app, 'node_modules/.bin/loadcache')
+    expect(await run(bin, ['--help'], app)).toContain('Usage: loadcache inspect --redis <url>')
+    expect(await runFailing(bin, ['inspect', '--redis', 'redis://127.0.0.1:6379', '--counts'], app)).toEqual({
+      code: 1,
+      stderr:
+        '[loadcache] inspect needs ioredis (an optional peer dependency of loadcache): npm install ioredis\n',
+    })
   })
 })
 
@@ -146,6 +169,17 @@ describe('an app with every integration', () => {
   it('imports and requires every subpath, and they work (one class per error across subpaths)', async () => {
     expect(await run(process.execPath, ['esm-app.mjs', 'all'], app)).toContain('esm all: ok')
     expect(await run(process.execPath, ['cjs-app.cjs', 'all'], app)).toContain('cjs all: ok')
+  }, 60_000)
+
+  it('runs loadcache inspect with ioredis (here against a port nobody listens on)', async () => {
+    const port = await freePort()
+    const failed = await runFailing(
+      join(app, 'node_modules/.bin/loadcache'),
+      ['inspect', '--redis', `redis://127.0.0.1:${port}`, '--counts'],
+      app,
+    )
+    expect(failed.code).toBe(1)
+    expect(failed.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED`)
   })
 
   it('type-checks as a CommonJS project (module: commonjs) and a Node16 project (module: nodenext)', async () => {
@@ -169,5 +203,5 @@ describe('an app with every integration', () => {
         { 'consumer.mts': consumer, 'consumer.cts': consumer },
       ),
     ])
-  })
+  }, 120_000)
 })
