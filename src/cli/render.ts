@@ -13,6 +13,7 @@ const LABEL = 11
 const line = (label: string, text: string) => `  ${label.padEnd(LABEL)}${text}`
 const more = (text: string) => `  ${' '.repeat(LABEL)}${text}`
 
+/** An entry report: value, TTL and freshness, tags against their versions, lock. */
 export function renderEntry(loader: string, id: string, report: EntryReport, now = Date.now()): string {
   const out = [`entry ${loader} ${JSON.stringify(id)}  (key ${report.key})`]
   const { entry } = report
@@ -95,6 +96,7 @@ function renderPayload(payload: DecodedPayload): string[] {
   }
 }
 
+/** Tag versions, each with the time its version stands for. */
 export function renderTags(report: TagVersions): string {
   const out = [
     `tags  (tag clock ${report.clock === null ? 'not set: nothing invalidated yet' : clockText(report.clock)})`,
@@ -110,6 +112,7 @@ export function renderTags(report: TagVersions): string {
   return out.join('\n')
 }
 
+/** Entries and locks per loader, as a table, then tag versions and the clock. */
 export function renderCounts(namespace: string, counts: KeyCounts): string {
   const out = [`keys of namespace "${namespace}" (SCAN)`]
   const width = Math.max(6, ...[...counts.loaders.keys()].map((name) => name.length))
