@@ -20,12 +20,19 @@ export interface LoadCache {
   /**
    * Creates fresh DataLoaders for one request (never share them across requests or viewers: each memoizes
    * what it loaded). All loads of one tick are batched; the batch goes through L1, Redis and `fetch`.
+   *
+   * @throws LoadCacheTypeError (`E_INVALID_OPTION`) when a definition's name already stands for something
+   *   else in this cache: another loader with a different `fetch`, a cached GraphQL field or tRPC procedure.
    */
   loaders<Defs extends Record<string, AnyDefinition>>(definitions: Defs): Loaders<Defs>
   /**
    * Evicts entities by id, here, in Redis, and in every process on the bus. Resolves once Redis has
    * applied it, or once it is queued for replay when Redis is unreachable; it never rejects for a Redis
    * fault. Call it after the write to the source has committed.
+   *
+   * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a name this cache does not know (pass the
+   *   definition, or call `cache.loaders()` with it first), and (`E_INVALID_OPTION`) for a definition whose
+   *   name another loader of this cache already has.
    */
   invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<void>
   /** Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it. */
@@ -71,11 +78,21 @@ export function engineOf(cache: LoadCache): CacheEngine {
   return engine
 }
 
+function isDefinition(value: unknown): value is AnyDefinition {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { fetch?: unknown }).fetch === 'function'
+  )
+}
+
 /**
  * Creates a cache. Without `redis` it is memory-only (correct within one process); with an ioredis client it
  * is two-tier and shares entries, locks and invalidations with every process using the same namespace.
  *
- * @throws LoadCacheTypeError (a TypeError) naming the option and value when an option is invalid.
+ * @throws LoadCacheTypeError (a TypeError, `E_INVALID_OPTION`) naming the option and value when an option is
+ *   invalid or unknown.
  */
 export function createCache(options: CreateCacheOptions = {}): LoadCache {
   const engine = new CacheEngine(resolveCacheOptions(options))
@@ -87,7 +104,13 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       const binding: Binding = { options: undefined }
       const loaders: Record<string, DataLoader<CacheId, unknown>> & { [BINDING]?: Binding } = {}
       for (const property in definitions) {
-        const def = definitions[property]!
+        const def = definitions[property]
+        if (typeof def !== 'object' || def === null || typeof def.name !== 'string') {
+          throw invalidArgument(
+            'loaders(definitions)',
+            `definitions.${property} must be a loader definition from defineLoader(), got ${describeValue(def)}`,
+          )
+        }
         const runtime = engine.runtime(def)
         const maxBatchSize = def.maxBatchSize ?? engine.options.maxBatchSize
         loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids, binding.options), {
@@ -99,11 +122,22 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       return loaders as Loaders<typeof definitions>
     },
     async invalidate(loader, ids) {
-      const name = typeof loader === 'string' ? loader : loader?.name
-      if (typeof name !== 'string') {
+      if (!Array.isArray(ids)) throw invalidArgument('invalidate(loader, ids)', 'ids must be an array')
+      let name: string
+      if (typeof loader === 'string') {
+        // A misspelt name would evict nothing, silently: only names this cache has seen are accepted.
+        if (!engine.knowsLoader(loader)) {
+          throw invalidArgument(
+            'invalidate(loader, ids)',
+            `this cache knows no loader named ${JSON.stringify(loader)}: pass the loader definition itself (cache.invalidate(user, ids)), or register it first with cache.loaders({ user })`,
+          )
+        }
+        name = loader
+      } else if (isDefinition(loader)) {
+        name = engine.runtime(loader).def.name
+      } else {
         throw invalidArgument('invalidate(loader, ids)', 'loader must be a loader definition or its name')
       }
-      if (!Array.isArray(ids)) throw invalidArgument('invalidate(loader, ids)', 'ids must be an array')
       await engine.invalidate(engine.entryKeysOf(name, ids), [])
     },
     async invalidateTags(tags) {

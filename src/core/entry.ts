@@ -91,6 +91,43 @@ export function entryHeader(
   return { clock, tags, versions, header }
 }
 
+/** An entry's Redis form split into its header fields and payload, undecoded (for tools such as `inspect`). */
+export interface RawEntry {
+  /** `v<codec>` (a value stored by the serializer whose id is `<codec>`) or `a` (absent). */
+  readonly kind: string
+  readonly clock: number
+  readonly freshUntil: number
+  readonly expiresAt: number
+  readonly fetchMs: number
+  /** Encoded tags. */
+  readonly tags: readonly string[]
+  readonly payload: string
+}
+
+/** Splits an entry's Redis form without decoding its payload; `undefined` when it is not format 2. */
+export function splitEntry(raw: string): RawEntry | undefined {
+  const newline = raw.indexOf('\n')
+  if (newline < 0) return undefined
+  const fields = raw.slice(0, newline).split(' ')
+  if (fields.length < 6 || fields[0] !== '2') return undefined
+  const [clock, freshUntil, expiresAt, fetchMs] = fields.slice(2, 6).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ]
+  if (![clock, freshUntil, expiresAt, fetchMs].every(Number.isFinite)) return undefined
+  return {
+    kind: fields[1]!,
+    clock,
+    freshUntil,
+    expiresAt,
+    fetchMs,
+    tags: fields.slice(6),
+    payload: raw.slice(newline + 1),
+  }
+}
+
 /**
  * Decodes the Redis form. Returns `undefined` for anything malformed (wrong version, bad numbers, payload the
  * serializer rejects): a broken entry is a miss, never an exception.

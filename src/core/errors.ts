@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   E_CACHE_CLOSED: 'cache closed',
   /** Redis answered a script with something loadcache did not send it to answer (a bug, or a foreign script). */
   E_REDIS_REPLY: 'unexpected Redis reply',
+  /** `loadcache inspect` could not reach the Redis server it was pointed at. */
+  E_REDIS_UNREACHABLE: 'Redis unreachable',
 } as const
 
 export type LoadCacheErrorCode = keyof typeof ERROR_CODES

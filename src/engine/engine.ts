@@ -22,6 +22,7 @@ import { FetchRunner } from './fetch-runner.js'
 import { FillLoop } from './fill.js'
 import { FillNotices } from './fill-notices.js'
 import { Flight, NOT_SHARED } from './flight.js'
+import { checkOneMeaning } from './loader-names.js'
 import { checkTtlBound, type ResolvedCacheOptions } from './options.js'
 import type { BatchOptions, BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 import {
@@ -221,7 +222,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   // ---------------------------------------------------------------------------------------------------
   // Loading
 
-  /** Resolves a definition against this cache's defaults, once. */
+  /**
+   * Resolves a definition against this cache's defaults, once, and registers its name.
+   *
+   * @throws LoadCacheTypeError (`E_INVALID_OPTION`) when its ttl exceeds `maxTtl`, or when the name already
+   *   stands for something else in this cache (see checkOneMeaning).
+   */
   runtime(def: LoaderDefinition<CacheId, unknown>): LoaderRuntime {
     let runtime = this.#runtimes.get(def)
     if (runtime !== undefined) return runtime
@@ -230,6 +236,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const grace = def.grace ?? o.grace
     checkTtlBound(`loader "${def.name}": ttl`, ttl + grace, o.maxTtl)
     const existing = this.#runtimesByName.get(def.name)
+    if (existing !== undefined) checkOneMeaning(existing.def, def)
     const earlyRefresh = def.earlyRefresh ?? o.earlyRefresh
     const keyPrefix = this.keys.entryKeyPrefix(def.name)
     runtime = {
@@ -242,7 +249,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       graceMs: grace * 1000,
       earlyRefresh,
       fetchTimeoutMs: def.fetchTimeoutMs ?? o.fetchTimeoutMs,
-      // Two definitions with one name share cache keys, so they share stats too.
+      // Definitions allowed to share a name share cache keys, so they share stats too.
       stats: existing?.stats ?? emptyLoaderStats(),
       source: loaderSource(def),
     }
@@ -423,6 +430,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #reportEviction(source: 'local' | 'remote', keys: readonly string[], encodedTags: readonly string[]): void {
     if (this.listenerCount('evict') === 0) return
     this.#emitSafely('evict', { source, keys, tags: encodedTags.map(decodeSegment) })
+  }
+
+  /** Whether a loader (or cached field, procedure) of this name was used or registered in this cache. */
+  knowsLoader(name: string): boolean {
+    return this.#runtimesByName.has(name)
   }
 
   entryKeysOf(loaderName: string, ids: readonly CacheId[]): string[] {

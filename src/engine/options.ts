@@ -1,7 +1,14 @@
 import { invalidOption } from '../core/errors.js'
 import { isValidNamespace } from '../core/keys.js'
 import { type Logger, resolveLogger } from '../core/logger.js'
-import { fraction, loaderTuning, plainObject, positiveInteger, positiveNumber } from '../core/validate.js'
+import {
+  fraction,
+  loaderTuning,
+  plainObject,
+  positiveInteger,
+  positiveNumber,
+  rejectUnknownOptions,
+} from '../core/validate.js'
 import type { RedisClient } from '../redis/scripts.js'
 
 export interface CreateCacheOptions {
@@ -78,6 +85,28 @@ export interface ResolvedCacheOptions {
   readonly logger: Logger
 }
 
+/** Every option `createCache` accepts; TypeScript keeps the list complete. */
+const CACHE_OPTIONS = Object.keys({
+  namespace: true,
+  redis: true,
+  memory: true,
+  ttl: true,
+  negativeTtl: true,
+  grace: true,
+  jitter: true,
+  earlyRefresh: true,
+  maxTtl: true,
+  lockTtlMs: true,
+  lockWaitMs: true,
+  redisTimeoutMs: true,
+  maxStalenessMs: true,
+  fetchTimeoutMs: true,
+  breaker: true,
+  maxPendingInvalidations: true,
+  maxBatchSize: true,
+  logger: true,
+} satisfies Record<keyof CreateCacheOptions, true>)
+
 function isRedisClient(value: unknown): value is RedisClient {
   return (
     typeof value === 'object' &&
@@ -87,9 +116,13 @@ function isRedisClient(value: unknown): value is RedisClient {
   )
 }
 
-/** Validates every option once, so the hot path never re-checks, and fills in the defaults. */
+/**
+ * Validates every option once, so the hot path never re-checks, and fills in the defaults.
+ *
+ * @throws LoadCacheTypeError (`E_INVALID_OPTION`) naming the option and value when one is invalid or unknown.
+ */
 export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedCacheOptions {
-  plainObject('options', options)
+  rejectUnknownOptions('createCache', plainObject('options', options), CACHE_OPTIONS)
   const namespace = options.namespace ?? 'loadcache'
   if (!isValidNamespace(namespace)) {
     throw invalidOption(
@@ -104,12 +137,14 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
   let memory: ResolvedCacheOptions['memory'] = false
   if (options.memory !== false) {
     const m = plainObject('memory', options.memory)
+    rejectUnknownOptions('createCache({ memory })', m, ['max', 'maxBytes'])
     memory = {
       max: positiveInteger('memory.max', m.max, 10_000),
       maxBytes: positiveInteger('memory.maxBytes', m.maxBytes, 64 * 1024 * 1024),
     }
   }
   const breaker = plainObject('breaker', options.breaker)
+  rejectUnknownOptions('createCache({ breaker })', breaker, ['failureThreshold', 'breakDurationMs'])
   const lockTtlMs = positiveInteger('lockTtlMs', options.lockTtlMs, 5000)
   const maxTtl = positiveNumber('maxTtl', options.maxTtl, 86_400)
   const resolved: ResolvedCacheOptions = {

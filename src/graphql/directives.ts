@@ -24,6 +24,7 @@ import type { CacheId } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
+import { plainObject, rejectUnknownOptions } from '../core/validate.js'
 import { isAsyncIterable } from '../core/values.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
@@ -96,7 +97,19 @@ directive @${invalidates}(tags: [String!] = [], types: [String!]) on FIELD_DEFIN
 `
 }
 
+/** Every option of the directives; TypeScript keeps the list complete. */
+const DIRECTIVES_OPTIONS = Object.keys({
+  cache: true,
+  cachedDirectiveName: true,
+  invalidatesDirectiveName: true,
+  scopeEnumName: true,
+  identity: true,
+  policies: true,
+  apolloCacheControl: true,
+} satisfies Record<keyof LoadCacheDirectivesOptions, true>)
+
 function names(options: LoadCacheDirectivesOptions) {
+  rejectUnknownOptions('loadCacheDirectives', plainObject('options', options), DIRECTIVES_OPTIONS)
   return {
     cached: options.cachedDirectiveName ?? 'cached',
     invalidates: options.invalidatesDirectiveName ?? 'invalidates',
@@ -118,7 +131,12 @@ function names(options: LoadCacheDirectivesOptions) {
  *
  * Every directive argument and tag template is checked here, so mistakes fail the schema build and name the
  * field. Without a loadcache request state in the context (see `useLoadCache`, `createLoadCacheContext`),
- * the wrapped resolvers behave exactly as the originals.
+ * the wrapped resolvers behave exactly as the originals, and the first of them to run warns (once per
+ * transformed schema: to the cache's logger when `cache` is given, else as a Node process warning).
+ *
+ * @throws LoadCacheTypeError (`E_INVALID_OPTION`) for an unknown option; the transformer throws
+ *   LoadCacheSchemaError naming the field for a misused directive, or a cached field whose coordinate is the
+ *   name of a loader of `cache`.
  */
 export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
   typeDefs: string
@@ -165,11 +183,15 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
         invalidation: (field, coordinate) => oneInvalidation(coordinate, invalidations, field),
         cache: options.cache,
         logger: options.cache ? engineOf(options.cache).options.logger : undefined,
+        privateCoordinates: [],
+        warnedWithoutState: false,
       }
-      return mapSchema(schema, {
+      const transformed = mapSchema(schema, {
         [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) =>
           wrapField(context, fieldConfig, fieldName, typeName),
       })
+      privateCoordinates.set(transformed, context.privateCoordinates)
+      return transformed
     },
   }
 }
@@ -189,6 +211,33 @@ interface BuildContext {
   ) => InvalidationHint | undefined
   readonly cache: LoadCache | undefined
   readonly logger: Logger | undefined
+  /** The `Type.field` of every field cached PRIVATE, filled while the schema is mapped. */
+  readonly privateCoordinates: string[]
+  /** Whether the schema already warned that it runs without a request state (once per transformed schema). */
+  warnedWithoutState: boolean
+}
+
+const privateCoordinates = new WeakMap<GraphQLSchema, readonly string[]>()
+
+/**
+ * The coordinates of the fields a transformer cached with scope PRIVATE (empty for a schema it did not
+ * transform): the yoga plugin warns when they can never be cached because it has no `viewer`.
+ */
+export function privateCoordinatesOf(schema: GraphQLSchema): readonly string[] {
+  return privateCoordinates.get(schema) ?? []
+}
+
+/**
+ * Warns, once per transformed schema, that a field loadcache wraps ran without its request state: nothing is
+ * cached and mutations evict nothing, which looks exactly like working code. To the cache's logger when the
+ * directives were given the cache; otherwise as a Node process warning (`process.on('warning')`).
+ */
+function warnWithoutState(build: BuildContext, coordinate: string, effect: string): void {
+  if (build.warnedWithoutState) return
+  build.warnedWithoutState = true
+  const message = `[loadcache] ${coordinate} ran without loadcache's request state in the context, so ${effect}: add useLoadCache(...) to the yoga plugins, or (other servers) put createLoadCacheContext(cache, { viewer, loaders }) into each request's context (this warning is shown once)`
+  if (build.logger !== undefined) build.logger.warn(message)
+  else process.emitWarning(message, { type: 'LoadCacheWarning', code: 'LOADCACHE_NO_REQUEST_STATE' })
 }
 
 /** Reads `@cached` hints from the schema's directives. */
@@ -364,10 +413,18 @@ function cachedFieldResolver(
   }
   let plan: CachePlan
   try {
-    plan = buildFieldPlan({ coordinate, ttl: policy.ttl, scope: policy.scope, isRoot, cache: build.cache })
+    plan = buildFieldPlan({
+      origin: 'graphql',
+      coordinate,
+      ttl: policy.ttl,
+      scope: policy.scope,
+      isRoot,
+      cache: build.cache,
+    })
   } catch (error) {
     throw new LoadCacheSchemaError(`${policy.where}: ${(error as Error).message.replace('[loadcache] ', '')}`)
   }
+  if (policy.scope === 'PRIVATE') build.privateCoordinates.push(coordinate)
   return cachedResolver(build, plan, original, templates, field, typeName)
 }
 
@@ -430,9 +487,13 @@ function cachedResolver(
   const lookupTags = lookupTypeTags(schema, field.type)
   return (parent, args, ctx, info) => {
     const state = requestStateOf(ctx)
-    // Without a request state, or in a request that bypasses the cache (useLoadCache's `enabled`), the
-    // original resolver answers; such a response is no-store, as nothing vouches for it.
-    if (state === undefined || !state.enabled) return original(parent, args, ctx, info)
+    if (state === undefined) {
+      warnWithoutState(build, plan.coordinate, 'nothing is cached')
+      return original(parent, args, ctx, info)
+    }
+    // In a request that bypasses the cache (useLoadCache's `enabled`), the original resolver answers; such
+    // a response is no-store, as nothing vouches for it.
+    if (!state.enabled) return original(parent, args, ctx, info)
     // Only queries read or fill the cache: a mutation's selection must show what the mutation changed,
     // and its response is never cached anyway.
     if (info.operation.operation !== 'query') return original(parent, args, ctx, info)
@@ -508,7 +569,11 @@ function evictingResolver(
     // A throw skips the eviction below: a failed mutation evicts nothing.
     const result = await inner(parent, args, ctx, info)
     const state = requestStateOf(ctx)
-    if (state === undefined || result instanceof Error) return result
+    if (state === undefined) {
+      warnWithoutState(build, `${info.parentType.name}.${info.fieldName}`, 'mutations evict nothing')
+      return result
+    }
+    if (result instanceof Error) return result
     const tracker = trackerOf(state, info)
     const walked = await collectValueTags(schema, result, field.type, identity, ctx, info)
     const tags = walked.tags

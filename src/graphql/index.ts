@@ -4,6 +4,7 @@ export {
   type CachePolicySummary,
   type CacheScope,
   createLoadCacheContext,
+  type LoadCacheContext,
   type LoadCacheDebug,
   RequestCacheState,
   requestStateOf,

@@ -2,7 +2,7 @@ import { SERIALIZER_ID, type Serializer } from '../core/entry.js'
 import { describeValue, invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, isValidLoaderName } from '../core/keys.js'
 import { structuredSerializer } from '../core/serializers.js'
-import { loaderTuning } from '../core/validate.js'
+import { loaderTuning, rejectUnknownOptions } from '../core/validate.js'
 
 /**
  * What `fetch` may return for a batch of ids:
@@ -47,6 +47,21 @@ export interface LoaderOptions<K extends CacheId, V> {
   serializer?: Serializer
 }
 
+/** Every option `defineLoader` accepts; TypeScript keeps the list complete. */
+const LOADER_OPTIONS = Object.keys({
+  name: true,
+  fetch: true,
+  ttl: true,
+  negativeTtl: true,
+  grace: true,
+  tags: true,
+  entity: true,
+  earlyRefresh: true,
+  fetchTimeoutMs: true,
+  maxBatchSize: true,
+  serializer: true,
+} satisfies Record<keyof LoaderOptions<CacheId, unknown>, true>)
+
 /** A loader declared once at module level and instantiated per request by `cache.loaders()`. */
 export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
   readonly name: string
@@ -67,11 +82,19 @@ export interface LoaderDefinition<K extends CacheId = CacheId, V = unknown> {
  * Declares a cached loader. Validates every option now, so mistakes surface at startup, not on the first
  * request.
  *
- * @throws LoadCacheTypeError (a TypeError) naming the option and the value when an option is invalid.
+ * @throws LoadCacheTypeError (a TypeError, `E_INVALID_OPTION`) naming the option and the value when an
+ *   option is invalid or unknown (a misspelt `tll` would otherwise do nothing).
  */
 export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>): LoaderDefinition<K, V> {
   if (typeof options !== 'object' || options === null)
     throw invalidOption('defineLoader(options)', options, 'an object')
+  rejectUnknownOptions(
+    typeof options.name === 'string'
+      ? `defineLoader({ name: ${JSON.stringify(options.name)} })`
+      : 'defineLoader',
+    options as unknown as Record<string, unknown>,
+    LOADER_OPTIONS,
+  )
   if (!isValidLoaderName(options.name)) {
     throw invalidOption(
       'name',
@@ -108,6 +131,33 @@ export function defineLoader<K extends CacheId, V>(options: LoaderOptions<K, V>)
     maxBatchSize: loaderTuning.maxBatchSize(`${where}maxBatchSize`, options.maxBatchSize),
     serializer,
   })
+}
+
+/**
+ * What a loader name stands for in a cache: a user's loader, or the entries loadcache keeps for a cached
+ * GraphQL field (named by its coordinate), a cached tRPC procedure (`trpc.<path>`) or the response tier.
+ * Two things of different origins under one name would share cache entries.
+ */
+export type LoaderOrigin = 'loader' | 'graphql' | 'trpc' | 'response'
+
+const origins = new WeakMap<object, Exclude<LoaderOrigin, 'loader'>>()
+
+/**
+ * `defineLoader` for loadcache's own entries (cached fields and procedures, responses): the origin lets a
+ * cache tell them from a user's loader of the same name. For this package only.
+ */
+export function defineInternalLoader<K extends CacheId, V>(
+  origin: Exclude<LoaderOrigin, 'loader'>,
+  options: LoaderOptions<K, V>,
+): LoaderDefinition<K, V> {
+  const definition = defineLoader(options)
+  origins.set(definition, origin)
+  return definition
+}
+
+/** What a definition's name stands for (see LoaderOrigin). */
+export function originOf(definition: LoaderDefinition<CacheId, unknown>): LoaderOrigin {
+  return origins.get(definition) ?? 'loader'
 }
 
 /**

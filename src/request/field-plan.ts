@@ -2,7 +2,7 @@ import { engineOf, type LoadCache } from '../cache/create-cache.js'
 import type { Serializer } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
-import { defineLoader, type LoaderDefinition } from '../loader/define-loader.js'
+import { defineInternalLoader, type LoaderDefinition } from '../loader/define-loader.js'
 
 /** The scope of a cached value: PUBLIC entries are shared by all viewers, PRIVATE ones are keyed by viewer. */
 export type CacheScope = 'PUBLIC' | 'PRIVATE'
@@ -24,6 +24,8 @@ export interface CachePlan {
 }
 
 export interface FieldPlanOptions {
+  /** Which integration caches it: a cache refuses a user's loader with the same name (they would share entries). */
+  readonly origin: 'graphql' | 'trpc'
   readonly coordinate: string
   readonly ttl: number
   readonly scope: CacheScope
@@ -38,11 +40,12 @@ export interface FieldPlanOptions {
  *
  * No grace and no early refresh: a background refresh would run a resolver after its request has ended.
  *
- * @throws LoadCacheTypeError (E_INVALID_OPTION) when the ttl exceeds the cache's `maxTtl`.
+ * @throws LoadCacheTypeError (E_INVALID_OPTION) when the ttl exceeds the cache's `maxTtl`, or when the cache
+ *   already has a loader of this name.
  */
 export function buildFieldPlan(options: FieldPlanOptions): CachePlan {
   const { coordinate } = options
-  const definition = defineLoader<string, unknown>({
+  const definition = defineInternalLoader<string, unknown>(options.origin, {
     name: coordinate,
     ttl: options.ttl,
     grace: 0,

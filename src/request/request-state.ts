@@ -318,6 +318,14 @@ export function requestStateOf(context: unknown): RequestCacheState | undefined 
 }
 
 /**
+ * The context member `createLoadCacheContext` makes: spread it into a GraphQL or tRPC context. A named type,
+ * so an app can export a context built from it (TypeScript cannot name the symbol key on its own).
+ */
+export interface LoadCacheContext {
+  readonly [REQUEST_STATE]: RequestCacheState
+}
+
+/**
  * Makes the context member the integrations read. The yoga plugin and the tRPC helper call it for you;
  * other GraphQL servers can use it directly:
  * `contextValue: { ...createLoadCacheContext(cache, { viewer, loaders }), ...yourContext }`. Create it per
@@ -331,7 +339,7 @@ export function createLoadCacheContext(
     /** False: this request neither reads nor writes cached fields (mutations still evict). Default true. */
     enabled?: boolean
   } = {},
-): { readonly [REQUEST_STATE]: RequestCacheState } {
+): LoadCacheContext {
   return {
     [REQUEST_STATE]: new RequestCacheState(cache, options.viewer, options.loaders, options.enabled ?? true),
   }

@@ -9,7 +9,7 @@ import type { CacheEngine } from '../engine/engine.js'
 import type { NOT_SHARED } from '../engine/flight.js'
 import type { BatchSource, LoaderRuntime } from '../engine/runtime.js'
 import type { ResponseStats } from '../engine/stats.js'
-import { defineLoader, type FetchOutcome, type LoaderDefinition } from '../loader/define-loader.js'
+import { defineInternalLoader, type FetchOutcome, type LoaderDefinition } from '../loader/define-loader.js'
 import type { WriteCheck } from '../redis/redis-tier.js'
 import { cacheControlFor } from '../request/cache-control.js'
 import type { RequestCacheState } from '../request/request-state.js'
@@ -99,7 +99,7 @@ export class ResponseTier {
     this.#engine = engineOf(cache)
     this.#maxTags = options.maxTags ?? 5000
     this.#runtime = this.#engine.runtime(
-      defineLoader<string, StoredResponse>({
+      defineInternalLoader<string, StoredResponse>('response', {
         name: RESPONSE_LOADER,
         // A fallback only: every stored response gets the TTL of its own fields (source.ttlMs).
         ttl: this.#engine.options.ttl,

@@ -1,1 +1,6 @@
-export { type CachedOptions, createLoadCacheTRPC, type InvalidatesOptions } from './load-cache-trpc.js'
+export {
+  type CachedOptions,
+  createLoadCacheTRPC,
+  type InvalidatesOptions,
+  type LoadCacheTRPCOptions,
+} from './load-cache-trpc.js'

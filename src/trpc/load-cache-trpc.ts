@@ -4,6 +4,7 @@ import { invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
+import { plainObject, rejectUnknownOptions } from '../core/validate.js'
 import { isAsyncIterable } from '../core/values.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { cacheControlFor } from '../request/cache-control.js'
@@ -63,6 +64,31 @@ export interface InvalidatesOptions<TInput = unknown, TOutput = unknown> {
   lists?: boolean
 }
 
+/** The options of `createLoadCacheTRPC`. */
+export interface LoadCacheTRPCOptions<Defs extends AnyDefinitions> {
+  /** The shared cache (one per process). */
+  cache: LoadCache
+  /** Loader definitions; `createContext()` gives each request fresh DataLoaders for them as `loaders`. */
+  loaders?: Defs
+}
+
+// Every option of each call; TypeScript keeps the lists complete.
+const TRPC_OPTIONS = Object.keys({ cache: true, loaders: true } satisfies Record<
+  keyof LoadCacheTRPCOptions<AnyDefinitions>,
+  true
+>)
+const CACHED_OPTIONS = Object.keys({
+  ttl: true,
+  tags: true,
+  scope: true,
+  entity: true,
+  serializer: true,
+} satisfies Record<keyof CachedOptions, true>)
+const INVALIDATES_OPTIONS = Object.keys({ tags: true, entity: true, lists: true } satisfies Record<
+  keyof InvalidatesOptions,
+  true
+>)
+
 /**
  * loadcache for tRPC v11: per-request loaders in the context, a `cached` middleware for queries, an
  * `invalidates` middleware for mutations, and `responseMeta` for `Cache-Control`. Uses the same cache,
@@ -79,13 +105,20 @@ export interface InvalidatesOptions<TInput = unknown, TOutput = unknown> {
  *
  * Place `.use(lc.cached(...))` after `.input()` (validation runs before any cache access) and after
  * `.output()` (output validation then runs on cached values too).
+ *
+ * @throws LoadCacheTypeError (`E_INVALID_OPTION`) for an unknown or invalid option (here, in `cached()` and
+ *   in `invalidates()`), or a loader whose name already stands for something else in the cache.
  */
 export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<string, never>>(
   t: MiddlewareFactory<M>,
-  options: { cache: LoadCache; loaders?: Defs },
+  options: LoadCacheTRPCOptions<Defs>,
 ) {
+  rejectUnknownOptions('createLoadCacheTRPC', plainObject('options', options), TRPC_OPTIONS)
   const { cache } = options
-  const { logger, maxTtl } = engineOf(cache).options
+  const engine = engineOf(cache)
+  const { logger, maxTtl } = engine.options
+  // Registered now, so a loader named like a cached procedure (`trpc.<path>`) fails before any request.
+  for (const definition of Object.values(options.loaders ?? {})) engine.runtime(definition)
   const plans = new Map<string, CachePlan>()
   const warned = new Set<string>()
   const warnOnce = (key: string, message: string) => {
@@ -103,7 +136,7 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
     const coordinate = `trpc.${path}`
     const known = plans.get(coordinate)
     if (known !== undefined) return known
-    const plan = buildFieldPlan({ coordinate, ttl, scope, isRoot: true, serializer })
+    const plan = buildFieldPlan({ origin: 'trpc', coordinate, ttl, scope, isRoot: true, serializer })
     plans.set(coordinate, plan)
     return plan
   }
@@ -117,6 +150,7 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
 
     /** Caches a query procedure's result under its path, a stable hash of its input, and (PRIVATE) the viewer. */
     cached<TInput = unknown, TOutput = unknown>(cachedOptions: CachedOptions<TInput, TOutput>): M {
+      rejectUnknownOptions('cached', plainObject('cached(options)', cachedOptions), CACHED_OPTIONS)
       const { ttl, tags, entity, serializer } = cachedOptions
       const scope = cachedOptions.scope ?? 'PUBLIC'
       if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
@@ -186,6 +220,11 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
     invalidates<TInput = unknown, TOutput = unknown>(
       invalidatesOptions: InvalidatesOptions<TInput, TOutput>,
     ): M {
+      rejectUnknownOptions(
+        'invalidates',
+        plainObject('invalidates(options)', invalidatesOptions),
+        INVALIDATES_OPTIONS,
+      )
       const { tags, entity } = invalidatesOptions
       const lists = invalidatesOptions.lists ?? true
       if (entity !== undefined && (typeof entity !== 'string' || entity === '')) {
@@ -225,7 +264,7 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
       errors: readonly unknown[]
       type: string
       eagerGeneration?: boolean
-    }) {
+    }): { headers: Headers } {
       const state = requestStateOf(meta.ctx)
       const everyCallCached = state !== undefined && state.policy.rootFields === (meta.paths?.length ?? -1)
       const value = cacheControlFor(everyCallCached ? state.policy : undefined, {

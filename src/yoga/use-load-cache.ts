@@ -9,7 +9,12 @@ import type { Plugin } from 'graphql-yoga'
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import { invalidOption } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
-import { type LoadCacheDirectivesOptions, loadCacheDirectives } from '../graphql/directives.js'
+import { plainObject, rejectUnknownOptions } from '../core/validate.js'
+import {
+  type LoadCacheDirectivesOptions,
+  loadCacheDirectives,
+  privateCoordinatesOf,
+} from '../graphql/directives.js'
 import { finishOperation } from '../graphql/operation.js'
 import type { LoadCachePolicies } from '../graphql/policies.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
@@ -67,15 +72,52 @@ export interface UseLoadCacheOptions<Defs extends AnyDefinitions> {
   responses?: boolean | ResponseCacheOptions
 }
 
+/** Every option of `useLoadCache`; TypeScript keeps the lists complete. */
+const PLUGIN_OPTIONS = Object.keys({
+  cache: true,
+  loaders: true,
+  viewer: true,
+  directives: true,
+  policies: true,
+  enabled: true,
+  cacheControl: true,
+  debug: true,
+  responses: true,
+} satisfies Record<keyof UseLoadCacheOptions<AnyDefinitions>, true>)
+
+const RESPONSE_OPTIONS = Object.keys({
+  maxTags: true,
+  bypass: true,
+  cacheTagHeader: true,
+  maxCacheTagHeaderBytes: true,
+} satisfies Record<keyof ResponseCacheOptions, true>)
+
 /**
  * The graphql-yoga plugin: applies the `@cached`/`@invalidates` directives to the schema, gives every request
  * its own `context.loaders`, and sets `Cache-Control` from what was resolved.
+ *
+ * Warns once (to the cache's logger) when a PRIVATE field can never be cached because there is no `viewer`
+ * option, and when its `loaders` replace a `loaders` member your context factory set.
+ *
+ * @throws LoadCacheTypeError (`E_INVALID_OPTION`) for an unknown or invalid option, or a loader whose name
+ *   already stands for something else in the cache; LoadCacheSchemaError when the schema is transformed, for
+ *   a misused directive.
  */
 export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>>(
   options: UseLoadCacheOptions<Defs>,
 ): Plugin<{ loaders: Loaders<Defs> }> {
+  rejectUnknownOptions('useLoadCache', plainObject('options', options), PLUGIN_OPTIONS)
+  if (typeof options.responses === 'object' && options.responses !== null) {
+    rejectUnknownOptions('useLoadCache({ responses })', { ...options.responses }, RESPONSE_OPTIONS)
+  }
   const { cache } = options
-  const { logger, maxBatchSize } = engineOf(cache).options
+  const engine = engineOf(cache)
+  const { logger, maxBatchSize } = engine.options
+  // Registered now, so a loader named like a cached field fails at startup rather than on a request.
+  for (const definition of Object.values(options.loaders ?? {})) engine.runtime(definition)
+  let warnedPrivate = false
+  let warnedLoaders = false
+  const ownLoaders = new WeakSet<object>()
   if (options.policies !== undefined && options.directives === false) {
     throw invalidOption(
       'policies',
@@ -121,6 +163,16 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
     const viewer = options.viewer ? await options.viewer(context) : null
     return viewer === null || viewer === undefined || viewer === '' ? null : String(viewer)
   }
+  // Without a viewer a PRIVATE field is never cached: say so once, at startup, instead of never.
+  const warnPrivateWithoutViewer = (schema: GraphQLSchema): void => {
+    const coordinates = privateCoordinatesOf(schema)
+    if (options.viewer !== undefined || coordinates.length === 0 || warnedPrivate) return
+    warnedPrivate = true
+    const more = coordinates.length > 1 ? ` (and ${coordinates.length - 1} more)` : ''
+    logger.warn(
+      `[loadcache] ${coordinates[0]}${more} is cached with scope PRIVATE, but useLoadCache has no viewer option, so it is never cached: pass useLoadCache({ viewer: (context) => userIdOf(context.request) }) (this warning is shown once)`,
+    )
+  }
   const responses =
     options.responses === undefined || options.responses === false
       ? undefined
@@ -129,9 +181,13 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
   return {
     ...responses?.hooks,
     onSchemaChange({ schema, replaceSchema }) {
-      if (transformer === undefined || transformed.has(schema)) return
+      if (transformer === undefined || transformed.has(schema)) {
+        warnPrivateWithoutViewer(schema)
+        return
+      }
       const next = transformer(schema)
       transformed.add(next)
+      warnPrivateWithoutViewer(next)
       replaceSchema(next)
     },
     async onContextBuilding({ context, extendContext }) {
@@ -145,6 +201,15 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
           : uncachedLoaders(options.loaders, maxBatchSize)
         : undefined
       const existing = (context as { loaders?: unknown }).loaders
+      if (own !== undefined) {
+        ownLoaders.add(own)
+        if (existing !== undefined && !ownLoaders.has(existing as object) && !warnedLoaders) {
+          warnedLoaders = true
+          logger.warn(
+            `[loadcache] useLoadCache({ loaders }) replaces the context's own "loaders" (set by your context factory or server context): pass every loader to useLoadCache, or drop its loaders option and build them in your context with cache.loaders() (this warning is shown once)`,
+          )
+        }
+      }
       const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
       const requestState = createLoadCacheContext(cache, { viewer, loaders, enabled })
       responses?.adopt((context as { params?: unknown }).params, requestStateOf(requestState)!)

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['request'],
   ['graphql', 'trpc', 'prometheus', 'otel'],
   ['yoga', 'response'],
-  ['.'],
+  ['.', 'cli'],
 ]
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../src')

@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis'
+import { LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
+
+/** How long `inspect` waits for Redis before saying it cannot reach it. */
+const CONNECT_TIMEOUT_MS = 3000
+
+/**
+ * Connects to the Redis server at `url` for one command: no retries and no offline queue, so a wrong host or
+ * port fails in seconds with the reason, instead of hanging while ioredis reconnects forever.
+ *
+ * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a URL that is not `redis://` or `rediss://`, or when
+ *   ioredis is not installed; LoadCacheError (`E_REDIS_UNREACHABLE`) when the server does not answer.
+ */
+export async function connectRedis(url: string): Promise<Redis> {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw badUrl(url)
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw badUrl(url)
+  let RedisClient: typeof Redis
+  try {
+    RedisClient = (await import('ioredis')).Redis
+  } catch {
+    throw new LoadCacheTypeError(
+      'E_INVALID_ARGUMENT',
+      'inspect needs ioredis (an optional peer dependency of loadcache): npm install ioredis',
+    )
+  }
+  const client = new RedisClient(url, {
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  })
+  // connect() rejects with "Connection is closed"; the socket's own error (ECONNREFUSED, ENOTFOUND, a
+  // refused password) is the one that says what is wrong.
+  let socketError: Error | undefined
+  client.on('error', (error: Error) => {
+    socketError ??= error
+  })
+  try {
+    await client.connect()
+    await client.ping()
+  } catch (error) {
+    client.disconnect()
+    const reason = (socketError ?? (error as Error)).message.replace(/\.$/, '')
+    throw new LoadCacheError(
+      'E_REDIS_UNREACHABLE',
+      `cannot reach Redis at ${redact(parsed)}: ${reason}. Check the --redis URL (host, port, password) and that the server runs`,
+      { cause: socketError ?? error },
+    )
+  }
+  return client
+}
+
+function badUrl(url: string): LoadCacheTypeError {
+  return new LoadCacheTypeError(
+    'E_INVALID_ARGUMENT',
+    `--redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0), got ${JSON.stringify(url)}`,
+  )
+}
+
+/** The URL without its password, for messages. */
+function redact(url: URL): string {
+  const shown = new URL(url.href)
+  if (shown.password !== '') shown.password = '***'
+  return shown.href
+}

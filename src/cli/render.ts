@@ -1,0 +1,147 @@
+import { inspect } from 'node:util'
+import type { EntryReport } from './entry-report.js'
+import type { KeyCounts } from './key-counts.js'
+import type { DecodedPayload } from './payload.js'
+import type { TagVersions } from './tag-versions.js'
+
+/*
+ * Plain-text views of the inspect reports, for people: one labelled line per fact, values decoded the way
+ * Node shows them (Dates, Maps, BigInts…). `--json` prints the reports themselves instead.
+ */
+
+const LABEL = 11
+const line = (label: string, text: string) => `  ${label.padEnd(LABEL)}${text}`
+const more = (text: string) => `  ${' '.repeat(LABEL)}${text}`
+
+/** An entry report: value, TTL and freshness, tags against their versions, lock. */
+export function renderEntry(loader: string, id: string, report: EntryReport, now = Date.now()): string {
+  const out = [`entry ${loader} ${JSON.stringify(id)}  (key ${report.key})`]
+  const { entry } = report
+  if (report.unreadable !== undefined) {
+    out.push(line('value', `unreadable: ${report.unreadable}`))
+  } else if (entry === undefined) {
+    out.push(line('value', 'not in Redis: the next load fetches it'))
+  } else {
+    out.push(...renderPayload(entry.payload))
+    out.push(line('ttl', `${seconds(entry.ttlMs)} left in Redis`))
+    out.push(
+      line(
+        'fresh',
+        now < entry.freshUntil
+          ? `for ${seconds(entry.freshUntil - now)} more (until ${iso(entry.freshUntil)})`
+          : `no: stale since ${iso(entry.freshUntil)}, served only within grace until ${iso(entry.expiresAt)}`,
+      ),
+    )
+    out.push(
+      line('clock', `${entry.clock} (the tag clock read before its fetch, which took ${entry.fetchMs} ms)`),
+    )
+    if (entry.tags.length === 0) out.push(line('tags', 'none'))
+    entry.tags.forEach((tag, index) => {
+      const version = tag.version === null ? 'never invalidated' : `version ${tag.version}`
+      const verdict = tag.valid ? 'ok' : 'INVALIDATED after this entry was fetched'
+      const text = `${tag.tag}  ${version}  ${verdict}`
+      out.push(index === 0 ? line('tags', text) : more(text))
+    })
+    out.push(
+      line(
+        'valid',
+        entry.valid ? 'yes' : 'no: a tag moved past its clock, so the next read deletes it and fetches again',
+      ),
+    )
+  }
+  out.push(
+    line(
+      'lock',
+      report.lock === undefined
+        ? 'none'
+        : `held by ${report.lock.holder} (a fill in progress), ${seconds(report.lock.ttlMs)} left`,
+    ),
+  )
+  return out.join('\n')
+}
+
+function renderPayload(payload: DecodedPayload): string[] {
+  switch (payload.kind) {
+    case 'absent':
+      return [line('value', 'absent: the source returned nothing for this id (a cached "not found")')]
+    case 'value':
+      return [
+        line('serializer', payload.serializer),
+        ...inspect(payload.value, { depth: 6, breakLength: 100 })
+          .split('\n')
+          .map((text, index) => (index === 0 ? line('value', text) : more(text))),
+      ]
+    case 'response': {
+      const { response } = payload
+      if (response.kind === 'private') {
+        return [
+          line('serializer', payload.serializer),
+          line(
+            'value',
+            `PRIVATE marker: each viewer's response is under its own key (${response.cacheControl})`,
+          ),
+        ]
+      }
+      return [
+        line('serializer', payload.serializer),
+        line('response', `${response.cacheControl}, ETag ${response.etag}, stored ${iso(response.storedAt)}`),
+        line('body', truncate(response.body, 2000)),
+      ]
+    }
+    case 'opaque':
+      return [
+        line('serializer', payload.serializer),
+        line('value', `${payload.reason}: ${truncate(payload.payload, 500)}`),
+      ]
+  }
+}
+
+/** Tag versions, each with the time its version stands for. */
+export function renderTags(report: TagVersions): string {
+  const out = [
+    `tags  (tag clock ${report.clock === null ? 'not set: nothing invalidated yet' : clockText(report.clock)})`,
+  ]
+  const width = Math.max(...report.tags.map(({ tag }) => tag.length))
+  for (const { tag, version } of report.tags) {
+    const text =
+      version === null
+        ? 'never invalidated (or longer ago than the tag TTL)'
+        : `version ${clockText(version)}`
+    out.push(`  ${tag.padEnd(width)}  ${text}`)
+  }
+  return out.join('\n')
+}
+
+/** Entries and locks per loader, as a table, then tag versions and the clock. */
+export function renderCounts(namespace: string, counts: KeyCounts): string {
+  const out = [`keys of namespace "${namespace}" (SCAN)`]
+  const width = Math.max(6, ...[...counts.loaders.keys()].map((name) => name.length))
+  out.push(`  ${'loader'.padEnd(width)}  ${'entries'.padStart(8)}  ${'locks'.padStart(6)}`)
+  for (const [name, { entries, locks }] of counts.loaders) {
+    out.push(`  ${name.padEnd(width)}  ${String(entries).padStart(8)}  ${String(locks).padStart(6)}`)
+  }
+  if (counts.loaders.size === 0) out.push('  (no entries)')
+  out.push(`  tag versions  ${counts.tagVersions}`)
+  out.push(`  tag clock     ${counts.clock === null ? 'not set' : clockText(counts.clock)}`)
+  if (counts.other > 0)
+    out.push(`  other keys    ${counts.other} (under this prefix, not loadcache's: a nested namespace?)`)
+  return out.join('\n')
+}
+
+/** A clock value (microseconds since the epoch, see redis/scripts.ts) with the time it stands for. */
+function clockText(value: string): string {
+  const ms = Number(value) / 1000
+  return Number.isFinite(ms) ? `${value} (${iso(ms)})` : value
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+function seconds(ms: number): string {
+  return ms < 0 ? 'no expiry' : `${(ms / 1000).toFixed(1)} s`
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text
+}

@@ -1,0 +1,301 @@
+import { execFile } from 'node:child_process'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encodeEntry } from '../../src/core/entry.js'
+import { createCache, defineLoader, jsonSerializer, type LoadCache } from '../../src/index.js'
+import { responseSerializer, storedResponse } from '../../src/response/stored-response.js'
+import { uniqueNamespace, waitFor } from '../helpers/cache.js'
+import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+
+/* `loadcache inspect`, run as a process (tsx on the source) against a redis-server this file starts. */
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+
+interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+function inspect(...args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', ...args],
+      { cwd: repo },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    )
+  })
+}
+
+interface User {
+  id: string
+  orgId: number
+  since: Date
+  roles: Map<string, bigint>
+}
+
+let redis: RedisServer
+let cache: LoadCache
+let namespace: string
+let releaseFetch: () => void
+const filling = new Promise<void>((resolve) => {
+  releaseFetch = resolve
+})
+
+const user = defineLoader({
+  name: 'user',
+  entity: 'User',
+  tags: (_id, row: User) => [`org:${row.orgId}`],
+  fetch: (ids: readonly string[]) =>
+    ids.map((id): User | null =>
+      id === 'ghost' ? null : { id, orgId: 7, since: new Date(0), roles: new Map([['admin', 1n]]) },
+    ),
+})
+const post = defineLoader({
+  name: 'post',
+  serializer: jsonSerializer,
+  fetch: (ids: readonly string[]) => ids.map((id) => ({ id, title: `post ${id}` })),
+})
+/** A fetch that waits until the test lets it finish: its id stays locked meanwhile. */
+const slow = defineLoader({
+  name: 'slow',
+  fetch: async (ids: readonly string[]) => {
+    await filling
+    return ids.map(() => 'done')
+  },
+})
+let slowLoad: Promise<unknown>
+
+beforeAll(async () => {
+  redis = await startRedisServer()
+  namespace = uniqueNamespace()
+  // Long TTLs: every entry, the cached "not found" and the slow fetch's lock must outlive the whole file,
+  // however slowly a busy machine runs it.
+  cache = createCache({
+    namespace,
+    redis: redis.client(),
+    ttl: 3600,
+    negativeTtl: 3600,
+    lockTtlMs: 3_600_000,
+  })
+  await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+  const loaders = cache.loaders({ user, post, slow })
+  await loaders.user.loadMany(['1', 'ghost'])
+  await loaders.post.load('1')
+  // After user 1 was stored: its entry is no longer valid against org:7.
+  await cache.invalidateTags(['org:7'])
+  slowLoad = loaders.slow.load('1')
+  await waitFor(() => cache.stats().loaders.slow?.fetchCalls === 1, 'the slow fetch to start')
+  // A response stored by the response tier, written as the tier writes it.
+  const response = storedResponse('{"data":{"hello":"world"}}', 'public, max-age=60', 1_000)
+  const entry = encodeEntry(
+    {
+      absent: false,
+      value: response,
+      clock: 1,
+      freshUntil: Date.now() + 3_600_000,
+      expiresAt: Date.now() + 3_600_000,
+      fetchMs: 2,
+      tags: ['Query'],
+    },
+    responseSerializer.serialize(response),
+    'r1',
+  )
+  await redis.client().set(`${namespace}:{_response:hello}`, entry, 'PX', 3_600_000)
+})
+
+afterAll(async () => {
+  releaseFetch()
+  await slowLoad
+  await cache?.close()
+  await redis?.dispose()
+})
+
+describe('loadcache inspect --loader --id', () => {
+  it("decodes an entry by its serializer and shows its TTL, each tag's version and whether it still holds", async () => {
+    const { code, stdout } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'user',
+      '--id',
+      '1',
+    )
+    expect(code).toBe(0)
+    expect(stdout).toContain(`entry user "1"  (key ${namespace}:{user:1})`)
+    expect(stdout).toContain('serializer devalue 6 (d6)')
+    expect(stdout).toContain(
+      "value      { id: '1', orgId: 7, since: 1970-01-01T00:00:00.000Z, roles: Map(1) { 'admin' => 1n } }",
+    )
+    expect(stdout).toMatch(/ttl {8}\d+\.\d s left in Redis/)
+    expect(stdout).toMatch(/tags {7}User:1 {2}never invalidated {2}ok\n/)
+    expect(stdout).toMatch(/org:7 {2}version \d+ {2}INVALIDATED after this entry was fetched\n/)
+    expect(stdout).toContain(
+      'valid      no: a tag moved past its clock, so the next read deletes it and fetches again',
+    )
+    expect(stdout).toContain('lock       none')
+  })
+
+  it('shows a JSON entry, and a cached "not found"', async () => {
+    const json = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'post',
+      '--id',
+      '1',
+    )
+    expect(json.stdout).toContain('serializer JSON (j)')
+    expect(json.stdout).toContain("value      { id: '1', title: 'post 1' }")
+    expect(json.stdout).toContain('valid      yes')
+    const absent = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'user',
+      '--id',
+      'ghost',
+    )
+    expect(absent.stdout).toContain(
+      'value      absent: the source returned nothing for this id (a cached "not found")',
+    )
+  })
+
+  it('shows who holds the lock of an id being fetched', async () => {
+    const { stdout } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'slow',
+      '--id',
+      '1',
+    )
+    expect(stdout).toContain('value      not in Redis: the next load fetches it')
+    expect(stdout).toMatch(/lock {7}held by \S+\.\d+ \(a fill in progress\), \d+\.\d s left/)
+  })
+
+  it('shows a stored response (r1) with its headers and body', async () => {
+    const { stdout } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      '_response',
+      '--id',
+      'hello',
+    )
+    expect(stdout).toContain('serializer stored response (r1)')
+    expect(stdout).toMatch(
+      /response {3}public, max-age=60, ETag "[\w-]{27}", stored 1970-01-01T00:00:01\.000Z/,
+    )
+    expect(stdout).toContain('body       {"data":{"hello":"world"}}')
+  })
+
+  it('prints the report as JSON with --json', async () => {
+    const { stdout } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'post',
+      '--id',
+      '1',
+      '--json',
+    )
+    const report = JSON.parse(stdout)
+    expect(report.entry).toMatchObject({
+      loader: 'post',
+      id: '1',
+      key: `${namespace}:{post:1}`,
+      entry: {
+        valid: true,
+        payload: { kind: 'value', serializer: 'JSON (j)', inspected: "{ id: '1', title: 'post 1' }" },
+      },
+    })
+  })
+})
+
+describe('loadcache inspect --tags and --counts', () => {
+  it('shows the current version of each tag', async () => {
+    const { code, stdout } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--tags',
+      'org:7,User:1',
+    )
+    expect(code).toBe(0)
+    expect(stdout).toMatch(/tags {2}\(tag clock \d+ \(\d{4}-.+Z\)\)/)
+    expect(stdout).toMatch(/org:7 {3}version \d+ \(\d{4}-.+Z\)/)
+    expect(stdout).toContain('User:1  never invalidated (or longer ago than the tag TTL)')
+  })
+
+  it('counts entries and locks per loader, and tag versions', async () => {
+    const { stdout } = await inspect('--redis', redis.url, '--namespace', namespace, '--counts')
+    expect(stdout).toContain(`keys of namespace "${namespace}" (SCAN)`)
+    expect(stdout).toMatch(/_response +1 +0\n/)
+    expect(stdout).toMatch(/post +1 +0\n/)
+    expect(stdout).toMatch(/slow +0 +1\n/)
+    expect(stdout).toMatch(/user +2 +0\n/)
+    // org:7 and its bucket (see bucketTag).
+    expect(stdout).toContain('tag versions  2')
+  })
+})
+
+describe('loadcache inspect refuses what it cannot do, saying what to do', () => {
+  it('a URL that is not redis://', async () => {
+    const { code, stderr } = await inspect('--redis', 'http://127.0.0.1:6379', '--counts')
+    expect(code).toBe(1)
+    expect(stderr).toBe(
+      '[loadcache] --redis must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0), got "http://127.0.0.1:6379"\n',
+    )
+  })
+
+  it('a server that does not answer', async () => {
+    const port = await freePort()
+    const { code, stderr } = await inspect('--redis', `redis://127.0.0.1:${port}`, '--counts')
+    expect(code).toBe(1)
+    expect(stderr).toContain(
+      `[loadcache] cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED`,
+    )
+  })
+
+  it('a loader with no key in the namespace, listing the loaders it has', async () => {
+    const { code, stderr } = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'usr',
+      '--id',
+      '1',
+    )
+    expect(code).toBe(1)
+    expect(stderr).toBe(
+      `[loadcache] namespace "${namespace}" has no key of a loader named "usr" (a misspelt --loader or --namespace, or nothing cached right now); loaders with keys here: _response, post, slow, user\n`,
+    )
+  })
+
+  it('a call without anything to show (exit code 2, with the usage)', async () => {
+    const { code, stderr } = await inspect('--redis', redis.url)
+    expect(code).toBe(2)
+    expect(stderr).toContain(
+      'loadcache: nothing to show: give --loader <name> --id <id>, --tags <a,b>, or --counts',
+    )
+    expect(stderr).toContain('Usage: loadcache inspect --redis <url>')
+  })
+})
