@@ -1,12 +1,15 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Redis } from 'ioredis'
 import { createCache, type LoadCache, type Logger } from '../src/index.js'
 import { useLoadCache } from '../src/yoga/index.js'
 import { type ExampleContext, viewerFromRequest } from './context.js'
 import { type Database, openDatabase } from './db/index.js'
+import { useQueryLimits } from './graphql/query-limits.js'
 import { useHealthEndpoint } from './http/health.js'
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './http/limits.js'
 import { useMetricsEndpoint } from './http/metrics.js'
 import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
 import { createExampleSchema } from './schema.js'
@@ -49,6 +52,14 @@ export interface ExampleServerOptions {
    * needs to know what a response depends on.
    */
   responses?: boolean
+  /**
+   * Production mode: GraphQL error messages do not suggest field names ("Did you mean …?"), which would
+   * let anyone map the schema field by field even with introspection off. Default:
+   * `process.env.NODE_ENV === 'production'`.
+   */
+  production?: boolean
+  /** What one request may ask for; see http/limits.ts for each limit and why. Default `DEFAULT_REQUEST_LIMITS`. */
+  limits?: Partial<RequestLimits>
 }
 
 /** A running example API. */
@@ -121,8 +132,11 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     responses: options.responses ?? true,
   }) as Plugin<ExampleContext>
 
+  const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits }
+  const production = options.production ?? process.env.NODE_ENV === 'production'
+  const schema = createExampleSchema()
   const yoga = createYoga<Record<string, unknown>, ExampleContext>({
-    schema: createExampleSchema(),
+    schema,
     // One context per request: fresh loaders (they memoize per request and per viewer), and the viewer.
     context: ({ request }) => ({
       db,
@@ -133,14 +147,19 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     plugins: [
       useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
       useMetricsEndpoint({ cache, db }),
+      // Refuses before useLoadCache sees the request: no cache lookup or fill lock for a refused operation.
+      useQueryLimits(schema, limits),
+      ...(production ? [blockFieldSuggestionsPlugin()] : []),
       loadCache,
     ],
+    // 413 for a larger body, counted while it streams in, before any JSON is parsed.
+    maxRequestBodySize: limits.maxRequestBodyBytes,
     // Yoga's own check answers 200 without looking at anything; it stays available as a liveness
     // probe, moved out of the way of the readiness check on /health (it matches any URL ending in it).
     healthCheckEndpoint: '/health/live',
     logging: yogaLogger(logger),
   })
-  const trpc = createTrpcHandler({ db, cache, loaderDefinitions, logger })
+  const trpc = createTrpcHandler({ db, cache, loaderDefinitions, logger, limits })
   const httpServer = createServer((request, response) => {
     if (isTrpcRequest(request.url)) trpc.handler(request, response)
     else yoga(request, response)
