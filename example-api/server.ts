@@ -8,6 +8,7 @@ import { useLoadCache } from '../src/yoga/index.js'
 import { type ExampleContext, viewerFromRequest } from './context.js'
 import { type Database, openDatabase } from './db/index.js'
 import { useQueryLimits } from './graphql/query-limits.js'
+import { useRequireViewerForMutations } from './graphql/require-viewer.js'
 import { useHealthEndpoint } from './http/health.js'
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './http/limits.js'
 import { useMetricsEndpoint } from './http/metrics.js'
@@ -147,8 +148,9 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     plugins: [
       useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
       useMetricsEndpoint({ cache, db }),
-      // Refuses before useLoadCache sees the request: no cache lookup or fill lock for a refused operation.
+      // Both refuse before useLoadCache sees the request: no cache lookup, fill lock or eviction for them.
       useQueryLimits(schema, limits),
+      useRequireViewerForMutations<ExampleContext>((context) => context.viewerId),
       ...(production ? [blockFieldSuggestionsPlugin()] : []),
       loadCache,
     ],

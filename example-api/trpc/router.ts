@@ -64,15 +64,33 @@ const byId = z.object({ id })
 type ById = z.infer<typeof byId>
 
 /**
+ * Mutations need a viewer, as in GraphQL (graphql/require-viewer.ts): `UNAUTHORIZED` (401) without
+ * `authorization: Bearer <userId>`, before the input is parsed, so an anonymous client learns nothing
+ * from its input's errors, and nothing is written or evicted.
+ */
+const requireViewer = t.middleware(({ ctx, next }) => {
+  if (ctx.viewerId === null) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: 'Mutations need a signed-in viewer: send `authorization: Bearer <userId>`.',
+    })
+  }
+  return next({ ctx: { viewerId: ctx.viewerId } })
+})
+
+/** The procedure every mutation starts from. */
+const viewerProcedure = t.procedure.use(requireViewer)
+
+/**
  * The example API over tRPC: the same data, database, cache and tags as GraphQL.
  *
  * - Queries read through `ctx.loaders` (the GraphQL resolvers' loader definitions) and are cached with
  *   `lc.cached`, placed after `.input()` (invalid input is rejected before any cache access) and after
  *   `.output()` (the output validator also runs on cached values). Their tags are GraphQL's: `User:<id>`,
  *   `Post:<id>`, `posts`, so GraphQL's mutations evict them.
- * - Mutations call writes.ts, the functions GraphQL's mutations call: same write, same evictions, so they
- *   evict what GraphQL serves as well as what tRPC serves. That is why they need no `lc.invalidates`,
- *   which would only evict the same tags a second time.
+ * - Mutations need a viewer (`UNAUTHORIZED` without one) and call writes.ts, the functions GraphQL's
+ *   mutations call: same write, same evictions, so they evict what GraphQL serves as well as what tRPC
+ *   serves. That is why they need no `lc.invalidates`, which would only evict the same tags a second time.
  *
  * @param lc from {@link createExampleLoadCacheTRPC}, for the cache the server's GraphQL side uses.
  */
@@ -88,7 +106,7 @@ export function createAppRouter(lc: ExampleLoadCacheTRPC) {
         .query(async ({ ctx, input }) => toPublicUser(await ctx.loaders.user.load(input.id))),
 
       /** Changes a user's name and/or email; null when there is no such user. */
-      update: t.procedure
+      update: viewerProcedure
         .input(
           z.object({
             id,
@@ -126,13 +144,13 @@ export function createAppRouter(lc: ExampleLoadCacheTRPC) {
         .query(({ ctx, input }) => ctx.loaders.post.load(input.id)),
 
       /** Creates a post; `BAD_REQUEST` when the author does not exist. */
-      create: t.procedure
+      create: viewerProcedure
         .input(z.object({ authorId: id, title: z.string().min(1).max(200), body: z.string().max(10_000) }))
         .output(post)
         .mutation(({ ctx, input }) => writeOrBadRequest(() => createPost(ctx, input))),
 
       /** Deletes a post and its comments; false when there is no such post. */
-      delete: t.procedure
+      delete: viewerProcedure
         .input(byId)
         .output(z.boolean())
         .mutation(({ ctx, input }) => deletePost(ctx, input.id)),

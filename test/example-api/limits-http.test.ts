@@ -209,6 +209,28 @@ describe('the example API refuses what one request must not ask for', () => {
     await stillServes(api)
   })
 
+  it('answers 401 UNAUTHENTICATED to an anonymous mutation, writes nothing, and accepts it from a viewer', async () => {
+    const server = await start()
+    const api = await listening(server)
+    const doomed = await db.createPost({ authorId: '813', title: 'Doomed', body: 'Body' })
+    const remove = `mutation { deletePost(id: "${doomed.id}") }`
+
+    const anonymous = await api.graphql(remove)
+    expectRefusal(
+      anonymous,
+      401,
+      'UNAUTHENTICATED',
+      'Mutations need a signed-in viewer: send `authorization: Bearer <userId>`.',
+    )
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer')
+    expect((await db.postsByIds([doomed.id])).get(doomed.id)).toBeDefined()
+
+    expect(await api.graphql(remove, { viewer: '813' })).toMatchObject({
+      status: 200,
+      body: { data: { deletePost: true } },
+    })
+  })
+
   it('hides field suggestions in production mode only', async () => {
     const suggestion = async (production: boolean) => {
       const server = await createExampleServer({ db, production })
@@ -226,6 +248,30 @@ describe('the example API refuses what one request must not ask for', () => {
 
 describe('the example API over tRPC refuses bad calls with a 4xx', () => {
   const start = () => startApi(db, { kind: 'redis', url: redisServer.url }, uniqueNamespace())
+
+  it('answers an anonymous mutation with 401 UNAUTHORIZED and writes nothing', async () => {
+    const api = await listening(await start())
+    const doomed = await db.createPost({ authorId: '814', title: 'Doomed', body: 'Body' })
+    const remove = (headers: Record<string, string>) =>
+      api.trpc('post.delete', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ id: doomed.id }),
+      })
+
+    const anonymous = await remove({})
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.body.error).toMatchObject({
+      message: 'Mutations need a signed-in viewer: send `authorization: Bearer <userId>`.',
+      data: { code: 'UNAUTHORIZED', httpStatus: 401 },
+    })
+    expect((await db.postsByIds([doomed.id])).get(doomed.id)).toBeDefined()
+
+    expect(await remove({ authorization: 'Bearer 814' })).toMatchObject({
+      status: 200,
+      body: { result: { data: true } },
+    })
+  })
 
   it('answers a body over 100 KB with 413 and a batch of 101 calls with 400', async () => {
     const api = await listening(await start())
