@@ -56,7 +56,7 @@ export interface ExampleServerOptions {
   /**
    * Production mode: GraphQL error messages do not suggest field names ("Did you mean …?"), which would
    * let anyone map the schema field by field even with introspection off. Default:
-   * `process.env.NODE_ENV === 'production'`.
+   * `process.env.NODE_ENV === 'production'`. No response carries a stack trace in either mode.
    */
   production?: boolean
   /** What one request may ask for; see http/limits.ts for each limit and why. Default `DEFAULT_REQUEST_LIMITS`. */
@@ -156,6 +156,9 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     ],
     // 413 for a larger body, counted while it streams in, before any JSON is parsed.
     maxRequestBodySize: limits.maxRequestBodyBytes,
+    // Yoga adds the stack of a masked error to the response when NODE_ENV is `development`; the log
+    // (yogaLogger) has it in every mode, and responses never do.
+    maskedErrors: { isDev: false },
     // Yoga's own check answers 200 without looking at anything; it stays available as a liveness
     // probe, moved out of the way of the readiness check on /health (it matches any URL ending in it).
     healthCheckEndpoint: '/health/live',

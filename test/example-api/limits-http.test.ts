@@ -246,8 +246,36 @@ describe('the example API refuses what one request must not ask for', () => {
   })
 })
 
-describe('the example API over tRPC refuses bad calls with a 4xx', () => {
+describe('the example API over tRPC refuses bad calls with a 4xx and no stack', () => {
   const start = () => startApi(db, { kind: 'redis', url: redisServer.url }, uniqueNamespace())
+  const noStack = (answer: Answer) => expect(JSON.stringify(answer.body)).not.toMatch(/stack|\.ts:\d+/)
+
+  it('answers malformed input with 400 BAD_REQUEST, and still serves viewer.me after', async () => {
+    const api = await listening(await start())
+    const input = (value: string) => `input=${encodeURIComponent(value)}`
+
+    const unexpected = await api.trpc(`viewer.me?${input('{"a":1}')}`)
+    expect(unexpected.status).toBe(400)
+    expect(unexpected.body.error).toMatchObject({
+      message: 'Invalid input: Expected void, received object',
+      data: { code: 'BAD_REQUEST', httpStatus: 400, path: 'viewer.me' },
+    })
+    noStack(unexpected)
+
+    const invalid = await api.trpc(`user.byId?${input('{"id":"1; DROP TABLE users"}')}`)
+    expect(invalid.status).toBe(400)
+    expect(invalid.body.error?.message).toBe('Invalid input: id: must be a positive integer id')
+    noStack(invalid)
+
+    const notJson = await api.trpc(`user.byId?${input('{"id":')}`)
+    expect(notJson.status).toBe(400)
+    expect(notJson.body.error?.data).toMatchObject({ code: 'BAD_REQUEST' })
+    noStack(notJson)
+
+    const me = await api.trpc('viewer.me', { headers: { authorization: 'Bearer 14' } })
+    expect(me.status).toBe(200)
+    expect(me.body).toMatchObject({ result: { data: { id: '14' } } })
+  })
 
   it('answers an anonymous mutation with 401 UNAUTHORIZED and writes nothing', async () => {
     const api = await listening(await start())
@@ -265,6 +293,7 @@ describe('the example API over tRPC refuses bad calls with a 4xx', () => {
       message: 'Mutations need a signed-in viewer: send `authorization: Bearer <userId>`.',
       data: { code: 'UNAUTHORIZED', httpStatus: 401 },
     })
+    noStack(anonymous)
     expect((await db.postsByIds([doomed.id])).get(doomed.id)).toBeDefined()
 
     expect(await remove({ authorization: 'Bearer 814' })).toMatchObject({
@@ -287,6 +316,7 @@ describe('the example API over tRPC refuses bad calls with a 4xx', () => {
     const batch = await api.trpc(`${paths}?batch=1`)
     expect(batch.status).toBe(400)
     expect(batch.body.error?.message).toBe('Batch call exceeds maximum size')
+    noStack(batch)
 
     const fine = await api.trpc(`user.byId?input=${encodeURIComponent('{"id":"15"}')}`)
     expect(fine.status).toBe(200)
