@@ -10,6 +10,7 @@ import { type Database, openDatabase } from './db/index.js'
 import { useQueryLimits } from './graphql/query-limits.js'
 import { useRequireViewerForMutations } from './graphql/require-viewer.js'
 import { useHealthEndpoint } from './http/health.js'
+import { trackRequestsInFlight } from './http/in-flight.js'
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './http/limits.js'
 import { useMetricsEndpoint } from './http/metrics.js'
 import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
@@ -61,6 +62,11 @@ export interface ExampleServerOptions {
   production?: boolean
   /** What one request may ask for; see http/limits.ts for each limit and why. Default `DEFAULT_REQUEST_LIMITS`. */
   limits?: Partial<RequestLimits>
+  /**
+   * Longest `close()` lets the requests in flight finish before it closes their connections, in ms.
+   * Default 10,000 (Kubernetes waits 30 s between SIGTERM and SIGKILL by default).
+   */
+  shutdownTimeoutMs?: number
 }
 
 /** A running example API. */
@@ -71,6 +77,8 @@ export interface ExampleServer {
   readonly trpcRouter: AppRouter
   /** The node:http server around `yoga` and the tRPC handler; it accepts connections after `listen()`. */
   readonly httpServer: Server
+  /** Requests received and not answered yet (GraphQL, tRPC, health and metrics alike). */
+  requestsInFlight(): number
   readonly db: Database
   /** The process-wide cache every request's loaders use. */
   readonly cache: LoadCache
@@ -83,12 +91,18 @@ export interface ExampleServer {
    * @throws when the port is taken (`EADDRINUSE`) or not allowed.
    */
   listen(port: number, host?: string): Promise<{ port: number; url: string; trpcUrl: string }>
-  /** Stops HTTP, the cache's bus and timers, and closes what the server opened (Redis, the database). Idempotent. */
+  /**
+   * Stops gracefully: stops accepting connections (before it returns), lets the requests in flight
+   * finish (for at most `shutdownTimeoutMs`, then closes their connections), then stops the cache's bus
+   * and timers and closes what the server opened (Redis, the database), which those requests still
+   * needed. Idempotent.
+   */
   close(): Promise<void>
 }
 
 const DEFAULT_NAMESPACE = 'example-api'
 const DEFAULT_REDIS_READY_TIMEOUT_MS = 2000
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
 const HEALTH_TIMEOUT_MS = 2000
 
 const silentLogger: Logger = { warn() {}, error() {} }
@@ -147,7 +161,7 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     }),
     plugins: [
       useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
-      useMetricsEndpoint({ cache, db }),
+      useMetricsEndpoint({ cache, db, http: { requestsInFlight: () => inFlight.count } }),
       // Both refuse before useLoadCache sees the request: no cache lookup, fill lock or eviction for them.
       useQueryLimits(schema, limits),
       useRequireViewerForMutations<ExampleContext>((context) => context.viewerId),
@@ -169,12 +183,15 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     if (isTrpcRequest(request.url)) trpc.handler(request, response)
     else yoga(request, response)
   })
+  const inFlight = trackRequestsInFlight(httpServer)
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
 
   let closing: Promise<void> | undefined
   return {
     yoga,
     trpcRouter: trpc.router,
     httpServer,
+    requestsInFlight: () => inFlight.count,
     db,
     cache,
     loaderDefinitions,
@@ -182,10 +199,12 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     close() {
       closing ??= (async () => {
         if (httpServer.listening) {
-          const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
-          // Keep-alive connections would hold close() open until they time out.
-          httpServer.closeAllConnections()
-          await closed
+          const unanswered = await inFlight.drain(shutdownTimeoutMs)
+          if (unanswered > 0) {
+            logger.warn(
+              `[example-api] closed the connections of ${unanswered} requests still in flight after ${shutdownTimeoutMs} ms`,
+            )
+          }
         }
         await cache.close()
         // QUIT waits for a reply, which never comes while Redis is unreachable: then just drop the socket.

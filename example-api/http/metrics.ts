@@ -37,6 +37,8 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 export interface MetricsSources {
   cache: Pick<LoadCache, 'stats'>
   db: Pick<Database, 'queryCounts'>
+  /** The HTTP server's requests in flight; the gauge is left out without it. */
+  http?: { requestsInFlight(): number }
 }
 
 /**
@@ -45,11 +47,12 @@ export interface MetricsSources {
  *   appear once first used; the server registers its own at startup so they are listed from zero);
  * - `loadcache_redis_*`, `loadcache_bus_connected`, `loadcache_pending_invalidations`,
  *   `loadcache_memory_entries`: the state of Redis, the circuit breaker, the bus and L1;
- * - `example_db_queries_total{table="users"|"posts"|"comments"}`: SQL statements issued per table.
+ * - `example_db_queries_total{table="users"|"posts"|"comments"}`: SQL statements issued per table;
+ * - `example_http_requests_in_flight`: requests being answered, the scrape itself included.
  *
  * Never throws: both sources are in-memory snapshots.
  */
-export function renderMetrics({ cache, db }: MetricsSources): string {
+export function renderMetrics({ cache, db, http }: MetricsSources): string {
   const stats = cache.stats()
   const out: string[] = []
   const family = (
@@ -108,6 +111,14 @@ export function renderMetrics({ cache, db }: MetricsSources): string {
     'SQL statements issued, per primary table.',
     (['users', 'posts', 'comments'] as const).map((table) => [{ table }, counts[table]]),
   )
+  if (http !== undefined) {
+    family(
+      'example_http_requests_in_flight',
+      'gauge',
+      'HTTP requests received and not answered yet, this one included.',
+      [[{}, http.requestsInFlight()]],
+    )
+  }
   return `${out.join('\n')}\n`
 }
 

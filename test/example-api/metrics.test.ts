@@ -48,6 +48,17 @@ describe('renderMetrics', () => {
     )
   })
 
+  it('exports the HTTP requests in flight as a gauge when the server gives them, and nothing otherwise', () => {
+    const withHttp = renderMetrics({
+      cache: { stats: () => stats },
+      db: { queryCounts: () => ({ users: 0, posts: 0, comments: 0 }) },
+      http: { requestsInFlight: () => 7 },
+    }).split('\n')
+    expect(withHttp).toContain('# TYPE example_http_requests_in_flight gauge')
+    expect(withHttp).toContain('example_http_requests_in_flight 7')
+    expect(text).not.toContain('example_http_requests_in_flight')
+  })
+
   it('escapes label values and ends with a newline, as the text format requires', () => {
     expect(lines).toContain('loadcache_l1_hits_total{loader="we\\"ird\\\\name"} 0')
     expect(text.endsWith('\n')).toBe(true)
