@@ -138,7 +138,7 @@ describe('the example API refuses what one request must not ask for', () => {
     }
   })
 
-  it('refuses list fan-out by its estimated cost, not by its depth: 9 million values in 4 levels', async () => {
+  it('refuses list fan-out by its estimated cost, not by its depth: 9 million values 5 deep', async () => {
     const server = await start()
     const api = await listening(server)
     await untouched(server, async () =>
