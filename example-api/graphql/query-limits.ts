@@ -44,11 +44,12 @@ interface CheckedDocument {
  * order, cheapest first. A refusal is a 400 whatever the client's `Accept` header, with `extensions.code` `BAD_USER_INPUT` (a
  * list) or `GRAPHQL_VALIDATION_FAILED` (the rest) and a message naming the limit and what was found.
  *
- * The checks run in yoga's `onParams`, and this plugin must come before `useLoadCache` in the plugin list:
- * the response tier answers from the cache in its own `onParams` handler, before yoga parses or validates,
- * and a refused operation must not cost a cache lookup or a fill lock. A refusal is thrown, not set as the
- * result, because throwing also skips the `onParams` hooks after this one: the response tier's would
- * parse the refused document and remember it. Yoga answers the thrown `GraphQLError` as its result.
+ * The checks run in yoga's `onParams` hooks, which all run before the params handler: the response tier
+ * answers from the cache in its params handler, before yoga parses or validates, and a refused operation
+ * must not cost a cache lookup or a fill lock. A refusal is thrown rather than set as the result because
+ * a throw also ends the `onParams` hooks: put this plugin before `useLoadCache`, whose own hook parses
+ * each new document and remembers it, which a refused document must not be. Yoga answers the thrown
+ * `GraphQLError` as the result.
  *
  * The checks parse the document with a token limit before yoga does, which keeps them out of yoga's parse
  * and validation caches: those are keyed by the document, and could not hold a verdict that depends on

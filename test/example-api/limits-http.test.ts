@@ -71,12 +71,20 @@ function expectRefusal(answer: Answer, status: number, code: string, message: st
   expect(answer.body.errors![0]!.extensions).toEqual({ code })
 }
 
-/** The cache's counters and the database's statement counts: equal before and after means untouched. */
+/**
+ * The cache's counters (loaders, fields, the response tier, L1) and the database's statement counts: equal
+ * before and after means untouched. Redis's error counter is left out: the bus's own commands may time out
+ * on a busy machine whatever the request did.
+ */
 async function untouched(server: ExampleServer, action: () => Promise<void>) {
-  const before = server.cache.stats()
+  const cacheCounters = () => {
+    const { loaders, responses, memory } = server.cache.stats()
+    return { loaders, responses, memory }
+  }
+  const before = cacheCounters()
   const counts = await countQueries(db, action)
   expect(counts).toEqual({ users: 0, posts: 0, comments: 0 })
-  expect(server.cache.stats()).toEqual(before)
+  expect(cacheCounters()).toEqual(before)
 }
 
 /** The server still answers the feed, the heaviest query a legitimate client of the example sends. */

@@ -144,7 +144,7 @@ describe('the example API process on SIGTERM', () => {
       const held = [feed, rename, trpcRename]
       // The three held requests, and the scrape asking.
       await vi.waitFor(async () => expect(await requestsInFlight(main.base)).toBe(held.length + 1), {
-        timeout: 10_000,
+        timeout: 30_000,
         interval: 20,
       })
 
@@ -181,7 +181,7 @@ describe('the example API process on SIGTERM', () => {
     const { url } = await server.listen(0, '127.0.0.1')
     // Never finished: only the timeout ends it.
     const stuck = heldPost(url, JSON.stringify({ query: '{ me { id } }' }))
-    await vi.waitFor(() => expect(server.requestsInFlight()).toBe(1), { timeout: 10_000, interval: 10 })
+    await vi.waitFor(() => expect(server.requestsInFlight()).toBe(1), { timeout: 30_000, interval: 10 })
 
     await server.close()
     await expect(stuck.response).rejects.toThrow(/socket hang up/)
