@@ -4,6 +4,10 @@ import {
   type GraphQLField,
   type GraphQLSchema,
   getNullableType,
+  isAbstractType,
+  isEnumType,
+  isInputObjectType,
+  isInterfaceType,
   isListType,
   isObjectType,
 } from 'graphql'
@@ -39,6 +43,11 @@ interface ListSize {
  * `assumedSize`, otherwise {@link DEFAULT_LIST_SIZE}. Variables count as their values, so
  * `posts(first: $n)` costs what `$n` asks for.
  *
+ * Introspection counts too, with its lists sized by what this schema holds (its number of types, the most
+ * fields of any type, …): the standard introspection query of GraphiQL and codegen is then estimated at
+ * about the size of its answer, while a query nesting `fields { type { fields { type … } } }` is
+ * refused like any other list fan-out. (GraphQL Armor leaves introspection out of depth and cost.)
+ *
  * GraphQL Armor's cost limit is static: it multiplies by literal `first`/`last` arguments only, so it
  * rates `posts(first: 100) { comments { post { comments { body } } } }` (9 million values) cheaper than
  * the feed. graphql-query-complexity lets the estimator see field definitions and argument values.
@@ -47,7 +56,9 @@ interface ListSize {
  *   not fit the operation, or when the document expands (through fragments) past 10,000 selections.
  */
 export function createCostEstimate(schema: GraphQLSchema): (operation: CostedOperation) => number {
-  const estimators = [listSizeEstimator(readListSizes(schema))]
+  const listSizes = readListSizes(schema)
+  for (const [field, size] of introspectionListSizes(schema)) listSizes.set(field, size)
+  const estimators = [listSizeEstimator(listSizes)]
   return ({ document, variables, operationName }) =>
     getComplexity({
       schema,
@@ -88,4 +99,49 @@ function readListSizes(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown
     }
   }
   return sizes
+}
+
+/**
+ * The introspection types' list fields, sized by the largest list this schema can answer with: the
+ * introspection of a given schema has a known size, and a guess of 100 per list would put GraphiQL's
+ * introspection query at 35 million.
+ */
+function introspectionListSizes(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown>, ListSize> {
+  const types = Object.values(schema.getTypeMap())
+  const directives = schema.getDirectives()
+  const most = (counts: number[]) => Math.max(0, ...counts)
+  const fieldMaps = types.flatMap((type) =>
+    isObjectType(type) || isInterfaceType(type) ? [Object.values(type.getFields())] : [],
+  )
+  const sizes: Record<string, Record<string, number>> = {
+    __Schema: { types: types.length, directives: directives.length },
+    __Type: {
+      fields: most(fieldMaps.map((fields) => fields.length)),
+      inputFields: most(
+        types.map((type) => (isInputObjectType(type) ? Object.keys(type.getFields()).length : 0)),
+      ),
+      enumValues: most(types.map((type) => (isEnumType(type) ? type.getValues().length : 0))),
+      interfaces: most(
+        types.map((type) => (isObjectType(type) || isInterfaceType(type) ? type.getInterfaces().length : 0)),
+      ),
+      possibleTypes: most(
+        types.map((type) => (isAbstractType(type) ? schema.getPossibleTypes(type).length : 0)),
+      ),
+    },
+    __Field: { args: most(fieldMaps.flat().map((field) => field.args.length)) },
+    __Directive: {
+      args: most(directives.map((directive) => directive.args.length)),
+      locations: most(directives.map((directive) => directive.locations.length)),
+    },
+  }
+  const result = new Map<GraphQLField<unknown, unknown>, ListSize>()
+  for (const [typeName, fields] of Object.entries(sizes)) {
+    const type = schema.getType(typeName)
+    if (!isObjectType(type)) continue
+    for (const [fieldName, assumedSize] of Object.entries(fields)) {
+      const field = type.getFields()[fieldName]
+      if (field !== undefined) result.set(field, { assumedSize })
+    }
+  }
+  return result
 }

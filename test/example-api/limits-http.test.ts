@@ -1,3 +1,4 @@
+import { getIntrospectionQuery } from 'graphql'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, openDatabase } from '../../example-api/db/index.js'
 import { DEFAULT_REQUEST_LIMITS } from '../../example-api/http/limits.js'
@@ -116,6 +117,10 @@ describe('the example API refuses what one request must not ask for', () => {
     })
     expect(users.status).toBe(200)
     expect(users.body.data).toEqual({ users: ids.map((id) => ({ id })) })
+    // GraphiQL's and codegen's introspection query.
+    const introspection = await api.graphql(getIntrospectionQuery({ descriptions: true }))
+    expect(introspection.status).toBe(200)
+    expect(introspection.body.errors).toBeUndefined()
   })
 
   it('refuses a query nested 300 deep with a 400 before touching the cache, and serves the feed after', async () => {
@@ -163,6 +168,12 @@ describe('the example API refuses what one request must not ask for', () => {
       /^Query cost limit of 50000 exceeded, estimated 90101: /,
     )
     expect((await api.graphql(query, { variables: { first: 2 } })).status).toBe(200)
+    // Introspection too: its lists count by what this schema holds, so nesting them is refused.
+    const fields =
+      '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }'
+    expect((await api.graphql(fields)).body.errors?.[0]?.message).toMatch(
+      /^Query cost limit of 50000 exceeded/,
+    )
     await stillServes(api)
   })
 
