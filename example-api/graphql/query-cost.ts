@@ -48,9 +48,11 @@ interface ListSize {
  * about the size of its answer, while a query nesting `fields { type { fields { type … } } }` is
  * refused like any other list fan-out. (GraphQL Armor leaves introspection out of depth and cost.)
  *
- * GraphQL Armor's cost limit is static: it multiplies by literal `first`/`last` arguments only, so it
- * rates `posts(first: 100) { comments { post { comments { body } } } }` (9 million values) cheaper than
- * the feed. graphql-query-complexity lets the estimator see field definitions and argument values.
+ * GraphQL Armor's cost limit is static: it multiplies by literal `first`/`last` arguments only, and a
+ * list without them counts as one item. It scores the feed 981, and
+ * `posts(first: 10) { comments { post { comments { body } } } }` (900,000 values) 213: any limit that
+ * lets the feed through lets that through. graphql-query-complexity lets the estimator see field
+ * definitions and argument values, variables included.
  *
  * @returns a function that estimates one operation's cost; it throws a `GraphQLError` when the variables do
  *   not fit the operation, or when the document expands (through fragments) past 10,000 selections.
