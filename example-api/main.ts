@@ -7,6 +7,10 @@
  * - `DATABASE_URL`: `postgres://…` uses PostgreSQL (tables created and seeded if empty); embedded PGlite
  *   seeded in memory without it.
  * - `DB_DELAY_MS`: milliseconds added to every SQL statement, to model a database across a network.
+ * - `NODE_ENV`: `production` hides field suggestions from GraphQL errors (see `ExampleServerOptions`).
+ *
+ * SIGTERM or SIGINT stops gracefully: no new connections, the requests in flight finish (at most 10 s),
+ * then the cache, Redis and the database are closed and the process exits 0. A second signal exits at once.
  */
 import type { Logger } from '../src/index.js'
 import { createExampleServer } from './server.js'
@@ -51,9 +55,17 @@ async function main(): Promise<void> {
       // A second signal while closing means "now".
       if (stopping) process.exit(1)
       stopping = true
-      console.info(`example-api: ${signal}, closing`)
-      server.close().then(
-        () => process.exit(0),
+      const inFlight = server.requestsInFlight()
+      // close() stops accepting connections before it returns: once this line is out, none is accepted.
+      const closed = server.close()
+      console.info(
+        `example-api: ${signal}, not accepting connections, draining ${inFlight} requests in flight`,
+      )
+      closed.then(
+        () => {
+          console.info('example-api: closed')
+          process.exit(0)
+        },
         (error: unknown) => {
           console.error('example-api: close failed', error)
           process.exit(1)

@@ -1,12 +1,17 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Redis } from 'ioredis'
 import { createCache, type LoadCache, type Logger } from '../src/index.js'
 import { useLoadCache } from '../src/yoga/index.js'
 import { type ExampleContext, viewerFromRequest } from './context.js'
 import { type Database, openDatabase } from './db/index.js'
+import { useQueryLimits } from './graphql/query-limits.js'
+import { useRequireViewerForMutations } from './graphql/require-viewer.js'
 import { useHealthEndpoint } from './http/health.js'
+import { trackRequestsInFlight } from './http/in-flight.js'
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './http/limits.js'
 import { createMetricsRegistry, useMetricsEndpoint } from './http/metrics.js'
 import { createLoaderDefinitions, type LoaderDefinitions } from './loaders.js'
 import { createExampleSchema } from './schema.js'
@@ -51,6 +56,19 @@ export interface ExampleServerOptions {
    * needs to know what a response depends on.
    */
   responses?: boolean
+  /**
+   * Production mode: GraphQL error messages do not suggest field names ("Did you mean …?"), which would
+   * let anyone map the schema field by field even with introspection off. Default:
+   * `process.env.NODE_ENV === 'production'`. No response carries a stack trace in either mode.
+   */
+  production?: boolean
+  /** What one request may ask for; see http/limits.ts for each limit and why. Default `DEFAULT_REQUEST_LIMITS`. */
+  limits?: Partial<RequestLimits>
+  /**
+   * Longest `close()` lets the requests in flight finish before it closes their connections, in ms.
+   * Default 10,000 (Kubernetes waits 30 s between SIGTERM and SIGKILL by default).
+   */
+  shutdownTimeoutMs?: number
 }
 
 /** A running example API. */
@@ -61,6 +79,8 @@ export interface ExampleServer {
   readonly trpcRouter: AppRouter
   /** The node:http server around `yoga` and the tRPC handler; it accepts connections after `listen()`. */
   readonly httpServer: Server
+  /** Requests received and not answered yet (GraphQL, tRPC, health and metrics alike). */
+  requestsInFlight(): number
   readonly db: Database
   /** The process-wide cache every request's loaders use. */
   readonly cache: LoadCache
@@ -73,12 +93,18 @@ export interface ExampleServer {
    * @throws when the port is taken (`EADDRINUSE`) or not allowed.
    */
   listen(port: number, host?: string): Promise<{ port: number; url: string; trpcUrl: string }>
-  /** Stops HTTP, the cache's bus and timers, and closes what the server opened (Redis, the database). Idempotent. */
+  /**
+   * Stops gracefully: stops accepting connections (before it returns), lets the requests in flight
+   * finish (for at most `shutdownTimeoutMs`, then closes their connections), then stops the cache's bus
+   * and timers and closes what the server opened (Redis, the database), which those requests still
+   * needed. Idempotent.
+   */
   close(): Promise<void>
 }
 
 const DEFAULT_NAMESPACE = 'example-api'
 const DEFAULT_REDIS_READY_TIMEOUT_MS = 2000
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000
 const HEALTH_TIMEOUT_MS = 2000
 
 const silentLogger: Logger = { warn() {}, error() {} }
@@ -128,8 +154,11 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     responses: options.responses ?? true,
   }) as Plugin<ExampleContext>
 
+  const limits: RequestLimits = { ...DEFAULT_REQUEST_LIMITS, ...options.limits }
+  const production = options.production ?? process.env.NODE_ENV === 'production'
+  const schema = createExampleSchema()
   const yoga = createYoga<Record<string, unknown>, ExampleContext>({
-    schema: createExampleSchema(),
+    schema,
     // One context per request: fresh loaders (they memoize per request and per viewer), and the viewer.
     context: ({ request }) => ({
       db,
@@ -139,25 +168,39 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     }),
     plugins: [
       useHealthEndpoint({ db, cache, redis, logger, timeoutMs: HEALTH_TIMEOUT_MS }),
-      useMetricsEndpoint(createMetricsRegistry({ cache, db })),
+      useMetricsEndpoint(
+        createMetricsRegistry({ cache, db, http: { requestsInFlight: () => inFlight.count } }),
+      ),
+      // Both refuse before useLoadCache sees the request: no cache lookup, fill lock or eviction for them.
+      useQueryLimits(schema, limits),
+      useRequireViewerForMutations<ExampleContext>((context) => context.viewerId),
+      ...(production ? [blockFieldSuggestionsPlugin()] : []),
       loadCache,
     ],
+    // 413 for a larger body, counted while it streams in, before any JSON is parsed.
+    maxRequestBodySize: limits.maxRequestBodyBytes,
+    // Yoga adds the stack of a masked error to the response when NODE_ENV is `development`; the log
+    // (yogaLogger) has it in every mode, and responses never do.
+    maskedErrors: { isDev: false },
     // Yoga's own check answers 200 without looking at anything; it stays available as a liveness
     // probe, moved out of the way of the readiness check on /health (it matches any URL ending in it).
     healthCheckEndpoint: '/health/live',
     logging: yogaLogger(logger),
   })
-  const trpc = createTrpcHandler({ db, cache, loaderDefinitions, logger })
+  const trpc = createTrpcHandler({ db, cache, loaderDefinitions, logger, limits })
   const httpServer = createServer((request, response) => {
     if (isTrpcRequest(request.url)) trpc.handler(request, response)
     else yoga(request, response)
   })
+  const inFlight = trackRequestsInFlight(httpServer)
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS
 
   let closing: Promise<void> | undefined
   return {
     yoga,
     trpcRouter: trpc.router,
     httpServer,
+    requestsInFlight: () => inFlight.count,
     db,
     cache,
     loaderDefinitions,
@@ -165,10 +208,12 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
     close() {
       closing ??= (async () => {
         if (httpServer.listening) {
-          const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()))
-          // Keep-alive connections would hold close() open until they time out.
-          httpServer.closeAllConnections()
-          await closed
+          const unanswered = await inFlight.drain(shutdownTimeoutMs)
+          if (unanswered > 0) {
+            logger.warn(
+              `[example-api] closed the connections of ${unanswered} requests still in flight after ${shutdownTimeoutMs} ms`,
+            )
+          }
         }
         await cache.close()
         // QUIT waits for a reply, which never comes while Redis is unreachable: then just drop the socket.

@@ -38,10 +38,18 @@ interface ServeReport {
   layerStats: Record<string, unknown>
 }
 
-async function graphql(url: string, query: string, variables?: Record<string, unknown>): Promise<string> {
+async function graphql(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  viewer?: string,
+): Promise<string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  // The example API accepts mutations from a signed-in viewer only.
+  if (viewer !== undefined) headers.authorization = `Bearer ${viewer}`
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers,
     body: JSON.stringify({ query, variables }),
   })
   const text = await response.text()
@@ -76,10 +84,8 @@ async function checkMutationsVisible(url: string): Promise<number> {
     await graphql(
       url,
       'mutation ($id: ID!, $name: String!) { updateUser(id: $id, input: { name: $name }) { id name } }',
-      {
-        id: userId,
-        name,
-      },
+      { id: userId, name },
+      userId,
     )
     if (!(await graphql(url, FEED_QUERY)).includes(`"${name}"`)) invisible++
   }

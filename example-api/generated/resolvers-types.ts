@@ -90,6 +90,7 @@ export type Query = {
   /** Newest first; `after` is the id of the last post of the previous page. `first` is at most 100. */
   posts: Array<Post>
   user?: Maybe<User>
+  /** At most 100 ids. */
   users: Array<Maybe<User>>
 }
 
@@ -269,6 +270,18 @@ export type InvalidatesDirectiveResolver<
   Args = InvalidatesDirectiveArgs,
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>
 
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>
+}
+
+export type ListSizeDirectiveResolver<
+  Result,
+  Parent,
+  ContextType = ExampleContext,
+  Args = ListSizeDirectiveArgs,
+> = DirectiveResolverFn<Result, Parent, ContextType, Args>
+
 export type CommentResolvers<
   ContextType = ExampleContext,
   ParentType extends ResolversParentTypes['Comment'] = ResolversParentTypes['Comment'],
@@ -364,4 +377,5 @@ export type Resolvers<ContextType = ExampleContext> = {
 export type DirectiveResolvers<ContextType = ExampleContext> = {
   cached?: CachedDirectiveResolver<any, any, ContextType>
   invalidates?: InvalidatesDirectiveResolver<any, any, ContextType>
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>
 }

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga'
-import { Counter, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { LoadCache } from '../../src/index.js'
 import { registerLoadCacheMetrics } from '../../src/prometheus/index.js'
 import type { Database } from '../db/index.js'
@@ -8,6 +8,8 @@ import type { Database } from '../db/index.js'
 export interface MetricsSources {
   cache: LoadCache
   db: Pick<Database, 'queryCounts'>
+  /** The HTTP server's requests in flight; the gauge is left out without it. */
+  http?: { requestsInFlight(): number }
 }
 
 const TABLES = ['users', 'posts', 'comments'] as const
@@ -15,10 +17,11 @@ const TABLES = ['users', 'posts', 'comments'] as const
 /**
  * The API's Prometheus registry: loadcache's metrics (`loadcache_*`, see `registerLoadCacheMetrics`: per
  * loader and per cached field, Redis, the bus, L1, the response tier) and the SQL statements issued per
- * table, `example_db_queries_total{table="users"|"posts"|"comments"}`. A registry of its own rather than
+ * table, `example_db_queries_total{table="users"|"posts"|"comments"}`, and (when the server gives them) the
+ * HTTP requests being answered, `example_http_requests_in_flight`, the scrape itself included. A registry of its own rather than
  * prom-client's global one, so several servers in one process (the tests) do not share metrics.
  */
-export function createMetricsRegistry({ cache, db }: MetricsSources): Registry {
+export function createMetricsRegistry({ cache, db, http }: MetricsSources): Registry {
   const registry = new Registry()
   registerLoadCacheMetrics(cache, { registry })
   const queries: Counter<'table'> = new Counter({
@@ -33,6 +36,16 @@ export function createMetricsRegistry({ cache, db }: MetricsSources): Registry {
       for (const table of TABLES) queries.inc({ table }, counts[table])
     },
   })
+  if (http !== undefined) {
+    const inFlight: Gauge = new Gauge({
+      name: 'example_http_requests_in_flight',
+      help: 'HTTP requests received and not answered yet, this one included.',
+      registers: [registry],
+      collect() {
+        inFlight.set(http.requestsInFlight())
+      },
+    })
+  }
   return registry
 }
 

@@ -3,6 +3,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone'
 import type { LoadCache, Logger } from '../../src/index.js'
 import { viewerFromAuthorization } from '../context.js'
 import type { Database } from '../db/index.js'
+import type { RequestLimits } from '../http/limits.js'
 import type { LoaderDefinitions } from '../loaders.js'
 import { type AppRouter, createAppRouter, createExampleLoadCacheTRPC, type TrpcContext } from './router.js'
 
@@ -18,23 +19,30 @@ export interface TrpcHandlerOptions {
   loaderDefinitions: LoaderDefinitions
   /** Receives unexpected errors (clients see them masked). */
   logger: Logger
+  /** `maxRequestBodyBytes` (→ 413 `PAYLOAD_TOO_LARGE`) and `maxTrpcBatchSize` (→ 400) apply here. */
+  limits: Pick<RequestLimits, 'maxRequestBodyBytes' | 'maxTrpcBatchSize'>
 }
 
 /**
  * The tRPC router of the example API as a node:http request listener for requests under
  * {@link TRPC_BASE_PATH} (see {@link isTrpcRequest}): a context per HTTP request (fresh loaders, the
- * viewer of `authorization: Bearer <userId>`), and `Cache-Control` from loadcache's `responseMeta`.
+ * viewer of `authorization: Bearer <userId>`), `Cache-Control` from loadcache's `responseMeta`, and the
+ * body and batch limits of `options.limits`.
  */
 export function createTrpcHandler(options: TrpcHandlerOptions): {
   router: AppRouter
   handler: RequestListener
 } {
-  const { db, cache, loaderDefinitions, logger } = options
+  const { db, cache, loaderDefinitions, logger, limits } = options
   const lc = createExampleLoadCacheTRPC(cache, loaderDefinitions)
   const router = createAppRouter(lc)
   const handler = createHTTPHandler({
     router,
     basePath: `${TRPC_BASE_PATH}/`,
+    // tRPC's defaults are unlimited: one request could make the server buffer any body, or run any
+    // number of calls.
+    maxBodySize: limits.maxRequestBodyBytes,
+    maxBatchSize: limits.maxTrpcBatchSize,
     createContext: ({ req }): TrpcContext => {
       const viewerId = viewerFromAuthorization(req.headers.authorization)
       return { ...lc.createContext({ viewer: viewerId }), db, cache, viewerId }

@@ -20,15 +20,32 @@ export type TrpcContext = ExampleContext
 const MASKED_MESSAGE = 'Unexpected error.'
 
 const t = initTRPC.context<TrpcContext>().create({
+  // tRPC's default (`NODE_ENV !== 'production'`) puts every error's stack in `error.data.stack`, 400s
+  // included: file paths and library internals for anyone who sends a bad input. The server logs the
+  // stacks of unexpected errors instead (trpc/handler.ts).
+  isDev: false,
   errorFormatter({ shape, error }) {
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       // Messages and stacks of unexpected errors may reveal internals (SQL, hosts); the server logs them.
       return { ...shape, message: MASKED_MESSAGE, data: { ...shape.data, stack: undefined, zodError: null } }
     }
-    const zodError = error.cause instanceof ZodError ? error.cause.flatten() : null
-    return { ...shape, data: { ...shape.data, zodError } }
+    if (!(error.cause instanceof ZodError)) return { ...shape, data: { ...shape.data, zodError: null } }
+    // tRPC's message for invalid input is the issues as pretty-printed JSON; say them in one line.
+    return {
+      ...shape,
+      message: invalidInputMessage(error.cause),
+      data: { ...shape.data, zodError: error.cause.flatten() },
+    }
   },
 })
+
+/** `Invalid input: id: must be a positive integer id; first: Number must be less than or equal to 100`. */
+function invalidInputMessage(error: ZodError): string {
+  const issues = error.issues.map((issue) =>
+    issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
+  )
+  return `Invalid input: ${issues.join('; ')}`
+}
 
 /** loadcache's tRPC helpers bound to one cache and the example's loader definitions. */
 export function createExampleLoadCacheTRPC(cache: LoadCache, loaderDefinitions: LoaderDefinitions) {
@@ -64,15 +81,33 @@ const byId = z.object({ id })
 type ById = z.infer<typeof byId>
 
 /**
+ * Mutations need a viewer, as in GraphQL (graphql/require-viewer.ts): `UNAUTHORIZED` (401) without
+ * `authorization: Bearer <userId>`, before the input is parsed, so an anonymous client learns nothing
+ * from its input's errors, and nothing is written or evicted.
+ */
+const requireViewer = t.middleware(({ ctx, next }) => {
+  if (ctx.viewerId === null) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: 'Mutations need a signed-in viewer: send `authorization: Bearer <userId>`.',
+    })
+  }
+  return next({ ctx: { viewerId: ctx.viewerId } })
+})
+
+/** The procedure every mutation starts from. */
+const viewerProcedure = t.procedure.use(requireViewer)
+
+/**
  * The example API over tRPC: the same data, database, cache and tags as GraphQL.
  *
  * - Queries read through `ctx.loaders` (the GraphQL resolvers' loader definitions) and are cached with
  *   `lc.cached`, placed after `.input()` (invalid input is rejected before any cache access) and after
  *   `.output()` (the output validator also runs on cached values). Their tags are GraphQL's: `User:<id>`,
  *   `Post:<id>`, `posts`, so GraphQL's mutations evict them.
- * - Mutations call writes.ts, the functions GraphQL's mutations call: same write, same evictions, so they
- *   evict what GraphQL serves as well as what tRPC serves. That is why they need no `lc.invalidates`,
- *   which would only evict the same tags a second time.
+ * - Mutations need a viewer (`UNAUTHORIZED` without one) and call writes.ts, the functions GraphQL's
+ *   mutations call: same write, same evictions, so they evict what GraphQL serves as well as what tRPC
+ *   serves. That is why they need no `lc.invalidates`, which would only evict the same tags a second time.
  *
  * @param lc from {@link createExampleLoadCacheTRPC}, for the cache the server's GraphQL side uses.
  */
@@ -88,7 +123,7 @@ export function createAppRouter(lc: ExampleLoadCacheTRPC) {
         .query(async ({ ctx, input }) => toPublicUser(await ctx.loaders.user.load(input.id))),
 
       /** Changes a user's name and/or email; null when there is no such user. */
-      update: t.procedure
+      update: viewerProcedure
         .input(
           z.object({
             id,
@@ -126,13 +161,13 @@ export function createAppRouter(lc: ExampleLoadCacheTRPC) {
         .query(({ ctx, input }) => ctx.loaders.post.load(input.id)),
 
       /** Creates a post; `BAD_REQUEST` when the author does not exist. */
-      create: t.procedure
+      create: viewerProcedure
         .input(z.object({ authorId: id, title: z.string().min(1).max(200), body: z.string().max(10_000) }))
         .output(post)
         .mutation(({ ctx, input }) => writeOrBadRequest(() => createPost(ctx, input))),
 
       /** Deletes a post and its comments; false when there is no such post. */
-      delete: t.procedure
+      delete: viewerProcedure
         .input(byId)
         .output(z.boolean())
         .mutation(({ ctx, input }) => deletePost(ctx, input.id)),
@@ -141,6 +176,9 @@ export function createAppRouter(lc: ExampleLoadCacheTRPC) {
     viewer: t.router({
       /** The viewer (`authorization: Bearer <userId>`) with their email, or null without one. */
       me: t.procedure
+        // No input: one sent anyway (`?input={"a":1}`) is a 400. Without a parser, the input would reach
+        // lc.cached(), which cannot tell it from a cached() placed before .input() and fails with a 500.
+        .input(z.void())
         .output(viewerUser.nullable())
         // PRIVATE: cached per viewer, and not at all for anonymous calls.
         .use(lc.cached({ ttl: ENTITY_TTL, scope: 'PRIVATE', entity: 'User' }))

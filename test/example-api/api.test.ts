@@ -74,7 +74,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     const { updateUser } = await query<{ updateUser: unknown }>(
       api,
       'mutation ($name: String) { updateUser(id: "42", input: { name: $name }) { id name } }',
-      { variables: { name } },
+      { variables: { name }, viewer: '42' },
     )
     expect(updateUser).toEqual({ id: '42', name })
     expect(await read()).toEqual({ user: { name }, post: { author: { name } } })
@@ -102,7 +102,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     }>(
       api,
       'mutation ($input: CreatePostInput!) { createPost(input: $input) { id author { id postCount } } }',
-      { variables: { input: { authorId: '801', title, body: 'Body' } } },
+      { variables: { input: { authorId: '801', title, body: 'Body' } }, viewer: '801' },
     )
     expect(createPost.author).toEqual({ id: '801', postCount: before.user.postCount + 1 })
     expect(nextIds).toContain(createPost.id)
@@ -139,6 +139,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     const remove = () =>
       query<{ deletePost: boolean }>(api, 'mutation ($id: ID!) { deletePost(id: $id) }', {
         variables: { id: doomed.id },
+        viewer: '802',
       })
     expect(await remove()).toEqual({ deletePost: true })
 
@@ -160,7 +161,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     const { addComment } = await query<{ addComment: { id: string; body: string; author: { id: string } } }>(
       api,
       'mutation ($input: AddCommentInput!) { addComment(input: $input) { id body author { id } } }',
-      { variables: { input: { postId: '4000', authorId: '7', body } } },
+      { variables: { input: { postId: '4000', authorId: '7', body } }, viewer: '7' },
     )
     expect(addComment).toMatchObject({ body, author: { id: '7' } })
     expect((await read()).post.comments).toEqual([...before.post.comments, addComment])
@@ -175,6 +176,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     const failedPost = await graphql(
       api,
       'mutation { createPost(input: { authorId: "999999", title: "t", body: "b" }) { id } }',
+      { viewer: '803' },
     )
     expect(failedPost.errors).toMatchObject([
       { message: 'user "999999" does not exist', extensions: { code: 'BAD_USER_INPUT' } },
@@ -183,6 +185,7 @@ describe.each(['memory', 'redis'] as const)('the example API (%s cache)', (kind)
     const failedComment = await graphql(
       api,
       'mutation { addComment(input: { postId: "4001", authorId: "999999", body: "b" }) { id } }',
+      { viewer: '803' },
     )
     expect(failedComment.errors).toMatchObject([
       { message: 'user "999999" does not exist', extensions: { code: 'BAD_USER_INPUT' } },
@@ -292,6 +295,7 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     const name = unique('Renamed on A')
     await query(a, 'mutation ($name: String) { updateUser(id: "61", input: { name: $name }) { id } }', {
       variables: { name },
+      viewer: '61',
     })
     await delivered(a, b)
     expect(await read()).toEqual({ user: { name } })
@@ -309,7 +313,7 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     const { createPost } = await query<{ createPost: { id: string } }>(
       a,
       'mutation ($input: CreatePostInput!) { createPost(input: $input) { id } }',
-      { variables: { input: { authorId: '804', title: unique('From A'), body: 'Body' } } },
+      { variables: { input: { authorId: '804', title: unique('From A'), body: 'Body' } }, viewer: '804' },
     )
     await delivered(a, b)
     expect(await read()).toEqual({
@@ -330,7 +334,10 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     const before = await read()
     expect(before.post).toEqual({ id: doomed.id })
 
-    await query(a, 'mutation ($id: ID!) { deletePost(id: $id) }', { variables: { id: doomed.id } })
+    await query(a, 'mutation ($id: ID!) { deletePost(id: $id) }', {
+      variables: { id: doomed.id },
+      viewer: '805',
+    })
     await delivered(a, b)
     expect(await read()).toEqual({
       user: {
@@ -349,7 +356,7 @@ describe('two servers sharing one Redis (write on A, read on B)', () => {
     const { addComment } = await query<{ addComment: { id: string } }>(
       a,
       'mutation ($input: AddCommentInput!) { addComment(input: $input) { id } }',
-      { variables: { input: { postId: '4002', authorId: '9', body: unique('From A') } } },
+      { variables: { input: { postId: '4002', authorId: '9', body: unique('From A') } }, viewer: '9' },
     )
     await delivered(a, b)
     expect(await read()).toEqual({ post: { comments: [...before.post.comments, { id: addComment.id }] } })

@@ -25,6 +25,19 @@ describe("the example API's metrics registry", () => {
     expect(metrics.value('example_db_queries_total', { table: 'users' })).toBe(10)
   })
 
+  it('exports the HTTP requests in flight as a gauge when the server gives them, and nothing otherwise', async () => {
+    const cache = await cacheFactory('memory')()
+    const db = { queryCounts: () => ({ users: 0, posts: 0, comments: 0 }) }
+    let inFlight = 7
+    const withHttp = createMetricsRegistry({ cache, db, http: { requestsInFlight: () => inFlight } })
+    expect((await scrape(withHttp)).type('example_http_requests_in_flight')).toBe('gauge')
+    expect((await scrape(withHttp)).value('example_http_requests_in_flight')).toBe(7)
+    inFlight = 2
+    expect((await scrape(withHttp)).value('example_http_requests_in_flight')).toBe(2)
+    const without = createMetricsRegistry({ cache, db })
+    expect((await without.metrics()).includes('example_http_requests_in_flight')).toBe(false)
+  })
+
   it('is a registry of its own: two servers in one process do not collide', async () => {
     const makeCache = cacheFactory('memory')
     const db = { queryCounts: () => ({ users: 0, posts: 0, comments: 0 }) }

@@ -50,11 +50,18 @@ async function start(namespace = uniqueNamespace(), database: Database = db) {
         }),
       ],
     })
-  /** A GraphQL request to /graphql over HTTP; fails the test on any GraphQL error. */
-  const graphql = async <Data>(query: string, variables?: Record<string, unknown>): Promise<Data> => {
+  /** A GraphQL request to /graphql over HTTP, as `viewer` if given; fails the test on any GraphQL error. */
+  const graphql = async <Data>(
+    query: string,
+    variables?: Record<string, unknown>,
+    viewer?: string,
+  ): Promise<Data> => {
     const response = await fetch(graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(viewer === undefined ? {} : { authorization: `Bearer ${viewer}` }),
+      },
       body: JSON.stringify({ query, variables }),
     })
     const result = (await response.json()) as GraphQLResponse<Data>
@@ -122,7 +129,7 @@ describe('the example API over tRPC', () => {
 
   it('shows a post created with post.create in post.list and post.byId, on this server and another', async () => {
     const [a, b] = await startPair()
-    const [onA, onB] = [a.client(), b.client()]
+    const [onA, onB] = [a.client('806'), b.client()]
     const before = await onA.post.list.query({ first: 3 })
     expect(await onB.post.list.query({ first: 3 })).toEqual(before)
     // The ids the next posts will get, looked up first: cached as "not found", which must not hide the
@@ -155,7 +162,7 @@ describe('the example API over tRPC', () => {
 
   it('removes a post deleted with post.delete from post.list and post.byId', async () => {
     const { client } = await start()
-    const trpc = client()
+    const trpc = client('807')
     const doomed = await db.createPost({ authorId: '807', title: unique('Doomed'), body: 'Body' })
     expect((await trpc.post.list.query()).map((post) => post.id)).toContain(doomed.id)
     expect(await trpc.post.byId.query({ id: doomed.id })).toMatchObject({ id: doomed.id })
@@ -168,7 +175,7 @@ describe('the example API over tRPC', () => {
 
   it('evicts nothing when a mutation fails', async () => {
     const { client } = await start()
-    const trpc = client()
+    const trpc = client('808')
     const read = () =>
       Promise.all([
         trpc.post.list.query({ first: 5 }),
@@ -275,9 +282,9 @@ describe('the example API over tRPC', () => {
     await Promise.all([viewer.viewer.me.query(), viewer.user.byId.query({ id: '811' })])
     expect(cacheControl()).toBe('private, max-age=60')
 
-    await trpc.user.update.mutate({ id: '811', name: unique('Renamed') })
+    await viewer.user.update.mutate({ id: '811', name: unique('Renamed') })
     expect(cacheControl()).toBe('no-store')
-    await failure(trpc.post.create.mutate({ authorId: '999999', title: 't', body: 'b' }))
+    await failure(viewer.post.create.mutate({ authorId: '999999', title: 't', body: 'b' }))
     expect(cacheControl()).toBe('no-store')
   })
 })
@@ -289,13 +296,13 @@ describe('GraphQL and tRPC on one cache', () => {
 
   it('shows a user renamed through GraphQL in user.byId at once, and one renamed through tRPC in GraphQL', async () => {
     const { client, graphql } = await start()
-    const trpc = client()
+    const trpc = client('62')
 
     // Cached first: the second read costs no SQL, so the new name below can only come from an eviction.
     await trpc.user.byId.query({ id: '62' })
     expect((await countQueries(db, () => trpc.user.byId.query({ id: '62' }))).users).toBe(0)
     const viaGraphQL = unique('Renamed via GraphQL')
-    await graphql(UPDATE_USER, { id: '62', name: viaGraphQL })
+    await graphql(UPDATE_USER, { id: '62', name: viaGraphQL }, '62')
     expect(await trpc.user.byId.query({ id: '62' })).toEqual({ id: '62', name: viaGraphQL })
 
     await graphql(USER_NAME, { id: '63' })
@@ -314,13 +321,13 @@ describe('GraphQL and tRPC on one cache', () => {
     await b.graphql(USER_NAME, { id: '65' })
 
     const viaGraphQL = unique('Renamed via GraphQL on A')
-    await a.graphql(UPDATE_USER, { id: '64', name: viaGraphQL })
+    await a.graphql(UPDATE_USER, { id: '64', name: viaGraphQL }, '64')
     await eventually(async () =>
       expect(await onB.user.byId.query({ id: '64' })).toEqual({ id: '64', name: viaGraphQL }),
     )
 
     const viaTrpc = unique('Renamed via tRPC on A')
-    await a.client().user.update.mutate({ id: '65', name: viaTrpc })
+    await a.client('65').user.update.mutate({ id: '65', name: viaTrpc })
     await eventually(async () =>
       expect(await b.graphql<UserName>(USER_NAME, { id: '65' })).toEqual({ user: { name: viaTrpc } }),
     )
@@ -328,7 +335,7 @@ describe('GraphQL and tRPC on one cache', () => {
 
   it('shows a post created through GraphQL in post.list, and one created through tRPC in GraphQL posts', async () => {
     const { client, graphql } = await start()
-    const trpc = client()
+    const trpc = client('812')
     const POSTS = '{ posts(first: 1) { id } }'
     await trpc.post.list.query({ first: 1 })
     await graphql(POSTS)
@@ -336,6 +343,7 @@ describe('GraphQL and tRPC on one cache', () => {
     const { createPost } = await graphql<{ createPost: { id: string } }>(
       'mutation ($input: CreatePostInput!) { createPost(input: $input) { id } }',
       { input: { authorId: '812', title: unique('Via GraphQL'), body: 'Body' } },
+      '812',
     )
     expect((await trpc.post.list.query({ first: 1 })).map((post) => post.id)).toEqual([createPost.id])
 
