@@ -2,7 +2,14 @@
  * loadcache: per-request DataLoaders over a shared two-tier cache (in-process LRU + Redis), with one batched
  * fetch for all misses, fleet-wide stampede locks, stale-write prevention and O(1) tag invalidation.
  */
-export { createCache, type LoadCache, type Loaders } from './cache/create-cache.js'
+export {
+  createCache,
+  type LoadCache,
+  type Loaders,
+  type PrimeOptions,
+  type PrimeOutcome,
+  type WriteTicket,
+} from './cache/create-cache.js'
 export type { Serializer } from './core/entry.js'
 export {
   ERROR_CODES,

@@ -2,9 +2,11 @@ import DataLoader from 'dataloader'
 import { describeValue, invalidArgument, LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { typeTag } from '../core/tags.js'
+import { plainObject, rejectUnknownOptions } from '../core/validate.js'
 import { type BatchOptions, CacheEngine, type CacheEvents } from '../engine/engine.js'
 import { type CreateCacheOptions, resolveCacheOptions } from '../engine/options.js'
 import type { CacheStats } from '../engine/stats.js'
+import type { PrimeOutcome, WriteTicket } from '../engine/write-through.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a definition's `fetch` takes its id type as a parameter, so only `any` accepts every definition.
@@ -14,6 +16,14 @@ type AnyDefinition = LoaderDefinition<any, any>
 export type Loaders<Defs extends Record<string, AnyDefinition>> = {
   [P in keyof Defs]: Defs[P] extends LoaderDefinition<infer K, infer V> ? DataLoader<K, V | null> : never
 }
+
+/** Options of `cache.prime()`. */
+export interface PrimeOptions {
+  /** A ticket from `writeTicket()`, taken before the write to the source. Without one nothing is checked. */
+  since?: WriteTicket
+}
+
+export type { PrimeOutcome, WriteTicket }
 
 /** A shared two-tier cache. Create one per process (per namespace) and call `loaders()` once per request. */
 export interface LoadCache {
@@ -35,6 +45,35 @@ export interface LoadCache {
    *   name another loader of this cache already has.
    */
   invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<void>
+  /**
+   * Write-through: after a write to your source, stores the new values of these ids in L1 and Redis, so the
+   * next read of them, in any process, costs no fetch. Each id is evicted everywhere as by `invalidate`,
+   * with its entity tag (`User:7`: the GraphQL fields, tRPC procedures and responses built from it); its new
+   * value is stored unless an invalidation of its key or tags came after `since` (your ticket, taken with
+   * `writeTicket()` before the write): that invalidation may announce a newer write, so the value is left
+   * to the next read's fetch instead. Values are what the loader's `fetch` returns for those ids.
+   *
+   * Never rejects for a Redis fault (the eviction is then queued, as `invalidate`'s, and nothing stored).
+   *
+   * @example
+   * const ticket = await cache.writeTicket()
+   * const row = await db.updateUser(id, patch)
+   * await cache.prime(user, [[id, row]], { since: ticket })
+   *
+   * @returns the ids whose new value is stored (`stored`) and every id evicted (`evicted`: all of them).
+   * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for entries that are not `[id, value]` pairs, an
+   *   `undefined` value or a ticket that is not one.
+   */
+  prime<K extends CacheId, V>(
+    loader: LoaderDefinition<K, V>,
+    entries: Iterable<readonly [K, V]>,
+    options?: PrimeOptions,
+  ): Promise<PrimeOutcome>
+  /**
+   * The moment before a write to your source, for `prime(…, { since })`: one Redis round trip (none
+   * without Redis). A prime given it never stores a value over an invalidation that came after it.
+   */
+  writeTicket(): Promise<WriteTicket>
   /** Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it. */
   invalidateTags(tags: readonly string[]): Promise<void>
   /**
@@ -140,6 +179,30 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       }
       await engine.invalidate(engine.entryKeysOf(name, ids), [])
     },
+    async prime(loader, entries, options) {
+      if (!isDefinition(loader)) {
+        throw invalidArgument(
+          'prime(loader, entries)',
+          'loader must be a loader definition (from defineLoader)',
+        )
+      }
+      const list =
+        entries === null || typeof entries !== 'object' ? undefined : [...(entries as Iterable<unknown>)]
+      if (list === undefined || list.some((pair) => !Array.isArray(pair) || pair.length !== 2)) {
+        throw invalidArgument(
+          'prime(loader, entries)',
+          'entries must be [id, value] pairs, e.g. [[id, row]] or a Map of id to value',
+        )
+      }
+      if (options !== undefined) rejectUnknownOptions('prime', plainObject('options', options), ['since'])
+      const since = options?.since
+      if (since !== undefined && !engine.issuedTicket(since)) {
+        throw invalidArgument('prime(…, { since })', "since must be a ticket from this cache's writeTicket()")
+      }
+      const runtime = engine.runtime(loader as AnyDefinition)
+      return engine.prime(runtime, list as [CacheId, unknown][], since)
+    },
+    writeTicket: () => engine.writeTicket(),
     async invalidateTags(tags) {
       if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')) {
         throw invalidArgument('invalidateTags(tags)', 'tags must be an array of strings')

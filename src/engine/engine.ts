@@ -33,6 +33,7 @@ import {
   type ResponseStats,
 } from './stats.js'
 import type { EngineTracing } from './tracing.js'
+import { type PrimeOutcome, WriteThrough, type WriteTicket } from './write-through.js'
 
 export type { BatchOptions, BatchSource, LoaderRuntime } from './runtime.js'
 
@@ -118,6 +119,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   readonly #responseStats = new Map<string, ResponseStats>()
   readonly #responseKeys = new Map<string, string>()
   readonly #fills: FillLoop
+  readonly #writeThrough: WriteThrough
   #tokens = 0
   #redisErrors = 0
   #closed = false
@@ -209,10 +211,21 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       },
       tracing: () => this.#tracing,
     }
+    const runner = new FetchRunner(parts, this.#redis)
+    this.#writeThrough = new WriteThrough({
+      redis: this.#redis,
+      runner,
+      memoryIfUsable: () => this.#memoryIfUsable(),
+      seq: () => this.#ledger.seq,
+      unchangedSince: (seq, key, tags) => this.#ledger.unchangedSince(seq, key, tags),
+      evictLocally: (keys, tags) => this.#evictLocally(keys, tags),
+      reportEviction: (keys, tags) => this.#reportEviction('local', keys, tags),
+      invalidateRemotely: (keys, tags) => this.#redis!.invalidate(keys, tags),
+    })
     this.#fills = new FillLoop({
       parts,
       redis: this.#redis,
-      runner: new FetchRunner(parts, this.#redis),
+      runner,
       notices: this.#notices,
       busConnected: () => this.#bus?.connected === true,
       nextToken: () => `${this.instanceId}.${++this.#tokens}`,
@@ -425,6 +438,27 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     // invalidation may have put the old value back into L1.
     this.#evictLocally(entryKeys, encodedTags)
     this.#reportEviction('local', entryKeys, encodedTags)
+  }
+
+  /** A write ticket: the moment before a write to the source of truth (see WriteThrough). */
+  writeTicket(): Promise<WriteTicket> {
+    if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
+    return this.#writeThrough.ticket()
+  }
+
+  /** Whether this cache issued the ticket (a ticket of another cache reads another clock). */
+  issuedTicket(ticket: unknown): ticket is WriteTicket {
+    return this.#writeThrough.issued(ticket)
+  }
+
+  /** Write-through: evicts these ids everywhere and stores their new values (see WriteThrough). */
+  prime(
+    rt: LoaderRuntime,
+    entries: readonly (readonly [CacheId, unknown])[],
+    since: WriteTicket | undefined,
+  ): Promise<PrimeOutcome> {
+    if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
+    return this.#writeThrough.prime(rt, entries, since)
   }
 
   #reportEviction(source: 'local' | 'remote', keys: readonly string[], encodedTags: readonly string[]): void {

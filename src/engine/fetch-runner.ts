@@ -94,7 +94,7 @@ export class FetchRunner {
         shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs, source)
+        const made = this.makeEntry(rt, flight.id, outcome, lock?.clock ?? 0, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -180,27 +180,34 @@ export class FetchRunner {
     })
   }
 
-  #makeEntry(
+  /**
+   * The entry of a value (or of an absent id) as L1 holds it and as Redis stores it (bare tags: the write
+   * script records their versions). `extraTags` (encoded) are carried besides the entity tag and the
+   * source's tags. Undefined when it is not to be cached (a TTL of 0, a value the serializer refuses: then
+   * one warning per loader).
+   */
+  makeEntry(
     rt: LoaderRuntime,
-    flight: Flight,
+    id: CacheId,
     outcome: FetchOutcome,
     clock: number,
     now: number,
     fetchMs: number,
     source: BatchSource,
+    extraTags: readonly string[] = [],
   ): { entry: CacheEntry; encoded: string } | undefined {
     const absent = outcome.kind !== 'value'
     const value = outcome.kind === 'value' ? outcome.value : null
-    const exactTtlMs = absent || source.ttlMs === undefined ? undefined : source.ttlMs(flight.id, value)
+    const exactTtlMs = absent || source.ttlMs === undefined ? undefined : source.ttlMs(id, value)
     const baseTtlMs = exactTtlMs ?? (absent ? rt.negativeTtlMs : rt.ttlMs)
     if (baseTtlMs <= 0) return undefined
     let tags: string[] = []
     let payload = ''
     try {
       // The entity tag goes on absent entries too, so creating the entity evicts its cached "not found".
-      const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, flight.id)]
+      const raw = rt.def.entity === undefined ? [] : [entityTag(rt.def.entity, id)]
       if (!absent) {
-        const custom = source.tags(flight.id, value)
+        const custom = source.tags(id, value)
         if (!Array.isArray(custom) || custom.some((tag) => typeof tag !== 'string')) {
           throw new LoadCacheTypeError(
             'E_INVALID_OPTION',
@@ -211,6 +218,7 @@ export class FetchRunner {
         payload = rt.def.serializer.serialize(value)
       }
       tags = source.encodedTags ? [...new Set(raw)] : encodeTags([...new Set(raw)])
+      for (const tag of extraTags) if (!tags.includes(tag)) tags.push(tag)
     } catch (error) {
       // The value is still returned to the caller; it just is not cached. Once per loader: a loader whose
       // values cannot be stored would otherwise log on every load.
@@ -218,7 +226,7 @@ export class FetchRunner {
       if (!this.#warned.has(rt.def.name)) {
         this.#warned.add(rt.def.name)
         this.#parts.options.logger.warn(
-          `[loadcache] loader "${rt.def.name}": a value (id ${JSON.stringify(flight.id)}) is returned but not cached: ${(error as Error).message.replace('[loadcache] ', '')}. Return plain data, or give the loader a serializer that stores it (this warning is shown once per loader).`,
+          `[loadcache] loader "${rt.def.name}": a value (id ${JSON.stringify(id)}) is returned but not cached: ${(error as Error).message.replace('[loadcache] ', '')}. Return plain data, or give the loader a serializer that stores it (this warning is shown once per loader).`,
         )
       }
       return undefined

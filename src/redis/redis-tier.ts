@@ -8,6 +8,7 @@ import { PendingInvalidations } from './pending-invalidations.js'
 import {
   clockScript,
   invalidateScript,
+  primeScript,
   type RedisClient,
   readScript,
   tagScript,
@@ -71,6 +72,21 @@ export interface WriteItem {
 /** Per item: what the write did, and (when written) the version each tag was stored with. */
 export interface WriteResult {
   readonly statuses: WriteStatus[]
+  readonly versions: (readonly string[] | undefined)[]
+}
+
+export interface PrimeItem {
+  readonly entryKey: string
+  /** The new entry with bare tags (its clock field is the ticket's reading), or `''` to only delete. */
+  readonly encoded: string
+  readonly ttlMs: number
+  /** Encoded tags this prime invalidates: the key's own tag and its entity tag, with their buckets. */
+  readonly bump: readonly string[]
+}
+
+/** Per item of a prime: whether the new entry was stored, and the version each of its tags was stored with. */
+export interface PrimeResult {
+  readonly stored: boolean[]
   readonly versions: (readonly string[] | undefined)[]
 }
 
@@ -493,6 +509,156 @@ export class RedisTier {
       args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)), checks)
     }
     return writeScript.run(client, withLockKeys(items.map((item) => item.entryKey)), args)
+  }
+
+  /** The tag clock now (`max(clock, now_us)`): a write ticket; see `prime`. */
+  async readClock(): Promise<number> {
+    if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
+    const { client, keys } = this.#o
+    return Number(await this.#run('clock', () => clockScript.run(client, [keys.clockKey], ['read'])))
+  }
+
+  /**
+   * A write-through (PRIME_SCRIPT): deletes each item's entry and lock everywhere, bumps the tags the items
+   * invalidate, and stores each new entry unless one of its tags moved after `since` (the writer's ticket;
+   * undefined: nothing is checked). Announced on the bus. Throws when Redis fails (then the caller must
+   * still invalidate).
+   */
+  async prime(items: readonly PrimeItem[], since: number | undefined): Promise<PrimeResult> {
+    if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
+    return this.#cluster ? this.#primeCluster(items, since) : this.#primeStandalone(items, since)
+  }
+
+  async #primeStandalone(items: readonly PrimeItem[], since: number | undefined): Promise<PrimeResult> {
+    const result: PrimeResult = { stored: new Array(items.length), versions: new Array(items.length) }
+    await runLimited(
+      scriptGroups(
+        items.map((item) => item.entryKey),
+        false,
+      ),
+      (indices) =>
+        this.#run('prime', async () => {
+          const group = pick(items, indices)
+          // Only this group's own tags: a tag bumped by an earlier group would look like a race to a later one.
+          const bump = [...new Set(group.flatMap((item) => item.bump))]
+          const reply = await this.#primeScript(group, bump, since, true)
+          indices.forEach((index, j) => {
+            result.stored[index] = reply.stored[j]!
+            result.versions[index] = reply.versions[j]
+          })
+        }),
+    )
+    return result
+  }
+
+  /**
+   * Redis Cluster: the tags live in other slots, so the client checks and bumps them first (each in one
+   * atomic step that also says whether it had moved after `since`), then writes the entries with their
+   * versions. An invalidation between the two steps changes a version the entry recorded (the entries
+   * carry their key's own tag too), so every read rejects the entry: equality, not order, keeps it safe.
+   */
+  async #primeCluster(items: readonly PrimeItem[], since: number | undefined): Promise<PrimeResult> {
+    const { client, keys, tagTtlMs, tagMarginMs, instanceId } = this.#o
+    const bumped = new Set(items.flatMap((item) => item.bump))
+    const headers = items.map((item) => (item.encoded === '' ? undefined : entryHeader(item.encoded)))
+    const ttlOf = new Map<string, number>()
+    for (const tag of bumped) ttlOf.set(tag, tagTtlMs)
+    headers.forEach((header, i) => {
+      for (const tag of header?.tags ?? []) {
+        const need = Math.round(items[i]!.ttlMs) + tagMarginMs
+        ttlOf.set(tag, Math.max(ttlOf.get(tag) ?? 0, need))
+      }
+    })
+    const version =
+      bumped.size === 0
+        ? ''
+        : String(await this.#run('prime', () => clockScript.run(client, [keys.clockKey], ['bump'])))
+    const tags = [...ttlOf]
+    const replies = await this.#run('prime', () =>
+      runLimited(
+        tags,
+        ([tag, ttlMs]) =>
+          tagScript.run(
+            client,
+            [keys.tagPrefix + tag],
+            ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],
+          ),
+        TAG_COMMANDS_IN_FLIGHT,
+      ),
+    )
+    const state = new Map<string, { moved: boolean; version: string }>()
+    tags.forEach(([tag], i) => {
+      const reply = replies[i]
+      if (!Array.isArray(reply) || reply.length !== 2)
+        throw new LoadCacheError('E_REDIS_REPLY', `[redis] tag script answered ${String(reply)}`)
+      state.set(tag, { moved: String(reply[0]) === '1', version: String(reply[1]) })
+    })
+    const result: PrimeResult = { stored: new Array(items.length), versions: new Array(items.length) }
+    const toWrite = items.map((item, i) => {
+      const header = headers[i]
+      if (header === undefined || header.tags.some((tag) => state.get(tag)!.moved))
+        return { ...item, encoded: '' }
+      const versions = header.tags.map((tag) => state.get(tag)!.version)
+      const fields = header.header.split(' ').slice(0, 6)
+      header.tags.forEach((tag, k) => {
+        fields.push(`${tag}=${versions[k]}`)
+      })
+      result.versions[i] = versions
+      return { ...item, encoded: `${fields.join(' ')}${item.encoded.slice(header.header.length)}` }
+    })
+    await runLimited(
+      scriptGroups(
+        toWrite.map((item) => item.entryKey),
+        true,
+      ),
+      (indices) =>
+        this.#run('prime', async () => {
+          const reply = await this.#primeScript(pick(toWrite, indices), [], undefined, false)
+          indices.forEach((index, j) => {
+            result.stored[index] = reply.stored[j]!
+            if (!reply.stored[j]) result.versions[index] = undefined
+          })
+        }),
+    )
+    await this.#announce(
+      [`i ${instanceId}`],
+      [...items.map((item) => `k${item.entryKey}`), ...[...bumped].map((tag) => `t${tag}`)],
+    )
+    return result
+  }
+
+  async #primeScript(
+    items: readonly PrimeItem[],
+    bump: readonly string[],
+    since: number | undefined,
+    standalone: boolean,
+  ): Promise<PrimeResult> {
+    const { keys, tagTtlMs, tagMarginMs, instanceId, client } = this.#o
+    const args: (string | number)[] = [
+      since === undefined ? '' : clockText(since),
+      keys.clockKey,
+      keys.tagPrefix,
+      tagTtlMs,
+      tagMarginMs,
+      standalone ? keys.channel : '',
+      instanceId,
+      standalone ? '1' : '0',
+      bump.length,
+      ...bump,
+    ]
+    for (const item of items) args.push(item.encoded, Math.max(1, Math.round(item.ttlMs)))
+    const reply = await primeScript.run(client, withLockKeys(items.map((item) => item.entryKey)), args)
+    if (!Array.isArray(reply) || reply.length !== 1 + 2 * items.length) {
+      throw new LoadCacheError(
+        'E_REDIS_REPLY',
+        `[redis] prime script answered ${String(reply)} for ${items.length} keys`,
+      )
+    }
+    const stored = reply.slice(1, 1 + items.length).map((code) => String(code) === 'w')
+    const versions = reply
+      .slice(1 + items.length)
+      .map((text, j) => (stored[j] ? (String(text) === '' ? [] : String(text).split(' ')) : undefined))
+    return { stored, versions }
   }
 
   /**

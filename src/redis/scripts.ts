@@ -250,6 +250,110 @@ return string.format('%.0f', clock)
 `
 
 /**
+ * PRIME: a write-through. For each item, delete its entry and lock (an in-flight fill of it can no longer
+ * write) and store the new entry, unless one of its tags was invalidated after the writer's ticket (the
+ * clock reading taken before it wrote to its source: the value may then be older than that invalidation's).
+ * Checked first, for every item; then the tags the prime itself invalidates (the key's own tag, the entity
+ * tag, their buckets) are bumped to a new clock value, which the stored entries record; then everything is
+ * announced on the bus, so every process drops its L1 copies (of the entries, and of values derived from
+ * them).
+ *
+ * KEYS: entryKey1, lockKey1, ...
+ * ARGV: since, clockKey, tagPrefix, tagTtlMs, tagMarginMs, channel, origin, checkTags, bumpCount,
+ *   bumpTag1..bumpTagN, entry1, pttl1, entry2, pttl2, ...
+ *   - since `''`: no ticket, nothing to check (the caller vouches that the values are current);
+ *   - entries carry bare tags (the script records versions) when checkTags is `1`; on Redis Cluster
+ *     (checkTags `0`, channel `''`, no bump tags) the client has checked and bumped the tags in their own
+ *     slots and sends entries with their versions, or `''` for an item it found raced: deleted only.
+ * Returns: the new clock value, then one status per item (`w` stored, `s` raced: deleted only), then one
+ *   string per item, the versions its tags were stored with.
+ * Guarantee: once this returns, no process serves the old entry, and the new one is stored only if no
+ *   invalidation of its key or tags happened between the ticket and now (its own excepted).
+ */
+export const PRIME_SCRIPT = `${COMMON}
+local since, clock_key, tag_prefix, tag_ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local tag_margin, channel, origin = tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local check_tags, bump_count = ARGV[8] == '1', tonumber(ARGV[9])
+local first_item = 10 + bump_count
+local items = (#ARGV - first_item + 1) / 2
+local raced, headers = {}, {}
+for i = 1, items do
+  local entry = ARGV[first_item + (i - 1) * 2]
+  raced[i] = entry == ''
+  if not raced[i] and check_tags then
+    local header, payload = split_entry(entry)
+    local fields = header and fields_of(header) or {}
+    if #fields < 6 then raced[i] = true end
+    if since then
+      for n = 7, #fields do
+        local version = redis.call('GET', tag_prefix .. fields[n])
+        if version and moved_since(version, since) then raced[i] = true end
+      end
+    end
+    headers[i] = { fields, payload }
+  end
+end
+local message = { 'i ' .. origin }
+local clock = 0
+if bump_count > 0 then
+  clock = tonumber(redis.call('GET', clock_key) or '0') or 0
+  local now = now_us()
+  clock = clock + 1
+  if now + 1 > clock then clock = now + 1 end
+  local version = string.format('%.0f', clock)
+  redis.call('SET', clock_key, version)
+  for n = 10, 9 + bump_count do
+    local key = tag_prefix .. ARGV[n]
+    if redis.call('PTTL', key) > 0 then
+      redis.call('SET', key, version, 'KEEPTTL')
+    else
+      redis.call('SET', key, version, 'PX', tag_ttl)
+    end
+    message[#message + 1] = 't' .. ARGV[n]
+  end
+end
+local statuses, versions = {}, {}
+for i = 1, items do
+  local entry_key, lock_key = KEYS[i * 2 - 1], KEYS[i * 2]
+  local entry, pttl = ARGV[first_item + (i - 1) * 2], tonumber(ARGV[first_item + (i - 1) * 2 + 1])
+  redis.call('DEL', entry_key, lock_key, lock_key .. ':w')
+  message[#message + 1] = 'k' .. entry_key
+  local status, stored = 's', ''
+  if not raced[i] then
+    if check_tags then
+      local fields, payload = headers[i][1], headers[i][2]
+      local need = pttl + tag_margin
+      local recorded = {}
+      for n = 7, #fields do
+        local key = tag_prefix .. fields[n]
+        local version = redis.call('GET', key)
+        if not version then
+          version = 'c' .. string.format('%.0f', now_us())
+          redis.call('SET', key, version, 'PX', need)
+        else
+          local left = redis.call('PTTL', key)
+          if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
+        end
+        recorded[#recorded + 1] = version
+        fields[n] = fields[n] .. '=' .. version
+      end
+      entry = table.concat(fields, ' ') .. '\\n' .. payload
+      stored = table.concat(recorded, ' ')
+    end
+    redis.call('SET', entry_key, entry, 'PX', pttl)
+    status = 'w'
+  end
+  statuses[#statuses + 1] = status
+  versions[#versions + 1] = stored
+end
+if channel ~= '' then redis.call('PUBLISH', channel, table.concat(message, '\\n')) end
+local out = { string.format('%.0f', clock) }
+for _, status in ipairs(statuses) do out[#out + 1] = status end
+for _, version in ipairs(versions) do out[#out + 1] = version end
+return out
+`
+
+/**
  * CLOCK (Redis Cluster): the tag clock lives in its own slot there, so it is read and bumped by these
  * scripts instead of inside READ/INVALIDATE. Same arithmetic as above.
  * KEYS: clockKey. ARGV: `read` | `bump`. Returns the clock reading (read) or the new version (bump).
@@ -272,9 +376,27 @@ return string.format('%.0f', clock)
  * - `ensure` (before a write): the version, created (unique, `c<now_us>`) when missing, its TTL extended to
  *   at least ARGV[3] ms.
  * - `bump` (an invalidation): set it to ARGV[2], keeping a TTL it has, else ARGV[3] ms.
- * KEYS: tagKey. ARGV: `ensure` | `bump`, version, ttlMs. Returns the version.
+ * - `prime` (a write-through, see PRIME): first whether the version moved after the clock reading ARGV[4]
+ *   (`1`/`0`; `0` when ARGV[4] is `''`), then set to ARGV[2] when given, else created when missing; either
+ *   way its TTL extended to at least ARGV[3] ms. Returns { moved, version }.
+ * KEYS: tagKey. ARGV: `ensure` | `bump` | `prime`, version, ttlMs, since. Returns the version.
  */
 export const TAG_SCRIPT = `${COMMON}
+if ARGV[1] == 'prime' then
+  local current = redis.call('GET', KEYS[1])
+  local since = tonumber(ARGV[4])
+  local moved = (current and since and moved_since(current, since)) and '1' or '0'
+  if ARGV[2] ~= '' then
+    current = ARGV[2]
+    redis.call('SET', KEYS[1], current, 'KEEPTTL')
+  elseif not current then
+    current = 'c' .. string.format('%.0f', now_us())
+    redis.call('SET', KEYS[1], current)
+  end
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  return { moved, current }
+end
 local left = redis.call('PTTL', KEYS[1])
 if ARGV[1] == 'bump' then
   if left > 0 then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
@@ -320,3 +442,4 @@ export const writeScript = new Script(WRITE_SCRIPT)
 export const invalidateScript = new Script(INVALIDATE_SCRIPT)
 export const clockScript = new Script(CLOCK_SCRIPT)
 export const tagScript = new Script(TAG_SCRIPT)
+export const primeScript = new Script(PRIME_SCRIPT)

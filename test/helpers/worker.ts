@@ -8,10 +8,10 @@
  * env: REDIS_PORT (or REDIS_CLUSTER_PORTS, comma-separated, for a Redis Cluster), NAMESPACE, DB_FILE,
  * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default: the library's)
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { Cluster, Redis } from 'ioredis'
-import { createCache, defineLoader } from '../../src/index.js'
+import { createCache, defineLoader, type WriteTicket } from '../../src/index.js'
 
 interface Row {
   id: string
@@ -66,7 +66,13 @@ type Command =
   | { op: 'fetches' }
   | { op: 'awaitEvictedTag'; tag: string }
   | { op: 'stats' }
+  | { op: 'ticket'; name: string }
+  | { op: 'write'; id: string; version: number }
+  | { op: 'prime'; ids: string[]; ticket?: string }
   | { op: 'exit' }
+
+/** Write tickets taken by `ticket`, by the name the test gave them. */
+const tickets = new Map<string, WriteTicket>()
 
 function send(message: object): void {
   process.stdout.write(`${JSON.stringify(message)}\n`)
@@ -111,6 +117,20 @@ async function handle(command: Command): Promise<object> {
       return {}
     case 'stats':
       return cache.stats()
+    case 'ticket':
+      tickets.set(command.name, await cache.writeTicket())
+      return {}
+    case 'write':
+      // The "database" write of a mutation: the row's new version, read by every process's fetch.
+      writeFileSync(env.DB_FILE!, JSON.stringify({ ...readVersions(), [command.id]: command.version }))
+      return {}
+    case 'prime': {
+      // Write-through of the rows as the database holds them now (what a mutation returns).
+      const versions = readVersions()
+      const since = command.ticket === undefined ? undefined : tickets.get(command.ticket)
+      const rows = command.ids.map((id) => [id, { id, version: versions[id] ?? 0 }] as const)
+      return cache.prime(item, rows, { since })
+    }
     case 'exit':
       await cache.close()
       redis.disconnect()

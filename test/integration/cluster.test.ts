@@ -90,3 +90,58 @@ describe('Redis Cluster specifics', () => {
     expect(seen).toEqual([5, 5, 0])
   }, 60_000)
 })
+
+describe('cache.prime on Redis Cluster (tags in other slots: checked and bumped by the client)', () => {
+  function userLoader(source: TestSource) {
+    return defineLoader({
+      name: 'user',
+      fetch: source.fetch,
+      entity: 'User',
+      tags: (_id: string, row: { orgId: number }) => [`org:${row.orgId}`],
+    })
+  }
+
+  it('stores the new value for every process: the next reads cost no fetch', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(3)
+    const user = userLoader(source)
+    const [a, b] = [await makeCache(), await makeCache()]
+    await b.loaders({ user }).user.load('1')
+    const ticket = await a.writeTicket()
+    const updated = source.update('1', { name: 'Ada' })
+    const heard = new Promise<void>((resolve) =>
+      b.on('evict', (event) => {
+        if (event.keys.some((key) => key.endsWith('{user:1}'))) resolve()
+      }),
+    )
+    expect(await a.prime(user, [['1', updated]], { since: ticket })).toEqual({
+      stored: ['1'],
+      evicted: ['1'],
+    })
+    await heard
+    const calls = source.calls.length
+    expect(await b.loaders({ user }).user.load('1')).toEqual(updated)
+    expect(await a.loaders({ user }).user.load('1')).toEqual(updated)
+    expect(source.calls.length).toBe(calls)
+  })
+
+  it('never lands over a key or tag invalidation that came after the ticket (forced)', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(3)
+    const user = userLoader(source)
+    const [a, b] = [await makeCache(), await makeCache()]
+    let ticket = await a.writeTicket()
+    let ours = source.update('1', { name: 'ours' })
+    let theirs = source.update('1', { name: 'theirs' })
+    await b.invalidate(user, ['1'])
+    expect((await a.prime(user, [['1', ours]], { since: ticket })).stored).toEqual([])
+    expect(await b.loaders({ user }).user.load('1')).toEqual(theirs)
+
+    ticket = await a.writeTicket()
+    ours = source.update('2', { name: 'ours' })
+    theirs = source.update('2', { name: 'theirs' })
+    await b.invalidateTags([`org:${theirs.orgId}`])
+    expect((await a.prime(user, [['2', ours]], { since: ticket })).stored).toEqual([])
+    expect(await b.loaders({ user }).user.load('2')).toEqual(theirs)
+  })
+})
