@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache, defineLoader, type LoadCache } from '../../src/index.js'
-import { busDelivered, cacheFactory, type Mode, uniqueNamespace } from '../helpers/cache.js'
+import { createCache, defineLoader } from '../../src/index.js'
+import { cacheFactory, type Mode, uniqueNamespace } from '../helpers/cache.js'
 import { startWorker, type Worker } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { type Row, TestSource } from '../helpers/source.js'
@@ -226,6 +226,3 @@ describe('cache.prime across processes', () => {
     expect(await b.call({ op: 'load', ids: ['1'] })).toMatchObject({ versions: [3] })
   })
 })
-
-// Keep the type import used when the file is read alone.
-export type { LoadCache }
