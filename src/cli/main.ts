@@ -24,9 +24,10 @@ Shows what Redis holds for a loadcache cache, decoded. Read-only.
 What to show (one or more):
   --loader <name> --id <id>
                         one entry: its value (decoded by its serializer), TTL, freshness, each tag with
-                        its current version and whether the entry is still valid against it, and the
-                        lock holder if a fill is in progress. Cached GraphQL fields are loaders named
-                        Type.field, tRPC procedures trpc.<path>, stored responses _response.
+                        the version the entry recorded, the tag's current version and whether it still
+                        holds (the entry is valid while every tag holds), and the lock holder if a fill
+                        is in progress. Cached GraphQL fields are loaders named Type.field, tRPC
+                        procedures trpc.<path>, stored responses _response.
   --tags <a,b,...>      the current version of these tags (as passed to invalidateTags)
   --counts              entries and locks per loader, tag versions (walks the keyspace with SCAN)
 

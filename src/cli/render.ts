@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import type { EntryReport } from './entry-report.js'
+import type { EntryReport, TagCheck } from './entry-report.js'
 import type { KeyCounts } from './key-counts.js'
 import type { DecodedPayload } from './payload.js'
 import type { TagVersions } from './tag-versions.js'
@@ -36,16 +36,19 @@ export function renderEntry(loader: string, id: string, report: EntryReport, now
       line('clock', `${entry.clock} (the tag clock read before its fetch, which took ${entry.fetchMs} ms)`),
     )
     if (entry.tags.length === 0) out.push(line('tags', 'none'))
+    const tagWidth = Math.max(0, ...entry.tags.map(({ tag }) => tag.length))
+    const recordedWidth = Math.max(0, ...entry.tags.map(({ recorded }) => (recorded ?? 'none').length))
     entry.tags.forEach((tag, index) => {
-      const version = tag.version === null ? 'never invalidated' : `version ${tag.version}`
-      const verdict = tag.valid ? 'ok' : 'INVALIDATED after this entry was fetched'
-      const text = `${tag.tag}  ${version}  ${verdict}`
+      const recorded = `recorded ${(tag.recorded ?? 'none').padEnd(recordedWidth)}`
+      const text = `${tag.tag.padEnd(tagWidth)}  ${recorded}  current ${tag.current ?? 'missing'}  ${verdict(tag)}`
       out.push(index === 0 ? line('tags', text) : more(text))
     })
     out.push(
       line(
         'valid',
-        entry.valid ? 'yes' : 'no: a tag moved past its clock, so the next read deletes it and fetches again',
+        entry.valid
+          ? 'yes'
+          : "no: a tag's version is not the one it recorded, so the next read deletes it and fetches again",
       ),
     )
   }
@@ -58,6 +61,18 @@ export function renderEntry(loader: string, id: string, report: EntryReport, now
     ),
   )
   return out.join('\n')
+}
+
+/** Whether a tag still holds for its entry, and if not, why. */
+function verdict(tag: TagCheck): string {
+  if (tag.holds) return 'holds'
+  if (tag.recorded === null) return 'does not hold: the entry was stored without a version for it'
+  if (tag.current === null) return 'does not hold: the tag has no version in Redis (expired or evicted)'
+  const current = versionKind(tag.current)
+  if (current?.kind === 'created') {
+    return `does not hold: its version was lost and created again ${iso(current.atMs)}`
+  }
+  return `does not hold: invalidated${current === undefined ? '' : ` ${iso(current.atMs)}`}`
 }
 
 function renderPayload(payload: DecodedPayload): string[] {
@@ -126,6 +141,21 @@ export function renderCounts(namespace: string, counts: KeyCounts): string {
   if (counts.other > 0)
     out.push(`  other keys    ${counts.other} (under this prefix, not loadcache's: a nested namespace?)`)
   return out.join('\n')
+}
+
+/**
+ * What a tag version is (see redis/scripts.ts): `c<microseconds>`, created by the first write that carried
+ * the tag, or a tag clock value (microseconds), set by an invalidation; undefined for anything else.
+ */
+function versionKind(
+  version: string,
+): { readonly kind: 'created' | 'invalidated'; readonly atMs: number } | undefined {
+  if (!/^c?\d{1,16}$/.test(version)) return undefined
+  const created = version.startsWith('c')
+  return {
+    kind: created ? 'created' : 'invalidated',
+    atMs: Number(created ? version.slice(1) : version) / 1000,
+  }
 }
 
 /** A clock value (microseconds since the epoch, see redis/scripts.ts) with the time it stands for. */

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { encodeEntry } from '../../src/core/entry.js'
+import { encodeSegment } from '../../src/core/keys.js'
 import { createCache, defineLoader, jsonSerializer, type LoadCache } from '../../src/index.js'
 import { responseSerializer, storedResponse } from '../../src/response/stored-response.js'
 import { uniqueNamespace, waitFor } from '../helpers/cache.js'
@@ -37,6 +38,8 @@ interface User {
 }
 
 let redis: RedisServer
+/** A client of the test's own, to read what the library stored. */
+let reader: Redis
 let cache: LoadCache
 let namespace: string
 let releaseFetch: () => void
@@ -66,44 +69,50 @@ const slow = defineLoader({
     return ids.map(() => 'done')
   },
 })
+/**
+ * Stored responses as the response tier stores them (its loader name, its serializer, tagged, written by
+ * the same write script), without a GraphQL server in this file.
+ */
+const responses = defineLoader({
+  name: '_response',
+  serializer: responseSerializer,
+  tags: () => ['Query'],
+  fetch: (ids: readonly string[]) =>
+    ids.map(() => storedResponse('{"data":{"hello":"world"}}', 'public, max-age=60', 1_000)),
+})
 let slowLoad: Promise<unknown>
+
+/** The version of a tag in Redis now, read directly (the key layout of redis/scripts.ts). */
+function tagVersion(tag: string, ns = namespace): Promise<string | null> {
+  return reader.get(`${ns}:t:${encodeSegment(tag)}`)
+}
+
+/** The version org:7 had when user 1 was stored, before the invalidation. */
+let org7Recorded: string | null
 
 beforeAll(async () => {
   redis = await startRedisServer()
+  reader = redis.client()
   namespace = uniqueNamespace()
   // Long TTLs: every entry, the cached "not found" and the slow fetch's lock must outlive the whole file,
   // however slowly a busy machine runs it.
-  cache = createCache({
+  const options = {
     namespace,
-    redis: redis.client(),
     ttl: 3600,
     negativeTtl: 3600,
     lockTtlMs: 3_600_000,
-  })
+  }
+  cache = createCache({ ...options, redis: redis.client() })
   await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
-  const loaders = cache.loaders({ user, post, slow })
+  const loaders = cache.loaders({ user, post, slow, responses })
   await loaders.user.loadMany(['1', 'ghost'])
   await loaders.post.load('1')
-  // After user 1 was stored: its entry is no longer valid against org:7.
+  await loaders.responses.load('hello')
+  org7Recorded = await tagVersion('org:7')
+  // After user 1 was stored: its entry no longer holds against org:7.
   await cache.invalidateTags(['org:7'])
   slowLoad = loaders.slow.load('1')
   await waitFor(() => cache.stats().loaders.slow?.fetchCalls === 1, 'the slow fetch to start')
-  // A response stored by the response tier, written as the tier writes it.
-  const response = storedResponse('{"data":{"hello":"world"}}', 'public, max-age=60', 1_000)
-  const entry = encodeEntry(
-    {
-      absent: false,
-      value: response,
-      clock: 1,
-      freshUntil: Date.now() + 3_600_000,
-      expiresAt: Date.now() + 3_600_000,
-      fetchMs: 2,
-      tags: ['Query'],
-    },
-    responseSerializer.serialize(response),
-    'r1',
-  )
-  await redis.client().set(`${namespace}:{_response:hello}`, entry, 'PX', 3_600_000)
 })
 
 afterAll(async () => {
@@ -132,10 +141,20 @@ describe('loadcache inspect --loader --id', () => {
       "value      { id: '1', orgId: 7, since: 1970-01-01T00:00:00.000Z, roles: Map(1) { 'admin' => 1n } }",
     )
     expect(stdout).toMatch(/ttl {8}\d+\.\d s left in Redis/)
-    expect(stdout).toMatch(/tags {7}User:1 {2}never invalidated {2}ok\n/)
-    expect(stdout).toMatch(/org:7 {2}version \d+ {2}INVALIDATED after this entry was fetched\n/)
+    // Each tag: the version the entry recorded, the tag's version now, and whether it still holds.
+    const user1 = await tagVersion('User:1')
+    const org7 = await tagVersion('org:7')
+    expect(user1).toMatch(/^c\d+$/) // created by the write that stored user 1
+    expect(org7Recorded).toMatch(/^c\d+$/)
+    expect(org7).toMatch(/^\d+$/) // set by the invalidation
+    expect(stdout).toContain(`tags       User:1  recorded ${user1}  current ${user1}  holds\n`)
+    expect(stdout).toMatch(
+      new RegExp(
+        `\n {13}org:7   recorded ${org7Recorded}  current ${org7}  does not hold: invalidated \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\n`,
+      ),
+    )
     expect(stdout).toContain(
-      'valid      no: a tag moved past its clock, so the next read deletes it and fetches again',
+      "valid      no: a tag's version is not the one it recorded, so the next read deletes it and fetches again",
     )
     expect(stdout).toContain('lock       none')
   })
@@ -200,6 +219,9 @@ describe('loadcache inspect --loader --id', () => {
       /response {3}public, max-age=60, ETag "[\w-]{27}", stored 1970-01-01T00:00:01\.000Z/,
     )
     expect(stdout).toContain('body       {"data":{"hello":"world"}}')
+    const query = await tagVersion('Query')
+    expect(stdout).toContain(`tags       Query  recorded ${query}  current ${query}  holds\n`)
+    expect(stdout).toContain('valid      yes')
   })
 
   it('prints the report as JSON with --json', async () => {
@@ -221,8 +243,32 @@ describe('loadcache inspect --loader --id', () => {
       key: `${namespace}:{post:1}`,
       entry: {
         valid: true,
+        tags: [],
         payload: { kind: 'value', serializer: 'JSON (j)', inspected: "{ id: '1', title: 'post 1' }" },
       },
+    })
+    const user1 = await inspect(
+      '--redis',
+      redis.url,
+      '--namespace',
+      namespace,
+      '--loader',
+      'user',
+      '--id',
+      '1',
+      '--json',
+    )
+    expect(JSON.parse(user1.stdout).entry.entry).toMatchObject({
+      valid: false,
+      tags: [
+        {
+          tag: 'User:1',
+          recorded: await tagVersion('User:1'),
+          current: await tagVersion('User:1'),
+          holds: true,
+        },
+        { tag: 'org:7', recorded: org7Recorded, current: await tagVersion('org:7'), holds: false },
+      ],
     })
   })
 })
