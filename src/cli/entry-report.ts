@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { splitEntry } from '../core/entry.js'
 import { LoadCacheTypeError } from '../core/errors.js'
 import { decodeSegment, isValidLoaderName, KeySpace } from '../core/keys.js'
-import { countKeys } from './key-counts.js'
+import { countKeys, waiterKey } from './key-counts.js'
 import { type DecodedPayload, decodePayload } from './payload.js'
 
 /**
@@ -43,8 +43,11 @@ export interface EntryReport {
   }
   /** A value in Redis under the key that is not an entry of this format (corrupt, or another version's). */
   readonly unreadable?: string
-  /** The fill lock, when someone is fetching this id right now. */
-  readonly lock?: { readonly holder: string; readonly ttlMs: number }
+  /**
+   * The fill lock, when someone is fetching this id right now; `waited` when another caller found it taken
+   * and waits for the fill's notice.
+   */
+  readonly lock?: { readonly holder: string; readonly ttlMs: number; readonly waited: boolean }
 }
 
 /**
@@ -67,13 +70,14 @@ export async function readEntry(
   }
   const key = keys.entryKey(loader, id)
   const lockKey = KeySpace.lockKey(key)
-  const [raw, ttlMs, holder, lockTtlMs] = await Promise.all([
+  const [raw, ttlMs, holder, lockTtlMs, waiter] = await Promise.all([
     client.get(key),
     client.pttl(key),
     client.get(lockKey),
     client.pttl(lockKey),
+    client.get(waiterKey(lockKey)),
   ])
-  const lock = holder === null ? undefined : { holder, ttlMs: lockTtlMs }
+  const lock = holder === null ? undefined : { holder, ttlMs: lockTtlMs, waited: waiter !== null }
   if (raw === null) {
     if (lock === undefined) await assertLoaderHasKeys(client, keys, loader)
     return { key, lock }

@@ -28,8 +28,10 @@ What to show (one or more):
                         holds (the entry is valid while every tag holds), and the lock holder if a fill
                         is in progress. Cached GraphQL fields are loaders named Type.field, tRPC
                         procedures trpc.<path>, stored responses _response.
-  --tags <a,b,...>      the current version of these tags (as passed to invalidateTags)
-  --counts              entries and locks per loader, tag versions (walks the keyspace with SCAN)
+  --tags <a,b,...>      the current version of these tags (as passed to invalidateTags): created by a
+                        write (c<microseconds>), or the tag clock value of their last invalidation
+  --counts              entries, locks and waited-on locks per loader, tag versions by kind (walks the
+                        keyspace with SCAN)
 
   --json                print the reports as JSON
   --help                this text`

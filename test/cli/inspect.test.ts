@@ -41,6 +41,8 @@ let redis: RedisServer
 /** A client of the test's own, to read what the library stored. */
 let reader: Redis
 let cache: LoadCache
+/** A second cache on the same namespace, like another process: it waits on the slow fetch's lock. */
+let waiter: LoadCache
 let namespace: string
 let releaseFetch: () => void
 const filling = new Promise<void>((resolve) => {
@@ -81,6 +83,7 @@ const responses = defineLoader({
     ids.map(() => storedResponse('{"data":{"hello":"world"}}', 'public, max-age=60', 1_000)),
 })
 let slowLoad: Promise<unknown>
+let waiterLoad: Promise<unknown>
 
 /** The version of a tag in Redis now, read directly (the key layout of redis/scripts.ts). */
 function tagVersion(tag: string, ns = namespace): Promise<string | null> {
@@ -101,9 +104,12 @@ beforeAll(async () => {
     ttl: 3600,
     negativeTtl: 3600,
     lockTtlMs: 3_600_000,
+    lockWaitMs: 3_600_000,
   }
   cache = createCache({ ...options, redis: redis.client() })
+  waiter = createCache({ ...options, redis: redis.client() })
   await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+  await waitFor(() => waiter.stats().redis.busConnected, 'bus subscription')
   const loaders = cache.loaders({ user, post, slow, responses })
   await loaders.user.loadMany(['1', 'ghost'])
   await loaders.post.load('1')
@@ -113,11 +119,16 @@ beforeAll(async () => {
   await cache.invalidateTags(['org:7'])
   slowLoad = loaders.slow.load('1')
   await waitFor(() => cache.stats().loaders.slow?.fetchCalls === 1, 'the slow fetch to start')
+  // Another process wants the same id: it finds the lock taken, marks it, and waits for the fill's notice.
+  waiterLoad = waiter.loaders({ slow }).slow.load('1')
+  await waitFor(() => waiter.stats().loaders.slow?.lockWaits === 1, 'the second cache to wait on the lock')
 })
 
 afterAll(async () => {
   releaseFetch()
   await slowLoad
+  await waiterLoad
+  await waiter?.close()
   await cache?.close()
   await redis?.dispose()
 })
@@ -200,7 +211,9 @@ describe('loadcache inspect --loader --id', () => {
       '1',
     )
     expect(stdout).toContain('value      not in Redis: the next load fetches it')
-    expect(stdout).toMatch(/lock {7}held by \S+\.\d+ \(a fill in progress\), \d+\.\d s left/)
+    expect(stdout).toMatch(
+      /lock {7}held by \S+\.\d+ \(a fill in progress\), \d+\.\d s left; another caller waits for it\n/,
+    )
   })
 
   it('shows a stored response (r1) with its headers and body', async () => {
@@ -274,30 +287,42 @@ describe('loadcache inspect --loader --id', () => {
 })
 
 describe('loadcache inspect --tags and --counts', () => {
-  it('shows the current version of each tag', async () => {
+  it('shows the current version of each tag: created by a write, set by an invalidation, or none', async () => {
     const { code, stdout } = await inspect(
       '--redis',
       redis.url,
       '--namespace',
       namespace,
       '--tags',
-      'org:7,User:1',
+      'org:7,User:1,nobody',
     )
     expect(code).toBe(0)
-    expect(stdout).toMatch(/tags {2}\(tag clock \d+ \(\d{4}-.+Z\)\)/)
-    expect(stdout).toMatch(/org:7 {3}version \d+ \(\d{4}-.+Z\)/)
-    expect(stdout).toContain('User:1  never invalidated (or longer ago than the tag TTL)')
+    const clock = await reader.get(`${namespace}:clock`)
+    expect(await tagVersion('org:7')).toBe(clock) // the invalidation set org:7 to the new clock value
+    expect(stdout).toMatch(new RegExp(`tags {2}\\(tag clock ${clock} \\(\\d{4}-.+Z\\)\\)`))
+    expect(stdout).toMatch(new RegExp(`org:7 {3}version ${clock} \\(invalidated \\d{4}-.+Z\\)\n`))
+    expect(stdout).toMatch(
+      new RegExp(
+        `User:1  version ${await tagVersion('User:1')} \\(created \\d{4}-.+Z by a write; not invalidated since\\)\n`,
+      ),
+    )
+    expect(stdout).toContain(
+      'nobody  no version (no entry carrying it written, nor invalidated, within the tag TTL; or evicted)',
+    )
   })
 
-  it('counts entries and locks per loader, and tag versions', async () => {
+  it('counts entries, locks and waited-on locks per loader, and tag versions by kind', async () => {
     const { stdout } = await inspect('--redis', redis.url, '--namespace', namespace, '--counts')
     expect(stdout).toContain(`keys of namespace "${namespace}" (SCAN)`)
-    expect(stdout).toMatch(/_response +1 +0\n/)
-    expect(stdout).toMatch(/post +1 +0\n/)
-    expect(stdout).toMatch(/slow +0 +1\n/)
-    expect(stdout).toMatch(/user +2 +0\n/)
+    expect(stdout).toMatch(/loader +entries +locks +waited\n/)
+    expect(stdout).toMatch(/_response +1 +0 +0\n/)
+    expect(stdout).toMatch(/post +1 +0 +0\n/)
+    expect(stdout).toMatch(/slow +0 +1 +1\n/)
+    expect(stdout).toMatch(/user +2 +0 +0\n/)
+    // Created by the writes that first carried them: User:1, User:ghost, Query. Set by the invalidation:
     // org:7 and its bucket (see bucketTag).
-    expect(stdout).toContain('tag versions  2')
+    expect(stdout).toContain('tag versions  5 (3 created by writes, 2 set by invalidations)')
+    expect(stdout).not.toContain('other keys')
   })
 })
 
