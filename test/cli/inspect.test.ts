@@ -286,6 +286,93 @@ describe('loadcache inspect --loader --id', () => {
   })
 })
 
+describe('loadcache inspect: whether a tag still holds', () => {
+  const note = defineLoader({
+    name: 'note',
+    tags: (id: string) => [`topic:${id}`],
+    fetch: (ids: readonly string[]) => ids.map((id) => ({ id, text: `note ${id}` })),
+  })
+
+  /** A cache of its own on a fresh namespace, with note `id` stored in Redis. */
+  async function storedNote(id: string) {
+    const ns = uniqueNamespace()
+    const own = createCache({ namespace: ns, redis: redis.client(), ttl: 3600 })
+    await waitFor(() => own.stats().redis.busConnected, 'bus subscription')
+    await own.loaders({ note }).note.load(id)
+    const report = async () => {
+      const run = await inspect('--redis', redis.url, '--namespace', ns, '--loader', 'note', '--id', id)
+      const json = await inspect(
+        '--redis',
+        redis.url,
+        '--namespace',
+        ns,
+        '--loader',
+        'note',
+        '--id',
+        id,
+        '--json',
+      )
+      return { stdout: run.stdout, entry: JSON.parse(json.stdout).entry.entry }
+    }
+    return { ns, cache: own, report }
+  }
+
+  it('shows a tag invalidated by cache.invalidateTags as no longer holding', async () => {
+    const { ns, cache: own, report } = await storedNote('a')
+    try {
+      const created = await tagVersion('topic:a', ns)
+      expect(created).toMatch(/^c\d+$/)
+      const before = await report()
+      expect(before.entry).toMatchObject({
+        valid: true,
+        tags: [{ tag: 'topic:a', recorded: created, current: created, holds: true }],
+      })
+      expect(before.stdout).toContain(`tags       topic:a  recorded ${created}  current ${created}  holds\n`)
+
+      await own.invalidateTags(['topic:a'])
+      const invalidated = await tagVersion('topic:a', ns)
+      expect(invalidated).toMatch(/^\d+$/)
+      expect(invalidated).toBe(await reader.get(`${ns}:clock`))
+      const after = await report()
+      // The entry is still in Redis (inspect only reads; the next load would delete it), and no longer holds.
+      expect(after.entry).toMatchObject({
+        valid: false,
+        tags: [{ tag: 'topic:a', recorded: created, current: invalidated, holds: false }],
+      })
+      expect(after.stdout).toMatch(
+        new RegExp(
+          `tags {7}topic:a  recorded ${created}  current ${invalidated}  does not hold: invalidated \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\n`,
+        ),
+      )
+      expect(after.stdout).toContain("valid      no: a tag's version is not the one it recorded")
+      expect(await reader.exists(`${ns}:{note:a}`)).toBe(1)
+    } finally {
+      await own.close()
+    }
+  })
+
+  it('shows a tag whose version is gone (evicted) as not holding', async () => {
+    const { ns, cache: own, report } = await storedNote('b')
+    try {
+      const created = await tagVersion('topic:b', ns)
+      expect(created).toMatch(/^c\d+$/)
+      // What allkeys-lru does to a version under memory pressure.
+      await reader.del(`${ns}:t:${encodeSegment('topic:b')}`)
+      const { stdout, entry } = await report()
+      expect(entry).toMatchObject({
+        valid: false,
+        tags: [{ tag: 'topic:b', recorded: created, current: null, holds: false }],
+      })
+      expect(stdout).toContain(
+        `tags       topic:b  recorded ${created}  current missing  does not hold: the tag has no version in Redis (expired or evicted)\n`,
+      )
+      expect(stdout).toContain("valid      no: a tag's version is not the one it recorded")
+    } finally {
+      await own.close()
+    }
+  })
+})
+
 describe('loadcache inspect --tags and --counts', () => {
   it('shows the current version of each tag: created by a write, set by an invalidation, or none', async () => {
     const { code, stdout } = await inspect(
