@@ -2,16 +2,25 @@ import type { Redis } from 'ioredis'
 import { splitEntry } from '../core/entry.js'
 import { LoadCacheTypeError } from '../core/errors.js'
 import { decodeSegment, isValidLoaderName, KeySpace } from '../core/keys.js'
-import { countKeys } from './key-counts.js'
+import { countKeys, waiterKey } from './key-counts.js'
 import { type DecodedPayload, decodePayload } from './payload.js'
 
-/** One tag of an entry, checked against its current version. */
+/**
+ * One tag of an entry (format 3, see redis/scripts.ts): the version the entry recorded for it against the
+ * tag's version in Redis now. The entry is valid only while every one of its tags holds.
+ */
 export interface TagCheck {
   readonly tag: string
-  /** The tag's version (the clock value of its last invalidation), or null: not invalidated within the tag TTL. */
-  readonly version: string | null
-  /** Whether the entry is still valid against this tag: the tag has not moved past the entry's clock. */
-  readonly valid: boolean
+  /**
+   * The version the tag had when the entry was written: `c<microseconds>` (created by the first write that
+   * carried the tag) or a tag clock value (set by an invalidation). Null: stored without one, which no
+   * loadcache write does; such an entry is invalid.
+   */
+  readonly recorded: string | null
+  /** The tag's version in Redis now, or null: it has none (expired or evicted), so no recorded one holds. */
+  readonly current: string | null
+  /** Whether the recorded version still holds: it equals the current one. */
+  readonly holds: boolean
 }
 
 /** Everything Redis holds about one id of one loader. */
@@ -24,22 +33,25 @@ export interface EntryReport {
     /** Epoch ms: fresh until, then stale (served only within grace) until expiresAt. */
     readonly freshUntil: number
     readonly expiresAt: number
-    /** The tag clock its filler read before fetching. */
+    /** The tag clock its filler read before fetching (its write was refused if a tag moved past it). */
     readonly clock: string
     readonly fetchMs: number
     readonly payload: DecodedPayload
     readonly tags: readonly TagCheck[]
-    /** False when a tag moved past its clock: the next read deletes it and fetches again. */
+    /** False when a tag does not hold: the next read deletes the entry and fetches again. */
     readonly valid: boolean
   }
   /** A value in Redis under the key that is not an entry of this format (corrupt, or another version's). */
   readonly unreadable?: string
-  /** The fill lock, when someone is fetching this id right now. */
-  readonly lock?: { readonly holder: string; readonly ttlMs: number }
+  /**
+   * The fill lock, when someone is fetching this id right now; `waited` when another caller found it taken
+   * and waits for the fill's notice.
+   */
+  readonly lock?: { readonly holder: string; readonly ttlMs: number; readonly waited: boolean }
 }
 
 /**
- * Reads one entry, its tags' versions and its lock: read-only (GET, PTTL), whatever it finds.
+ * Reads one entry, its tags' current versions and its lock: read-only (GET, PTTL, MGET), whatever it finds.
  *
  * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a loader name that cannot exist, or one with no key
  *   at all in the namespace (a typo, or a wrong namespace): the message lists the loaders that have keys.
@@ -58,26 +70,29 @@ export async function readEntry(
   }
   const key = keys.entryKey(loader, id)
   const lockKey = KeySpace.lockKey(key)
-  const [raw, ttlMs, holder, lockTtlMs] = await Promise.all([
+  const [raw, ttlMs, holder, lockTtlMs, waiter] = await Promise.all([
     client.get(key),
     client.pttl(key),
     client.get(lockKey),
     client.pttl(lockKey),
+    client.get(waiterKey(lockKey)),
   ])
-  const lock = holder === null ? undefined : { holder, ttlMs: lockTtlMs }
+  const lock = holder === null ? undefined : { holder, ttlMs: lockTtlMs, waited: waiter !== null }
   if (raw === null) {
     if (lock === undefined) await assertLoaderHasKeys(client, keys, loader)
     return { key, lock }
   }
   const split = splitEntry(raw)
   if (split === undefined) {
-    return { key, lock, unreadable: `not an entry of format 2 (${raw.length} bytes): ${raw.slice(0, 80)}` }
+    return { key, lock, unreadable: `not an entry of format 3 (${raw.length} bytes): ${raw.slice(0, 80)}` }
   }
-  const versions =
+  const current =
     split.tags.length > 0 ? await client.mget(split.tags.map((tag) => keys.tagPrefix + tag)) : []
+  // As the read script decides (entry_is_valid): every tag must still have exactly the recorded version.
   const tags = split.tags.map((tag, index): TagCheck => {
-    const version = versions[index] ?? null
-    return { tag: decodeSegment(tag), version, valid: version === null || Number(version) <= split.clock }
+    const recorded = split.versions[index] ?? null
+    const now = current[index] ?? null
+    return { tag: decodeSegment(tag), recorded, current: now, holds: recorded !== null && now === recorded }
   })
   return {
     key,
@@ -90,7 +105,7 @@ export async function readEntry(
       fetchMs: split.fetchMs,
       payload: decodePayload(split.kind, split.payload),
       tags,
-      valid: tags.every((tag) => tag.valid),
+      valid: tags.every((tag) => tag.holds),
     },
   }
 }

@@ -24,11 +24,14 @@ Shows what Redis holds for a loadcache cache, decoded. Read-only.
 What to show (one or more):
   --loader <name> --id <id>
                         one entry: its value (decoded by its serializer), TTL, freshness, each tag with
-                        its current version and whether the entry is still valid against it, and the
-                        lock holder if a fill is in progress. Cached GraphQL fields are loaders named
-                        Type.field, tRPC procedures trpc.<path>, stored responses _response.
-  --tags <a,b,...>      the current version of these tags (as passed to invalidateTags)
-  --counts              entries and locks per loader, tag versions (walks the keyspace with SCAN)
+                        the version the entry recorded, the tag's current version and whether it still
+                        holds (the entry is valid while every tag holds), and the lock holder if a fill
+                        is in progress. Cached GraphQL fields are loaders named Type.field, tRPC
+                        procedures trpc.<path>, stored responses _response.
+  --tags <a,b,...>      the current version of these tags (as passed to invalidateTags): created by a
+                        write (c<microseconds>), or the tag clock value of their last invalidation
+  --counts              entries, locks and waited-on locks per loader, tag versions by kind (walks the
+                        keyspace with SCAN)
 
   --json                print the reports as JSON
   --help                this text`

@@ -5,7 +5,12 @@ import { encodeSegment, type KeySpace } from '../core/keys.js'
 export interface TagVersions {
   /** The tag clock (microseconds; it only moves forward), or null when nothing was ever invalidated. */
   readonly clock: string | null
-  /** Each tag's version: the clock value of its last invalidation, or null when none is remembered. */
+  /**
+   * Each tag's version (entry format 3, see redis/scripts.ts): `c<microseconds>` when created by the first
+   * write that carried the tag, a tag clock value when set by an invalidation, or null when it has none (no
+   * entry carrying it was written, nor was it invalidated, within the tag TTL; or it was evicted). An entry
+   * is valid while each of its tags has the version it recorded.
+   */
   readonly tags: readonly { readonly tag: string; readonly version: string | null }[]
 }
 

@@ -91,7 +91,10 @@ export function entryHeader(
   return { clock, tags, versions, header }
 }
 
-/** An entry's Redis form split into its header fields and payload, undecoded (for tools such as `inspect`). */
+/**
+ * An entry's Redis form split into its header fields and payload, the payload undecoded: what `decodeEntry`
+ * builds on, and what tools such as `inspect` show.
+ */
 export interface RawEntry {
   /** `v<codec>` (a value stored by the serializer whose id is `<codec>`) or `a` (absent). */
   readonly kind: string
@@ -101,30 +104,37 @@ export interface RawEntry {
   readonly fetchMs: number
   /** Encoded tags. */
   readonly tags: readonly string[]
+  /**
+   * The version each tag was recorded with, aligned with `tags`; undefined for a tag recorded without one
+   * (the client form, before the write script adds them; stored so, the entry is invalid).
+   */
+  readonly versions: readonly (string | undefined)[]
   readonly payload: string
 }
 
-/** Splits an entry's Redis form without decoding its payload; `undefined` when it is not format 2. */
+/**
+ * Splits an entry's Redis form without decoding its payload; `undefined` when it is not an entry of the
+ * current format (wrong version, bad numbers), which every reader treats as a miss.
+ */
 export function splitEntry(raw: string): RawEntry | undefined {
-  const newline = raw.indexOf('\n')
-  if (newline < 0) return undefined
-  const fields = raw.slice(0, newline).split(' ')
-  if (fields.length < 6 || fields[0] !== '2') return undefined
-  const [clock, freshUntil, expiresAt, fetchMs] = fields.slice(2, 6).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-  ]
-  if (![clock, freshUntil, expiresAt, fetchMs].every(Number.isFinite)) return undefined
+  const parsed = entryHeader(raw)
+  if (parsed === undefined) return undefined
+  const fields = parsed.header.split(' ', 6)
+  if (fields[0] !== '3') return undefined
+  const freshUntil = Number(fields[3])
+  const expiresAt = Number(fields[4])
+  const fetchMs = Number(fields[5])
+  if (!Number.isFinite(freshUntil) || !Number.isFinite(expiresAt) || !Number.isFinite(fetchMs))
+    return undefined
   return {
     kind: fields[1]!,
-    clock,
+    clock: parsed.clock,
     freshUntil,
     expiresAt,
     fetchMs,
-    tags: fields.slice(6),
-    payload: raw.slice(newline + 1),
+    tags: parsed.tags,
+    versions: parsed.versions,
+    payload: raw.slice(parsed.header.length + 1),
   }
 }
 
@@ -133,17 +143,9 @@ export function splitEntry(raw: string): RawEntry | undefined {
  * serializer rejects): a broken entry is a miss, never an exception.
  */
 export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | undefined {
-  const parsed = entryHeader(raw)
-  if (parsed === undefined) return undefined
-  const fields = parsed.header.split(' ', 6)
-  if (fields[0] !== '3') return undefined
-  const kind = fields[1]
-  const freshUntil = Number(fields[3])
-  const expiresAt = Number(fields[4])
-  const fetchMs = Number(fields[5])
-  if (!Number.isFinite(freshUntil) || !Number.isFinite(expiresAt) || !Number.isFinite(fetchMs))
-    return undefined
-  const payload = raw.slice(parsed.header.length + 1)
+  const split = splitEntry(raw)
+  if (split === undefined) return undefined
+  const { kind, payload } = split
   let value: unknown = null
   if (kind === `v${serializer.id ?? 'c'}`) {
     try {
@@ -154,18 +156,18 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
   } else if (kind !== 'a' || payload !== '') {
     return undefined
   }
-  const versions = parsed.versions.every((version) => version !== undefined)
-    ? (parsed.versions as string[])
+  const versions = split.versions.every((version) => version !== undefined)
+    ? (split.versions as string[])
     : undefined
   return {
     absent: kind === 'a',
     value,
-    clock: parsed.clock,
-    freshUntil,
-    expiresAt,
-    fetchMs,
-    tags: parsed.tags,
-    ...(versions && parsed.tags.length > 0 ? { versions } : {}),
+    clock: split.clock,
+    freshUntil: split.freshUntil,
+    expiresAt: split.expiresAt,
+    fetchMs: split.fetchMs,
+    tags: split.tags,
+    ...(versions && split.tags.length > 0 ? { versions } : {}),
     size: raw.length * 2,
   }
 }
