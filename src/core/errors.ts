@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   E_CACHE_CLOSED: 'cache closed',
   /** Redis answered a script with something loadcache did not send it to answer (a bug, or a foreign script). */
   E_REDIS_REPLY: 'unexpected Redis reply',
+  /**
+   * The bus found no reachable node owning its channel's slot on a Redis Cluster (during a failover or a
+   * migration, or while the cluster is unreachable). The bus retries with backoff; L1 is bypassed meanwhile.
+   */
+  E_CLUSTER_TOPOLOGY: 'Redis Cluster slot owner unavailable',
 } as const
 
 export type LoadCacheErrorCode = keyof typeof ERROR_CODES
