@@ -9,13 +9,15 @@ const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 2000
 /** How long the owner lookup waits for a Cluster client that is still connecting. */
 const READY_TIMEOUT_MS = 10_000
-/** How long SSUBSCRIBE may go unanswered before the node is given up on (it may be frozen). */
-const SUBSCRIBE_TIMEOUT_MS = 5000
+/** How long connecting or SSUBSCRIBE may go unanswered before the node is given up on (it may be frozen). */
+const CONNECT_TIMEOUT_MS = 5000
 
 /** The connection being set up or subscribed, the node it goes to, and how to end its subscription. */
 interface Subscription {
   readonly connection: Redis
   readonly node: string
+  /** Resolves with the reason once the subscription is over (or the connection never came up). */
+  readonly ended: Promise<string>
   end(reason: string): void
 }
 
@@ -114,7 +116,15 @@ export class ClusterChannel implements BusChannel {
       const outcome = await this.#subscribeOnce(attempts++ > 0)
       if (this.#closed) return
       if (outcome === 'retry now') continue
-      failures = outcome === 'ended' ? 0 : failures + 1
+      if (outcome.wasUp) {
+        failures = 0
+      } else {
+        // Said once per run of failures (a failover takes a few), then only in the debug log.
+        const message = `[loadcache] [bus] cannot subscribe: ${outcome.reason}; retrying`
+        if (failures === 0) this.#logger.warn(message)
+        else this.#logger.debug?.(message)
+        failures++
+      }
       const backoff = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** failures)
       // Jitter: after a failover every process of the fleet comes back to the same node at once.
       await this.#pause(backoff * (0.5 + Math.random() / 2))
@@ -122,81 +132,88 @@ export class ClusterChannel implements BusChannel {
   }
 
   /**
-   * One subscription, from finding the owner until it ends. `ended`: it was up and is gone; `failed`: it
-   * never came up; `retry now`: the cluster has no sharded pub/sub, so try classic at once.
+   * One subscription, from finding the owner until it ends: whether it came up, and why it ended or never
+   * did; or `retry now` when the cluster turned out to have no sharded pub/sub (classic is tried at once).
    */
-  async #subscribeOnce(refresh: boolean): Promise<'ended' | 'failed' | 'retry now'> {
-    let current: Subscription | undefined
+  async #subscribeOnce(refresh: boolean): Promise<{ wasUp: boolean; reason: string } | 'retry now'> {
+    let subscription: Subscription | undefined
+    let wasUp = false
+    let reason = 'closed'
     try {
       const owner = await slotOwner(this.#cluster, this.#slot, { refresh, readyTimeoutMs: READY_TIMEOUT_MS })
-      if (this.#closed) return 'failed'
-      const connection = owner.duplicate({
-        lazyConnect: true,
-        // Reconnecting to the same node is wrong after a failover: the loop finds the owner again instead.
-        retryStrategy: () => null,
-        autoResubscribe: false,
-        autoResendUnfulfilledCommands: false,
-        enableOfflineQueue: false,
-        readOnly: false,
-      })
-      let end!: (reason: string) => void
-      const ended = new Promise<string>((resolve) => {
-        end = resolve
-      })
-      current = { connection, node: `${owner.options.host}:${owner.options.port}`, end }
-      this.#current = current
-      connection.on('error', (error: Error) => {
-        this.#logger.debug?.(`[loadcache] [bus] connection error: ${error.message}`)
-        // ioredis has no event for the SUNSUBSCRIBE Redis pushes when the slot migrates away: it reports
-        // the reply it did not expect as an error. (The PING check in `ping` catches it too, later.)
-        if (error.message.includes('sunsubscribe')) end('Redis ended the subscription (the slot moved)')
-      })
-      connection.once('close', () => end('connection closed'))
-      // ioredis swallows a MOVED answer to SSUBSCRIBE (its promise never settles) and emits this instead.
-      connection.on('moved', () => end(`slot ${this.#slot} moved away from ${current?.node}`))
-      for (const event of ['smessage', 'message']) {
-        connection.on(event, (from: string, message: string) => {
-          if (from === this.#channel) this.#events.message(message)
-        })
-      }
-      await connection.connect()
-      if (this.#closed) return 'failed'
+      if (this.#closed) return { wasUp, reason }
+      subscription = this.#open(owner)
+      const { connection, node, ended } = subscription
+      // Connecting includes ioredis's ready check (INFO): a frozen node completes the TCP handshake (the
+      // kernel does) and then never answers, and no timeout of ioredis covers that.
+      const notReady = await untilFirst(connection.connect(), ended, CONNECT_TIMEOUT_MS)
+      if (notReady !== undefined || this.#closed) return { wasUp, reason: `${node}: ${notReady ?? reason}` }
       const sharded = this.#sharded
       const sentAt = performance.now()
       const refused = await untilFirst(
-        (sharded ? connection.ssubscribe(this.#channel) : connection.subscribe(this.#channel)).then(
-          () => undefined,
-        ),
+        sharded ? connection.ssubscribe(this.#channel) : connection.subscribe(this.#channel),
         ended,
-        SUBSCRIBE_TIMEOUT_MS,
-        `${sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE'} unanswered after ${SUBSCRIBE_TIMEOUT_MS} ms`,
+        CONNECT_TIMEOUT_MS,
       )
-      if (refused !== undefined) {
-        this.#logger.debug?.(`[loadcache] [bus] cannot subscribe at ${current.node}: ${refused}`)
-        return 'failed'
-      }
-      if (this.#closed) return 'failed'
+      if (refused !== undefined || this.#closed)
+        return { wasUp, reason: `${sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE'} at ${node}: ${refused ?? reason}` }
+      wasUp = true
       this.#subscribed = true
       this.#logger.debug?.(
-        `[loadcache] [bus] ${sharded ? 'sharded' : 'classic'} subscription at ${current.node} (slot ${this.#slot})`,
+        `[loadcache] [bus] ${sharded ? 'sharded' : 'classic'} subscription at ${node} (slot ${this.#slot})`,
       )
       this.#events.subscribed(sentAt)
-      const reason = await ended
-      this.#subscribed = false
-      this.#events.lost(reason)
-      return 'ended'
+      reason = await ended
+      return { wasUp, reason }
     } catch (error) {
       if (this.#sharded && isUnknownCommand(error)) {
         this.#shardingUnsupported(error)
         return 'retry now'
       }
-      this.#logger.debug?.(`[loadcache] [bus] cannot subscribe yet: ${(error as Error)?.message ?? error}`)
-      return 'failed'
+      reason = `${subscription ? `${subscription.node}: ` : ''}${(error as Error)?.message ?? error}`
+      return { wasUp, reason }
     } finally {
       this.#subscribed = false
-      if (this.#current === current) this.#current = undefined
-      current?.connection.disconnect()
+      if (this.#current === subscription) this.#current = undefined
+      subscription?.connection.disconnect()
+      // Also when something above threw after the bus was told it is up: it must hear that it is down.
+      if (wasUp) this.#events.lost(reason)
     }
+  }
+
+  /** A connection of our own to `owner` (not connected yet), with every way its subscription can end wired. */
+  #open(owner: Redis): Subscription {
+    const node = `${owner.options.host}:${owner.options.port}`
+    const connection = owner.duplicate({
+      lazyConnect: true,
+      // Reconnecting to the same node is wrong after a failover: the loop finds the owner again instead.
+      retryStrategy: () => null,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
+      enableOfflineQueue: false,
+      readOnly: false,
+    })
+    let end!: (reason: string) => void
+    const ended = new Promise<string>((resolve) => {
+      end = resolve
+    })
+    connection.on('error', (error: Error) => {
+      this.#logger.debug?.(`[loadcache] [bus] connection error: ${error.message}`)
+      // ioredis has no event for the SUNSUBSCRIBE Redis pushes when the slot migrates away: it reports the
+      // reply it did not expect as an error. (The PING check in `ping` catches it too, a little later.)
+      if (error.message.includes('sunsubscribe')) end('Redis ended the subscription (the slot moved)')
+    })
+    connection.once('close', () => end(`connection to ${node} closed`))
+    // ioredis swallows a MOVED answer to SSUBSCRIBE (its promise never settles) and emits this instead.
+    connection.on('moved', () => end(`slot ${this.#slot} moved away from ${node}`))
+    for (const event of ['smessage', 'message']) {
+      connection.on(event, (from: string, message: string) => {
+        if (from === this.#channel) this.#events.message(message)
+      })
+    }
+    const subscription = { connection, node, ended, end }
+    this.#current = subscription
+    return subscription
   }
 
   #shardingUnsupported(error: unknown): void {
@@ -232,15 +249,14 @@ function isUnknownCommand(error: unknown): boolean {
  * subscription ended first, or `timeoutMs` passed. Rejects when the command does.
  */
 function untilFirst(
-  command: Promise<undefined>,
+  command: Promise<unknown>,
   ended: Promise<string>,
   timeoutMs: number,
-  timeoutReason: string,
 ): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(timeoutReason), timeoutMs)
+    timer = setTimeout(() => resolve(`no answer in ${timeoutMs} ms`), timeoutMs)
     timer.unref()
   })
-  return Promise.race([command, ended, timedOut]).finally(() => clearTimeout(timer))
+  return Promise.race([command.then(() => undefined), ended, timedOut]).finally(() => clearTimeout(timer))
 }
