@@ -73,11 +73,20 @@ export async function tapBus(target: RedisServer | RedisCluster, namespace: stri
   }
 }
 
-/** The port of the master that owns a key's slot, as the cluster itself says (asking a live node). */
+/**
+ * The port of the master that owns a key's slot, as the cluster itself says: asks each node in turn, so a
+ * node the test killed or froze (SIGSTOP: it accepts connections and never answers) is skipped.
+ */
 export async function slotOwnerPort(cluster: RedisCluster, key: string): Promise<number> {
   let lastError: unknown
   for (const port of cluster.ports) {
-    const node = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const node = new Redis({
+      host: '127.0.0.1',
+      port,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      commandTimeout: 2000,
+    })
     node.on('error', () => {})
     try {
       const slot = Number(await node.cluster('KEYSLOT', key))
@@ -86,7 +95,7 @@ export async function slotOwnerPort(cluster: RedisCluster, key: string): Promise
       if (range !== undefined) return range[2][1]
       lastError = new Error(`node ${port}: no master owns slot ${slot}`)
     } catch (error) {
-      lastError = error // a node the test killed: ask the next one
+      lastError = error // a node the test killed or froze: ask the next one
     } finally {
       node.disconnect()
     }

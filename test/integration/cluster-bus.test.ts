@@ -56,6 +56,12 @@ describe('the bus on a Redis Cluster (sharded pub/sub)', () => {
     }
   })
 
+  it('connects the bus of a Cluster client made with lazyConnect', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const cache = await makeCache({ redis: cluster.client({ lazyConnect: true }) })
+    expect(cache.stats().redis.busConnected).toBe(true)
+  })
+
   it('follows the channel when its slot migrates to another master, and hears invalidations there', async () => {
     const makeCache = cacheFactory('redis', cluster)
     const source = new TestSource(3)
@@ -84,6 +90,33 @@ describe('the bus on a Redis Cluster (sharded pub/sub)', () => {
       await a.loaders({ user }).user.load('1')
       expect(a.stats().loaders.user!.l1Hits).toBe(before + 1)
     }, 5000)
+  }, 60_000)
+
+  it('gives up on a frozen master owning the channel, and follows its replica once it is promoted', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const a = await makeCache()
+    const b = await makeCache()
+    const statesOfA = busStates(a)
+    const channel = `${makeCache.namespace}:bus`
+    const frozen = await slotOwnerPort(cluster, channel)
+    const node = cluster.nodes[cluster.ports.indexOf(frozen)]!
+    // A frozen node keeps its sockets open: only the unanswered PINGs tell the bus to look elsewhere.
+    node.kill('SIGSTOP')
+    try {
+      await waitFor(
+        () => statesOfA.includes('down') && statesOfA.at(-1) === 'up',
+        'the bus of a, down then up',
+        30_000,
+      )
+      const promoted = await slotOwnerPort(cluster, channel)
+      expect(promoted).not.toBe(frozen)
+      await eventually(async () => expect(await shardSubscribers(promoted, channel)).toBe(2), 20_000)
+      await busDelivered(b, a)
+      await busDelivered(a, b)
+    } finally {
+      // It wakes up as a replica of the promoted one: the cluster keeps a replica per master.
+      node.kill('SIGCONT')
+    }
   }, 60_000)
 
   it('reaches every process after a failover of the master owning the channel, and uses L1 again', async () => {
