@@ -7,8 +7,7 @@ import type { BusChannel, BusChannelEvents } from './bus-channel.js'
  * client, which ioredis reconnects and resubscribes. Messages are published by the Redis scripts themselves,
  * in the same round trip as the write or invalidation they announce; `publish` is the client's PUBLISH.
  *
- * Sharded pub/sub would gain nothing here (one node) and the scripts could not use it: a script may
- * PUBLISH, but SPUBLISH to a channel outside the script's slot is refused.
+ * Sharded pub/sub would gain nothing here: with one node, a classic PUBLISH is relayed nowhere.
  */
 export class StandaloneChannel implements BusChannel {
   readonly #client: Redis
