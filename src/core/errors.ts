@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   E_REDIS_REPLY: 'unexpected Redis reply',
   /** `loadcache inspect` could not reach the Redis server it was pointed at. */
   E_REDIS_UNREACHABLE: 'Redis unreachable',
+  /**
+   * The bus found no reachable node owning its channel's slot on a Redis Cluster (during a failover or a
+   * migration, or while the cluster is unreachable). The bus retries with backoff; L1 is bypassed meanwhile.
+   */
+  E_CLUSTER_TOPOLOGY: 'Redis Cluster slot owner unavailable',
 } as const
 
 export type LoadCacheErrorCode = keyof typeof ERROR_CODES

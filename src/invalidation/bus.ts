@@ -1,5 +1,9 @@
+import type { Cluster } from 'ioredis'
 import type { Logger } from '../core/logger.js'
 import type { RedisClient } from '../redis/scripts.js'
+import type { BusChannel, BusChannelEvents } from './bus-channel.js'
+import { ClusterChannel } from './cluster-channel.js'
+import { StandaloneChannel } from './standalone-channel.js'
 
 export interface BusHandlers {
   /** Another process invalidated these entry keys and (encoded) tags. */
@@ -28,9 +32,21 @@ export interface BusOptions {
 const MAX_PINGS_IN_FLIGHT = 4
 
 /**
+ * A PING unanswered this long (at least; see `#unansweredLimitMs`) means the node is frozen or cut off:
+ * the channel is asked to give up on the connection (on a Cluster it then finds the slot's owner again,
+ * which after a failover is another node; a partitioned node's socket may stay open for minutes).
+ */
+const MIN_UNANSWERED_MS = 1000
+
+/**
  * The invalidation bus: one Redis pub/sub subscription per cache on `<ns>:bus`. It carries keys and tags,
  * never values. Messages are published by the Redis scripts themselves where they can (in the same round
  * trip as the write or invalidation they announce), else by the client right after.
+ *
+ * Topology (see the two `BusChannel`s): on a standalone Redis, classic pub/sub on a duplicate of the client.
+ * On a Redis Cluster, sharded pub/sub (Redis 7+): the bus subscribes with SSUBSCRIBE on its own connection
+ * to the master that owns the channel's slot, and publishes with SPUBLISH, so messages stay within that
+ * shard instead of being relayed to every node; classic pub/sub on that node when the cluster is older.
  *
  * The L1 lease. A socket that looks connected proves nothing: a frozen Redis or a partition leaves it open
  * while invalidations go unheard. So the bus sends a PING on its subscribed connection every
@@ -46,36 +62,33 @@ const MAX_PINGS_IN_FLIGHT = 4
  *   evicted locally and skips its own message.
  */
 export class Bus {
-  readonly #client: RedisClient
-  readonly #subscriber: RedisClient
+  readonly #channel: BusChannel
   readonly #o: BusOptions
   #connected = false
   #closed = false
   /** performance.now() when the latest answered PING (or the subscription) was sent. */
   #confirmedAt = Number.NEGATIVE_INFINITY
-  #pingsInFlight = 0
+  /** Lease PINGs not answered yet, oldest first (Redis answers in order). */
+  #pings: { readonly sentAt: number }[] = []
+  /** Bumped when the subscription goes up or down: answers to an earlier subscription's PINGs are ignored. */
+  #epoch = 0
   readonly #timer: NodeJS.Timeout
 
   constructor(client: RedisClient, options: BusOptions) {
-    this.#client = client
     this.#o = options
-    // A subscribed connection cannot run other commands, so the bus has its own.
-    this.#subscriber = client.duplicate()
-    this.#subscriber.on('error', (error: Error) => {
-      this.#o.logger.debug?.(`[loadcache] [bus] connection error: ${error.message}`)
-    })
-    this.#subscriber.on('ready', () => this.#subscribe())
-    for (const event of ['close', 'end', 'reconnecting']) {
-      this.#subscriber.on(event, () => this.#setConnected(false))
+    const events: BusChannelEvents = {
+      subscribed: (sentAt) => {
+        this.#confirmedAt = Math.max(this.#confirmedAt, sentAt)
+        this.#setConnected(true)
+      },
+      lost: (reason) => this.#setConnected(false, reason),
+      message: (message) => this.#receive(message),
     }
-    this.#subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#o.channel) this.#receive(message)
-    })
+    this.#channel = isCluster(client)
+      ? new ClusterChannel(client, options.channel, events, options.logger)
+      : new StandaloneChannel(client, options.channel, events, options.logger)
     this.#timer = setInterval(() => this.#renewLease(), Math.max(25, Math.floor(options.maxStalenessMs / 4)))
     this.#timer.unref()
-    // Subscribing now also connects a client made with `lazyConnect` (its duplicate is lazy too, and would
-    // otherwise never connect); on a client that is still connecting, ioredis queues it.
-    this.#subscribe()
   }
 
   /** True while the subscription is confirmed live. */
@@ -88,59 +101,66 @@ export class Bus {
     return this.#connected && now - this.#confirmedAt < this.#o.maxStalenessMs
   }
 
-  /** Publishes a message on the bus channel from the client (Redis Cluster: scripts cannot). */
+  /**
+   * Publishes a message on the bus channel from the client (Redis Cluster: scripts cannot): SPUBLISH on a
+   * Cluster with sharded pub/sub, else PUBLISH. Rejects as the Redis command does.
+   */
   publish(message: string): Promise<unknown> {
-    return this.#client.publish(this.#o.channel, message)
+    return this.#channel.publish(message)
   }
 
+  /** Stops renewing the lease and closes the bus's own connection; the client passed in stays open. */
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#timer)
     this.#setConnected(false)
-    try {
-      await this.#subscriber.quit()
-    } catch {
-      this.#subscriber.disconnect()
-    }
-  }
-
-  #subscribe(): void {
-    if (this.#closed) return
-    const sentAt = performance.now()
-    this.#subscriber.subscribe(this.#o.channel).then(
-      () => {
-        this.#confirmedAt = Math.max(this.#confirmedAt, sentAt)
-        this.#setConnected(true)
-      },
-      (error: Error) => this.#o.logger.warn(`[loadcache] [bus] subscribe failed: ${error.message}`),
-    )
+    await this.#channel.close()
   }
 
   #renewLease(): void {
-    if (!this.#connected || this.#closed || this.#pingsInFlight >= MAX_PINGS_IN_FLIGHT) return
-    const sentAt = performance.now()
-    this.#pingsInFlight++
-    this.#subscriber.ping().then(
-      () => {
-        this.#pingsInFlight--
-        this.#confirmedAt = Math.max(this.#confirmedAt, sentAt)
-      },
-      () => {
-        this.#pingsInFlight--
-      },
-    )
+    if (!this.#connected || this.#closed) return
+    const now = performance.now()
+    const oldest = this.#pings[0]
+    if (oldest !== undefined && now - oldest.sentAt > this.#unansweredLimitMs()) {
+      // The verdict waits one setImmediate (after the poll phase): after the event loop was blocked, the
+      // answer may be waiting in the socket, and a busy process must not drop a healthy connection.
+      const epoch = this.#epoch
+      setImmediate(() => {
+        if (epoch !== this.#epoch || this.#pings[0] !== oldest) return
+        this.#channel.resubscribe(
+          `no answer to a PING for ${Math.round(performance.now() - oldest.sentAt)} ms`,
+        )
+      })
+    }
+    if (this.#pings.length >= MAX_PINGS_IN_FLIGHT) return
+    const ping = { sentAt: now }
+    const epoch = this.#epoch
+    this.#pings.push(ping)
+    const settle = (subscribed: boolean) => {
+      if (epoch !== this.#epoch) return
+      this.#pings.splice(this.#pings.indexOf(ping), 1)
+      if (subscribed) this.#confirmedAt = Math.max(this.#confirmedAt, ping.sentAt)
+    }
+    this.#channel.ping().then(settle, () => settle(false))
   }
 
-  #setConnected(connected: boolean): void {
+  #unansweredLimitMs(): number {
+    return Math.max(MIN_UNANSWERED_MS, 2 * this.#o.maxStalenessMs)
+  }
+
+  #setConnected(connected: boolean, reason?: string): void {
     if (this.#connected === connected || (connected && this.#closed)) return
     this.#connected = connected
+    this.#epoch++
+    this.#pings = []
     if (connected) {
       this.#o.logger.info?.('[loadcache] [bus] subscribed; L1 is in use')
       this.#o.handlers.onUp()
     } else {
-      this.#pingsInFlight = 0
       if (!this.#closed)
-        this.#o.logger.warn('[loadcache] [bus] disconnected; L1 is flushed and bypassed until it is back')
+        this.#o.logger.warn(
+          `[loadcache] [bus] disconnected${reason ? ` (${reason})` : ''}; L1 is flushed and bypassed until it is back`,
+        )
       this.#o.handlers.onDown()
     }
   }
@@ -163,4 +183,8 @@ export class Bus {
     if (keys.length > 0) this.#o.handlers.onFillNotice(keys)
     if (head.slice(2) !== this.#o.instanceId) this.#o.handlers.onInvalidate(keys, tags)
   }
+}
+
+function isCluster(client: RedisClient): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true
 }

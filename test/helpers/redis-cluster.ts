@@ -17,8 +17,12 @@ export interface RedisCluster {
   dispose(): Promise<void>
 }
 
+/**
+ * Starts `masters` masters with `replicas` replicas each. `serverArgs` go to every redis-server (e.g.
+ * `['--rename-command', 'SSUBSCRIBE', '']` to play an older Redis).
+ */
 export async function startRedisCluster(
-  options: { masters?: number; replicas?: number } = {},
+  options: { masters?: number; replicas?: number; serverArgs?: readonly string[] } = {},
 ): Promise<RedisCluster> {
   const masters = options.masters ?? 3
   const replicas = options.replicas ?? 0
@@ -30,7 +34,9 @@ export async function startRedisCluster(
     if (!ports.includes(port) && !ports.includes(port + 10_000) && !ports.includes(port - 10_000))
       ports.push(port)
   }
-  const nodes = await Promise.all(ports.map((port) => launchNode(port, join(dir, String(port)))))
+  const nodes = await Promise.all(
+    ports.map((port) => launchNode(port, join(dir, String(port)), options.serverArgs ?? [])),
+  )
   await run('redis-cli', [
     '--cluster',
     'create',
@@ -111,7 +117,7 @@ function canListen(port: number): Promise<boolean> {
   })
 }
 
-async function launchNode(port: number, dir: string): Promise<ChildProcess> {
+async function launchNode(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
   const { mkdirSync } = await import('node:fs')
   mkdirSync(dir, { recursive: true })
   const child = spawn(
@@ -136,6 +142,7 @@ async function launchNode(port: number, dir: string): Promise<ChildProcess> {
       'no',
       '--dir',
       dir,
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )

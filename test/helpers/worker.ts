@@ -6,12 +6,13 @@
  * write by one process is what the others' fetches read.
  *
  * env: REDIS_PORT (or REDIS_CLUSTER_PORTS, comma-separated, for a Redis Cluster), NAMESPACE, DB_FILE,
- * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default: the library's)
+ * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default: the library's),
+ * FETCH_GATE (`1`: every fetch waits for an `openGate` command, so a test can hold locks as long as it needs)
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { Cluster, Redis } from 'ioredis'
-import { createCache, defineLoader, type WriteTicket } from '../../src/index.js'
+import { createCache, defineLoader, type EvictEvent, type WriteTicket } from '../../src/index.js'
 
 interface Row {
   id: string
@@ -39,6 +40,31 @@ const cache = createCache({
 
 const fetchCalls: string[][] = []
 
+// FETCH_GATE: fetches wait here until the test sends `openGate`.
+let openGate: () => void = () => {}
+const gate =
+  env.FETCH_GATE === '1'
+    ? new Promise<void>((resolve) => {
+        openGate = resolve
+      })
+    : undefined
+
+/** What this process heard on the bus from other processes, since the last `recordEvictions`. */
+const remote = { ids: new Set<string>(), tags: new Set<string>() }
+cache.on('evict', (event) => {
+  if (event.source !== 'remote') return
+  for (const key of event.keys) remote.ids.add(idOfKey(key))
+  for (const tag of event.tags) remote.tags.add(tag)
+})
+
+/** The id of an `item` entry key (`<ns>:{item:<id>}`; the tests' ids need no escaping). */
+function idOfKey(key: string): string {
+  return key.slice(key.indexOf('{item:') + 6, key.lastIndexOf('}'))
+}
+
+/** Every state the bus went through, in order (`up` first, once subscribed). */
+const busStates: string[] = []
+
 function readVersions(): Record<string, number> {
   try {
     return JSON.parse(readFileSync(env.DB_FILE!, 'utf8')) as Record<string, number>
@@ -52,6 +78,7 @@ const item = defineLoader({
   fetch: async (ids: readonly string[]): Promise<Row[]> => {
     fetchCalls.push([...ids])
     send({ event: 'fetch', ids })
+    await gate
     if (fetchDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fetchDelayMs))
     const versions = readVersions()
     return ids.map((id) => ({ id, version: versions[id] ?? 0 }))
@@ -69,6 +96,10 @@ type Command =
   | { op: 'ticket'; name: string }
   | { op: 'write'; id: string; version: number }
   | { op: 'prime'; ids: string[]; ticket?: string }
+  | { op: 'openGate' }
+  | { op: 'recordEvictions' }
+  | { op: 'awaitEvictions'; ids?: string[]; tags?: string[] }
+  | { op: 'awaitBus'; ups: number }
   | { op: 'exit' }
 
 /** Write tickets taken by `ticket`, by the name the test gave them. */
@@ -131,6 +162,46 @@ async function handle(command: Command): Promise<object> {
       const rows = command.ids.map((id) => [id, { id, version: versions[id] ?? 0 }] as const)
       return cache.prime(item, rows, { since })
     }
+    case 'openGate':
+      openGate()
+      return {}
+    case 'recordEvictions':
+      remote.ids.clear()
+      remote.tags.clear()
+      return {}
+    case 'awaitEvictions': {
+      // Resolves once other processes' invalidations heard since `recordEvictions` cover every id and tag.
+      const missing = {
+        ids: new Set((command.ids ?? []).filter((id) => !remote.ids.has(id))),
+        tags: new Set((command.tags ?? []).filter((tag) => !remote.tags.has(tag))),
+      }
+      if (missing.ids.size + missing.tags.size > 0) {
+        await new Promise<void>((resolve) => {
+          const listener = (event: EvictEvent) => {
+            if (event.source !== 'remote') return
+            for (const key of event.keys) missing.ids.delete(idOfKey(key))
+            for (const tag of event.tags) missing.tags.delete(tag)
+            if (missing.ids.size + missing.tags.size > 0) return
+            cache.off('evict', listener)
+            resolve()
+          }
+          cache.on('evict', listener)
+        })
+      }
+      return { ids: remote.ids.size, tags: remote.tags.size }
+    }
+    case 'awaitBus':
+      // Resolves once the bus has come up `ups` times (1: the first subscription).
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (busStates.filter((state) => state === 'up').length < command.ups) return
+          cache.off('bus', check)
+          resolve()
+        }
+        cache.on('bus', check)
+        check()
+      })
+      return { states: busStates }
     case 'exit':
       await cache.close()
       redis.disconnect()
@@ -140,6 +211,7 @@ async function handle(command: Command): Promise<object> {
 }
 
 cache.on('bus', (state) => {
+  busStates.push(state)
   if (state === 'up') send({ event: 'ready' })
 })
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { uniqueNamespace } from '../helpers/cache.js'
 import { startWorker } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { describeBusAtScale } from './bus-scale.js'
 
 let server: RedisServer
 beforeAll(async () => {
@@ -13,6 +14,8 @@ beforeAll(async () => {
 afterAll(() => server.dispose())
 
 const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+
+describeBusAtScale('standalone Redis', () => server)
 
 function database(versions: Record<string, number> = {}): {
   file: string
