@@ -446,6 +446,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     return this.#writeThrough.ticket()
   }
 
+  /** Whether this object was the value of a prime of this cache (see WriteThrough#primed). */
+  wasPrimed(value: unknown): boolean {
+    return this.#writeThrough.primed(value)
+  }
+
   /** Whether this cache issued the ticket (a ticket of another cache reads another clock). */
   issuedTicket(ticket: unknown): ticket is WriteTicket {
     return this.#writeThrough.issued(ticket)
@@ -464,6 +469,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #reportEviction(source: 'local' | 'remote', keys: readonly string[], encodedTags: readonly string[]): void {
     if (this.listenerCount('evict') === 0) return
     this.#emitSafely('evict', { source, keys, tags: encodedTags.map(decodeSegment) })
+  }
+
+  /** The loader definitions this cache knows whose `entity` is this type (for priming what a mutation returned). */
+  loadersOfEntity(type: string): LoaderDefinition<CacheId, unknown>[] {
+    return [...this.#runtimesByName.values()].filter((rt) => rt.def.entity === type).map((rt) => rt.def)
   }
 
   /** Whether a loader (or cached field, procedure) of this name was used or registered in this cache. */

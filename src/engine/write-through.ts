@@ -63,6 +63,8 @@ interface Planned {
 export class WriteThrough {
   readonly #parts: WriteThroughParts
   readonly #issued = new WeakSet<object>()
+  /** The values primes stored or evicted for (objects only): see `primed`. */
+  readonly #primedValues = new WeakSet<object>()
 
   constructor(parts: WriteThroughParts) {
     this.#parts = parts
@@ -83,6 +85,15 @@ export class WriteThrough {
     const ticket = Object.freeze({ clock, seq }) as WriteTicket
     this.#issued.add(ticket)
     return ticket
+  }
+
+  /**
+   * Whether this very object was the value of a prime. A mutation that primed what it returns must not
+   * then evict it again by its entity tag (the GraphQL directives' and tRPC's automatic eviction): the prime
+   * already evicted everything derived from it, and that eviction would discard the primed value too.
+   */
+  primed(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && this.#primedValues.has(value)
   }
 
   issued(ticket: unknown): ticket is WriteTicket {
@@ -110,6 +121,8 @@ export class WriteThrough {
       const made = runnerEntry(parts.runner, rt, id, value, clock, now, encodeTags([own]))
       return { id, normalizedId, key, made, bump }
     })
+    for (const [, value] of entries)
+      if (typeof value === 'object' && value !== null) this.#primedValues.add(value)
     const keys = plans.map((plan) => plan.key)
     const bumped = [...new Set(plans.flatMap((plan) => plan.bump))]
     // Raced locally: an invalidation this process saw (its own included) after the ticket.

@@ -20,12 +20,14 @@ import {
 } from 'graphql'
 import type { LoadCache } from '../cache/create-cache.js'
 import { engineOf } from '../cache/create-cache.js'
+import { describeValue } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
 import { plainObject, rejectUnknownOptions } from '../core/validate.js'
 import { isAsyncIterable } from '../core/values.js'
+import type { LoaderDefinition } from '../loader/define-loader.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
 import { type ApolloCacheControlOptions, apolloHints } from './apollo-cache-control.js'
@@ -93,7 +95,7 @@ export function loadCacheDirectiveTypeDefs(options: LoadCacheDirectivesOptions =
   const { cached, invalidates, scope } = names(options)
   return `enum ${scope} { PUBLIC PRIVATE }
 directive @${cached}(ttl: Int, tags: [String!] = [], scope: ${scope}) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
-directive @${invalidates}(tags: [String!] = [], types: [String!]) on FIELD_DEFINITION
+directive @${invalidates}(tags: [String!] = [], types: [String!], prime: Boolean = false) on FIELD_DEFINITION
 `
 }
 
@@ -262,7 +264,12 @@ function directiveInvalidations(
   return (coordinate, field) => {
     const args = getDirective(schema, field, invalidates)?.[0]
     return args
-      ? { tags: args.tags ?? [], types: args.types, where: `@${invalidates} on ${coordinate}` }
+      ? {
+          tags: args.tags ?? [],
+          types: args.types,
+          prime: args.prime,
+          where: `@${invalidates} on ${coordinate}`,
+        }
       : undefined
   }
 }
@@ -367,7 +374,9 @@ function wrapField(
       invalidation?.types === undefined || invalidation.types === null
         ? undefined
         : listedTypes(schema, where, invalidation.types)
-    resolve = evictingResolver(build, resolve, declared, types, field)
+    const primed =
+      invalidation?.prime === undefined ? undefined : primedLoader(build, where, invalidation.prime, field)
+    resolve = evictingResolver(build, resolve, declared, types, field, primed)
   } else if (operationType === undefined) {
     resolve = trackingResolver(identity, resolve)
   }
@@ -557,15 +566,58 @@ function cachedResolver(
   }
 }
 
+/**
+ * The loader `@invalidates(prime: true)` writes what the mutation returned through: the one loader of the
+ * cache whose `entity` is the field's return type.
+ *
+ * @throws LoadCacheSchemaError naming the field when `prime` is not a boolean, the field does not return an
+ *   object type with an identity (or a list of one), there is no cache, or not exactly one loader of it has
+ *   that entity.
+ */
+function primedLoader(
+  build: BuildContext,
+  where: string,
+  prime: unknown,
+  field: GraphQLField<unknown, unknown>,
+): { loader: LoaderDefinition<CacheId, unknown>; type: GraphQLObjectType } | undefined {
+  if (typeof prime !== 'boolean') {
+    throw new LoadCacheSchemaError(`${where}: prime must be true or false, got ${describeValue(prime)}`)
+  }
+  if (!prime) return undefined
+  const type = getNamedType(field.type)
+  if (!isObjectType(type) || !build.hasIdentity(type)) {
+    throw new LoadCacheSchemaError(
+      `${where}: prime stores what the mutation returns as a loader's value, so the field must return an object type with an id (or a list of one), not ${String(field.type)}`,
+    )
+  }
+  if (build.cache === undefined) {
+    throw new LoadCacheSchemaError(
+      `${where}: prime needs the cache: pass loadCacheDirectives({ cache }) (useLoadCache does it for you)`,
+    )
+  }
+  const loaders = engineOf(build.cache).loadersOfEntity(type.name)
+  if (loaders.length !== 1) {
+    throw new LoadCacheSchemaError(
+      loaders.length === 0
+        ? `${where}: prime needs a loader with entity: '${type.name}' known to the cache before the schema is built: pass it to useLoadCache({ loaders }), or call cache.loaders({ ... }) with it at startup`
+        : `${where}: prime needs one loader with entity: '${type.name}', and the cache has ${loaders.length} (${loaders.map((loader) => loader.name).join(', ')})`,
+    )
+  }
+  return { loader: loaders[0]!, type }
+}
+
 function evictingResolver(
   build: BuildContext,
   inner: GraphQLFieldResolver<unknown, unknown>,
   declared: readonly TagTemplate[],
   types: readonly string[] | undefined,
   field: GraphQLField<unknown, unknown>,
+  primed: { loader: LoaderDefinition<CacheId, unknown>; type: GraphQLObjectType } | undefined,
 ): GraphQLFieldResolver<unknown, unknown> {
   const { schema, identity } = build
   return async (parent, args, ctx, info) => {
+    // Priming: the ticket is taken before the mutation writes (see LoadCache.prime).
+    const ticket = primed === undefined ? undefined : await requestStateOf(ctx)?.cache.writeTicket()
     // A throw skips the eviction below: a failed mutation evicts nothing.
     const result = await inner(parent, args, ctx, info)
     const state = requestStateOf(ctx)
@@ -577,6 +629,23 @@ function evictingResolver(
     const tracker = trackerOf(state, info)
     const walked = await collectValueTags(schema, result, field.type, identity, ctx, info)
     const tags = walked.tags
+    if (primed !== undefined) {
+      // What the mutation returned becomes the loader's value.
+      const entries = returnedEntities(result, primed.type, identity)
+      if (entries.length > 0) await state.prime(primed.loader, entries, ticket)
+    }
+    // A returned entity that was primed (here, or by the resolver itself with cache.prime) had its entity
+    // tag evicted by the prime; evicting it again would discard the primed value.
+    const returnedType = getNamedType(field.type)
+    if (isObjectType(returnedType)) {
+      const engine = engineOf(state.cache)
+      for (const [id, value] of returnedEntities(result, returnedType, identity)) {
+        if (!engine.wasPrimed(value)) continue
+        const tag = entityTag(returnedType.name, id)
+        tags.delete(tag)
+        tracker.evicted.add(tag)
+      }
+    }
     // A created entity must show in every cached list of its type: evict the `Type` tag of what the
     // mutation returned (or of the types @invalidates names).
     const returned = types ?? (await returnedTypes(build, result, field.type, ctx, info))
@@ -589,6 +658,22 @@ function evictingResolver(
     if (fresh.length > 0) await state.invalidateTags(fresh)
     return result
   }
+}
+
+/** The `[id, value]` of each object a field returned directly (or in a list), for priming. */
+function returnedEntities(
+  result: unknown,
+  type: GraphQLObjectType,
+  identity: IdentityResolver,
+): [CacheId, unknown][] {
+  const values = Array.isArray(result) ? result : [result]
+  const entries: [CacheId, unknown][] = []
+  for (const value of values) {
+    if (value === null || typeof value !== 'object') continue
+    const id = identity(type.name, value as Record<string, unknown>)
+    if (id !== null && id !== undefined) entries.push([id, value])
+  }
+  return entries
 }
 
 /**

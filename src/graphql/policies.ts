@@ -19,6 +19,11 @@ export interface InvalidatesPolicy {
   readonly tags?: readonly string[]
   /** Types whose lists to evict, instead of those of the entities the mutation returned. */
   readonly types?: readonly string[]
+  /**
+   * Write-through: store what the mutation returned as the new value of the loader whose `entity` is the
+   * return type (see `@invalidates(prime: true)`). Default false.
+   */
+  readonly prime?: boolean
 }
 
 /** A code-first policy: `@cached` for a query field or a type, `invalidates` for a mutation field. */
@@ -36,12 +41,13 @@ export type LoadCachePolicies = Readonly<Record<string, LoadCachePolicy>>
 export interface InvalidationHint {
   readonly tags: unknown
   readonly types: unknown
+  readonly prime: unknown
   readonly where: string
 }
 
 const CACHED_KEYS = ['ttl', 'scope', 'tags']
 const FIELD_KEYS = [...CACHED_KEYS, 'invalidates']
-const INVALIDATES_KEYS = ['tags', 'types']
+const INVALIDATES_KEYS = ['tags', 'types', 'prime']
 
 /**
  * Reads code-first policies as a source of cache hints (so every inheritance rule of `fieldPolicy` applies
@@ -132,6 +138,7 @@ export function policySources(
       return {
         tags: invalidates.tags ?? [],
         types: invalidates.types,
+        prime: invalidates.prime,
         where: `policy for ${coordinate}: invalidates`,
       }
     },

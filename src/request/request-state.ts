@@ -1,8 +1,15 @@
 import DataLoader from 'dataloader'
-import { bindLoaders, engineOf, type LoadCache } from '../cache/create-cache.js'
+import {
+  bindLoaders,
+  engineOf,
+  type LoadCache,
+  type PrimeOutcome,
+  type WriteTicket,
+} from '../cache/create-cache.js'
 import type { CacheEntry } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, encodeSegment, keyTag } from '../core/keys.js'
+import { entityTag } from '../core/tags.js'
 import type { CacheEngine } from '../engine/engine.js'
 import { NOT_SHARED } from '../engine/flight.js'
 import type { BatchSource } from '../engine/runtime.js'
@@ -238,6 +245,24 @@ export class RequestCacheState {
     this.#forget()
     await this.cache.invalidateTags(tags)
     this.#forget()
+  }
+
+  /**
+   * Write-through (see `LoadCache.prime`), then, as after any eviction, drops this request's field batches
+   * and clears its loaders: what the request reads next comes from the cache, which now holds the new values.
+   */
+  async prime(
+    definition: LoaderDefinition<CacheId, unknown>,
+    entries: readonly (readonly [CacheId, unknown])[],
+    since: WriteTicket | undefined,
+  ): Promise<PrimeOutcome> {
+    if (definition.entity !== undefined) {
+      for (const [id] of entries) this.evictedTags.push(entityTag(definition.entity, id))
+    }
+    this.#forget()
+    const outcome = await this.cache.prime(definition, entries, { since })
+    this.#forget()
+    return outcome
   }
 
   /** Evicts the entries of these keys of a plan (a value this request stored that proved wrong). */

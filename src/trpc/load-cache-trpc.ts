@@ -62,6 +62,14 @@ export interface InvalidatesOptions<TInput = unknown, TOutput = unknown> {
    * update that cannot change which entities a list holds.
    */
   lists?: boolean
+  /**
+   * Write-through: a loader whose `entity` is the result's type. What the mutation returns (an object with
+   * an `id`, or an array of them) is stored as that loader's value for its id, so the next read of it costs
+   * no fetch in any process; the ticket is taken before the mutation runs (see `LoadCache.prime`). Implies
+   * `entity` (the loader's). The result must be exactly what the loader's `fetch` returns for that id.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any loader definition; its value type is the procedure's output.
+  prime?: LoaderDefinition<any, any>
 }
 
 /** The options of `createLoadCacheTRPC`. */
@@ -84,10 +92,12 @@ const CACHED_OPTIONS = Object.keys({
   entity: true,
   serializer: true,
 } satisfies Record<keyof CachedOptions, true>)
-const INVALIDATES_OPTIONS = Object.keys({ tags: true, entity: true, lists: true } satisfies Record<
-  keyof InvalidatesOptions,
-  true
->)
+const INVALIDATES_OPTIONS = Object.keys({
+  tags: true,
+  entity: true,
+  lists: true,
+  prime: true,
+} satisfies Record<keyof InvalidatesOptions, true>)
 
 /**
  * loadcache for tRPC v11: per-request loaders in the context, a `cached` middleware for queries, an
@@ -225,11 +235,36 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         plainObject('invalidates(options)', invalidatesOptions),
         INVALIDATES_OPTIONS,
       )
-      const { tags, entity } = invalidatesOptions
+      const { tags, prime } = invalidatesOptions
       const lists = invalidatesOptions.lists ?? true
-      if (entity !== undefined && (typeof entity !== 'string' || entity === '')) {
-        throw invalidOption('invalidates({ entity })', entity, 'a non-empty type name such as "User"')
+      if (
+        invalidatesOptions.entity !== undefined &&
+        (typeof invalidatesOptions.entity !== 'string' || invalidatesOptions.entity === '')
+      ) {
+        throw invalidOption(
+          'invalidates({ entity })',
+          invalidatesOptions.entity,
+          'a non-empty type name such as "User"',
+        )
       }
+      if (prime !== undefined) {
+        if (prime === null || typeof prime !== 'object' || typeof prime.entity !== 'string') {
+          throw invalidOption(
+            'invalidates({ prime })',
+            prime,
+            "a loader definition with an entity, e.g. defineLoader({ name: 'user', entity: 'User', … })",
+          )
+        }
+        if (invalidatesOptions.entity !== undefined && invalidatesOptions.entity !== prime.entity) {
+          throw invalidOption(
+            'invalidates({ entity })',
+            invalidatesOptions.entity,
+            `the entity of the prime loader "${prime.name}" ("${prime.entity}"), or left out`,
+          )
+        }
+        engineOf(cache).runtime(prime)
+      }
+      const entity = invalidatesOptions.entity ?? prime?.entity
       return t.middleware(async (opts: MiddlewareOptions) => {
         if (opts.type !== 'mutation') {
           warnOnce(
@@ -238,15 +273,35 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
           )
           return opts.next()
         }
+        const state = requestStateOf(opts.ctx)
+        // Priming: the ticket is taken before the mutation writes (see LoadCache.prime).
+        const ticket = prime === undefined ? undefined : await cache.writeTicket()
         const result = await opts.next()
         if (!result.ok) return result
-        const evict = [
+        let evict = [
           ...(tags?.({ input: opts.input as TInput, result: result.data as TOutput }) ?? []),
           ...resultTags(entity, result.data, false),
           ...(entity !== undefined && lists ? [typeTag(entity)] : []),
         ]
+        if (prime !== undefined) {
+          const entries = identified(result.data)
+          if (entries.length > 0) {
+            if (state) await state.prime(prime, entries, ticket)
+            else await cache.prime(prime, entries, { since: ticket })
+          }
+        }
+        // A returned entity that was primed (here, or by the procedure itself with cache.prime) had its
+        // entity tag evicted by the prime; evicting it again would discard the primed value.
+        if (entity !== undefined) {
+          const engine = engineOf(cache)
+          const primed = new Set(
+            identified(result.data)
+              .filter(([, value]) => engine.wasPrimed(value))
+              .map(([id]) => entityTag(entity, id)),
+          )
+          if (primed.size > 0) evict = evict.filter((tag) => !primed.has(tag))
+        }
         if (evict.length > 0) {
-          const state = requestStateOf(opts.ctx)
           if (state) await state.invalidateTags(evict)
           else await cache.invalidateTags(evict)
         }
@@ -276,6 +331,16 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
       return { headers: new Headers({ 'cache-control': value }) }
     },
   }
+}
+
+/** The `[id, value]` of a result with a string or number `id` (or of each such item of an array). */
+function identified(result: unknown): [CacheId, unknown][] {
+  const entries: [CacheId, unknown][] = []
+  for (const item of Array.isArray(result) ? result : [result]) {
+    const id = item !== null && typeof item === 'object' ? (item as { id?: unknown }).id : undefined
+    if (typeof id === 'string' || typeof id === 'number') entries.push([id, item])
+  }
+  return entries
 }
 
 /**
