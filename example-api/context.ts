@@ -1,6 +1,6 @@
 import type { LoadCache } from '../src/index.js'
 import type { Database } from './db/index.js'
-import type { ExampleLoaders } from './loaders.js'
+import type { ExampleLoaders, LoaderDefinitions } from './loaders.js'
 
 /**
  * What every resolver of the example API receives (the `contextType` of the generated resolver types).
@@ -13,6 +13,8 @@ export interface ExampleContext {
   cache: LoadCache
   /** This request's loaders. Fresh per request: they memoize what they loaded, for this viewer only. */
   loaders: ExampleLoaders
+  /** The loader definitions behind `loaders` (process-wide): writes prime the cache through them. */
+  definitions: LoaderDefinitions
   /** The signed-in user's id, or `null` for an anonymous request. */
   viewerId: string | null
 }

@@ -164,6 +164,7 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
       db,
       cache,
       loaders: cache.loaders(loaderDefinitions),
+      definitions: loaderDefinitions,
       viewerId: viewerFromRequest(request),
     }),
     plugins: [

@@ -1,7 +1,7 @@
 import type { LoadCache } from '../src/index.js'
 import type { CommentRow, Database, NewComment, NewPost, PostRow, UserPatch, UserRow } from './db/index.js'
-import type { ExampleLoaders } from './loaders.js'
-import { commentsOfPostTag, commentTag, POSTS_TAG, postsByAuthorTag, postTag, userTag } from './tags.js'
+import type { ExampleLoaders, LoaderDefinitions } from './loaders.js'
+import { commentsOfPostTag, commentTag, POSTS_TAG, postsByAuthorTag, postTag } from './tags.js'
 
 /**
  * What a write needs: the database, the shared cache, and the request's loaders. The GraphQL context
@@ -12,6 +12,7 @@ export interface WriteContext {
   readonly db: Database
   readonly cache: LoadCache
   readonly loaders: ExampleLoaders
+  readonly definitions: LoaderDefinitions
 }
 
 /*
@@ -39,12 +40,16 @@ export interface WriteContext {
  * @returns the updated row, or `null` (and nothing evicted) when no such user exists.
  */
 export async function updateUser(ctx: WriteContext, id: string, patch: UserPatch): Promise<UserRow | null> {
-  const { db, cache, loaders } = ctx
+  const { db, cache, loaders, definitions } = ctx
+  // Taken before the write: the prime below then never stores this row over a newer one that another
+  // request or instance commits (and evicts) between this point and the prime.
+  const ticket = await cache.writeTicket()
   const user = await db.updateUser(id, patch)
   if (user === null) return null
-  // `User:<id>` tags the user loader's entry (its `entity`) and the values derived from the user:
-  // `user(id)` and `me` in GraphQL, `user.byId` and `viewer.me` in tRPC. One round trip evicts them all.
-  await cache.invalidateTags([userTag(user.id)])
+  // Write-through, one round trip: the user loader's entry becomes the new row in Redis and in every
+  // instance's L1 (the next read of this user costs no SQL anywhere), and `User:<id>` is evicted: the
+  // values derived from the user, `user(id)` and `me` in GraphQL, `user.byId` and `viewer.me` in tRPC.
+  await cache.prime(definitions.user, [[user.id, user]], { since: ticket })
   loaders.user.clear(user.id).prime(user.id, user)
   return user
 }

@@ -59,7 +59,7 @@ export async function startExampleServer(
     plugins.push(useResponseCache({ session: () => null }) as Plugin<ExampleContext>)
   const yoga = createYoga<Record<string, unknown>, ExampleContext>({
     schema: createExampleSchema(),
-    context: () => ({ db, cache, loaders: plainLoaders(definitions), viewerId: null }),
+    context: () => ({ db, cache, loaders: plainLoaders(definitions), definitions, viewerId: null }),
     plugins,
     logging: false,
   })

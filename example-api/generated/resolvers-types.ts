@@ -259,6 +259,7 @@ export type CachedDirectiveResolver<
 > = DirectiveResolverFn<Result, Parent, ContextType, Args>
 
 export type InvalidatesDirectiveArgs = {
+  prime?: Maybe<Scalars['Boolean']['input']>
   tags?: Maybe<Array<Scalars['String']['input']>>
   types?: Maybe<Array<Scalars['String']['input']>>
 }

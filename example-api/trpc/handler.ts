@@ -45,7 +45,13 @@ export function createTrpcHandler(options: TrpcHandlerOptions): {
     maxBatchSize: limits.maxTrpcBatchSize,
     createContext: ({ req }): TrpcContext => {
       const viewerId = viewerFromAuthorization(req.headers.authorization)
-      return { ...lc.createContext({ viewer: viewerId }), db, cache, viewerId }
+      return {
+        ...lc.createContext({ viewer: viewerId }),
+        db,
+        cache,
+        definitions: loaderDefinitions,
+        viewerId,
+      }
     },
     responseMeta: lc.responseMeta,
     onError: ({ error, path }) => {

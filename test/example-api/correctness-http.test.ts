@@ -77,6 +77,22 @@ describe('the example API over HTTP, two servers on one Redis', () => {
     expect((await db.usersByIds(['7'])).get('7')?.email).toBe(y)
   })
 
+  it('primes updateUser: the next read of that user costs no SQL on A or B, and shows the new name', async () => {
+    const [a, b] = await pair()
+    const read = '{ user(id: "8") { name } }'
+    await a.post(read)
+    await b.post(read)
+    const name = unique('Grace')
+    await a.post(`mutation { updateUser(id: "8", input: {name: "${name}"}) { name } }`, '8')
+    await busDelivered(a.server.cache, b.server.cache)
+    // B first: it executes the query (no stored response yet) and finds the primed row in Redis.
+    const counts = await countQueries(db, async () => {
+      for (const instance of [b, a]) expect((await instance.post(read)).data).toEqual({ user: { name } })
+    })
+    expect(counts).toEqual({ users: 0, posts: 0, comments: 0 })
+    expect(b.server.cache.stats().loaders.user).toMatchObject({ l2Hits: 1, fetchCalls: 0 })
+  })
+
   it('shows the post of a comment added on A with its new commentCount on B', async () => {
     const [a, b] = await pair()
     const read = '{ post(id: "4003") { commentCount } }'
