@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 const require = createRequire(import.meta.url)
@@ -8,7 +9,16 @@ export default defineConfig({
     // graphql 16 ships CJS (main) and ESM (module) builds without an exports map. Node loads the CJS one
     // for dependencies (@graphql-tools, yoga); Vite would pick the ESM one for our files, and two copies of
     // graphql refuse each other's types ("from another module or realm"). Use the one Node uses.
-    alias: { graphql: require.resolve('graphql') },
+    alias: [
+      { find: /^graphql$/, replacement: require.resolve('graphql') },
+      // The example API imports the package by its name, as an app would; here that is the source (the same
+      // mapping as tsconfig.json's `paths`, which tsx follows when the example runs).
+      { find: /^loadcache$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      {
+        find: /^loadcache\/(.+)$/,
+        replacement: fileURLToPath(new URL('./src/$1/index.ts', import.meta.url)),
+      },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

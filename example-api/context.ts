@@ -1,4 +1,4 @@
-import type { LoadCache } from '../src/index.js'
+import type { LoadCache } from 'loadcache'
 import type { Database } from './db/index.js'
 import type { ExampleLoaders, LoaderDefinitions } from './loaders.js'
 

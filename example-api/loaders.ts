@@ -1,4 +1,4 @@
-import { defineLoader, type Loaders } from '../src/index.js'
+import { defineLoader, type Loaders } from 'loadcache'
 import type { CommentRow, Database, PostRow, UserRow } from './db/index.js'
 import { commentsOfPostTag, POSTS_TAG, postsByAuthorTag } from './tags.js'
 

@@ -12,7 +12,7 @@
  * SIGTERM or SIGINT stops gracefully: no new connections, the requests in flight finish (at most 10 s),
  * then the cache, Redis and the database are closed and the process exits 0. A second signal exits at once.
  */
-import type { Logger } from '../src/index.js'
+import type { Logger } from 'loadcache'
 import { createExampleServer } from './server.js'
 
 const logger: Logger = {

@@ -1,4 +1,4 @@
-import type { LoadCache } from '../src/index.js'
+import type { LoadCache } from 'loadcache'
 import type { CommentRow, Database, NewComment, NewPost, PostRow, UserPatch, UserRow } from './db/index.js'
 import type { ExampleLoaders, LoaderDefinitions } from './loaders.js'
 import { commentsOfPostTag, commentTag, POSTS_TAG, postsByAuthorTag, postTag } from './tags.js'

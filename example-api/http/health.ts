@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga'
-import type { LoadCache, Logger } from '../../src/index.js'
+import type { LoadCache, Logger } from 'loadcache'
 import type { Database, DriverKind } from '../db/index.js'
 
 /** The body of `GET /health`. */

@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga'
+import type { LoadCache } from 'loadcache'
+import { registerLoadCacheMetrics } from 'loadcache/prometheus'
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { LoadCache } from '../../src/index.js'
-import { registerLoadCacheMetrics } from '../../src/prometheus/index.js'
 import type { Database } from '../db/index.js'
 
 /** Where `/metrics` reads its numbers. */

@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http'
 import { createHTTPHandler } from '@trpc/server/adapters/standalone'
-import type { LoadCache, Logger } from '../../src/index.js'
+import type { LoadCache, Logger } from 'loadcache'
 import { viewerFromAuthorization } from '../context.js'
 import type { Database } from '../db/index.js'
 import type { RequestLimits } from '../http/limits.js'
