@@ -252,17 +252,9 @@ function connectRedis(url: string, logger: Logger): Redis {
  * what lets the server start while Redis is down.
  */
 async function waitForBus(cache: LoadCache, timeoutMs: number, logger: Logger): Promise<void> {
-  if (cache.stats().redis.busConnected) return
-  let onBus: ((state: 'up' | 'down') => void) | undefined
-  let timer: NodeJS.Timeout | undefined
-  const up = await new Promise<boolean>((resolve) => {
-    onBus = (state) => state === 'up' && resolve(true)
-    cache.on('bus', onBus)
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  clearTimeout(timer)
-  if (onBus) cache.off('bus', onBus)
-  if (!up) logger.warn(`[example-api] redis: bus not connected after ${timeoutMs} ms; starting without L1`)
+  if (!(await cache.ready(timeoutMs))) {
+    logger.warn(`[example-api] redis: bus not connected after ${timeoutMs} ms; starting without L1`)
+  }
 }
 
 function listen(

@@ -28,15 +28,7 @@ export class LoadCacheLayer implements Layer {
   async setup(): Promise<void> {
     if (this.#redis === undefined) return
     // L1 is used only while the bus is subscribed.
-    if (this.#cache.stats().redis.busConnected) return
-    await new Promise<void>((resolve) => {
-      const onBus = (state: 'up' | 'down') => {
-        if (state !== 'up') return
-        this.#cache.off('bus', onBus)
-        resolve()
-      }
-      this.#cache.on('bus', onBus)
-    })
+    if (!(await this.#cache.ready(10_000))) throw new Error('loadcache: the bus did not connect in 10 s')
   }
 
   loader(): RowLoader {

@@ -25,7 +25,7 @@ const redis = new Redis({ port: Number(process.env.REDIS_PORT ?? server!.port) }
 const memoryCache = createCache({ namespace: 'micro-m', memory: { max: 20_000 } })
 const redisCache = createCache({ namespace: 'micro-r', redis, memory: { max: 20_000 } })
 const item = defineLoader({ name: 'item', fetch: fetchRows, ttl: 3600 })
-while (!redisCache.stats().redis.busConnected) await new Promise((r) => setTimeout(r, 10))
+if (!(await redisCache.ready())) throw new Error('the bus did not connect')
 
 const map = new Map<string, Row | null>()
 const all: Record<string, () => { load(id: string): Promise<unknown> }> = {

@@ -87,6 +87,12 @@ export interface LoadCache {
   /** Subscribes to state changes: `breaker`, `bus`, `redisError`, `fetchError`. */
   on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): LoadCache
   off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): LoadCache
+  /**
+   * Resolves `true` once the cache may serve from L1: at once without Redis, else once its bus subscription
+   * is up (until then every read goes to Redis: correct, but slower). Resolves `false` after `timeoutMs`
+   * (default 5000) rather than waiting forever, so a server can start while Redis is down.
+   */
+  ready(timeoutMs?: number): Promise<boolean>
   /** Stops the bus connection and timers. The Redis client you passed in is left open. */
   close(): Promise<void>
 }
@@ -216,6 +222,28 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       await engine.invalidate([], types.map(typeTag))
     },
     stats: () => engine.stats(),
+    ready(timeoutMs = 5000) {
+      if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+        throw invalidArgument(
+          'ready(timeoutMs)',
+          `timeoutMs must be a number of milliseconds ≥ 0, got ${describeValue(timeoutMs)}`,
+        )
+      }
+      const stats = engine.stats()
+      if (!stats.redis.enabled || stats.redis.busConnected) return Promise.resolve(true)
+      return new Promise((resolve) => {
+        const onBus = (state: 'up' | 'down') => {
+          if (state === 'up') settle(true)
+        }
+        const timer = setTimeout(() => settle(false), timeoutMs)
+        const settle = (up: boolean) => {
+          clearTimeout(timer)
+          engine.off('bus', onBus)
+          resolve(up)
+        }
+        engine.on('bus', onBus)
+      })
+    },
     on(event, listener) {
       engine.on(event, listener as never)
       return cache

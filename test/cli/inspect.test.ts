@@ -108,8 +108,8 @@ beforeAll(async () => {
   }
   cache = createCache({ ...options, redis: redis.client() })
   waiter = createCache({ ...options, redis: redis.client() })
-  await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
-  await waitFor(() => waiter.stats().redis.busConnected, 'bus subscription')
+  expect(await cache.ready()).toBe(true)
+  expect(await waiter.ready()).toBe(true)
   const loaders = cache.loaders({ user, post, slow, responses })
   await loaders.user.loadMany(['1', 'ghost'])
   await loaders.post.load('1')
@@ -297,7 +297,7 @@ describe('loadcache inspect: whether a tag still holds', () => {
   async function storedNote(id: string) {
     const ns = uniqueNamespace()
     const own = createCache({ namespace: ns, redis: redis.client(), ttl: 3600 })
-    await waitFor(() => own.stats().redis.busConnected, 'bus subscription')
+    expect(await own.ready()).toBe(true)
     await own.loaders({ note }).note.load(id)
     const report = async () => {
       const run = await inspect('--redis', redis.url, '--namespace', ns, '--loader', 'note', '--id', id)

@@ -12,7 +12,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { LoadCache } from '../../src/index.js'
-import { uniqueNamespace, waitFor } from '../helpers/cache.js'
+import { uniqueNamespace } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { conformanceFixture, type ViewerContext } from './harness.js'
 
@@ -396,7 +396,7 @@ describe.each(['memory', 'redis'] as const)('%s', (mode) => {
         : { namespace: uniqueNamespace() },
     )
     const instance = current.server()
-    if (mode === 'redis') await waitFor(() => instance.cache.stats().redis.busConnected, 'bus subscription')
+    expect(await instance.cache.ready()).toBe(true)
     return { runs: current.runs, hold: current.hold, ...instance }
   }
 

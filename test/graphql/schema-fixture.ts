@@ -10,7 +10,7 @@ import {
   type Logger,
 } from '../../src/index.js'
 import { type ResponseCacheOptions, useLoadCache } from '../../src/yoga/index.js'
-import { uniqueNamespace, waitFor } from '../helpers/cache.js'
+import { uniqueNamespace } from '../helpers/cache.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 
 export interface QueryResult {
@@ -64,7 +64,7 @@ export function graphqlFixture(options: {
       redis: options.redis?.client(),
     })
     onTestFinished(() => cache.close())
-    if (options.redis) await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+    if (!(await cache.ready())) throw new Error('the bus did not connect in 5 s')
     const yoga = createYoga<Record<string, unknown>>({
       schema,
       logging: false,

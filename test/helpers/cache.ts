@@ -26,7 +26,7 @@ export function cacheFactory(mode: Mode, server?: RedisTarget) {
     const redis = mode === 'redis' ? (options.redis ?? server!.client()) : undefined
     const cache = createCache({ namespace, ...options, redis })
     onTestFinished(() => cache.close())
-    if (mode === 'redis') await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+    if (!(await cache.ready())) throw new Error('the bus did not connect in 5 s')
     return cache
   }
   return Object.assign(makeCache, { namespace })

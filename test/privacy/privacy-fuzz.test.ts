@@ -29,7 +29,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, type LoadCache } from '../../src/index.js'
 import { conformanceFixture } from '../conformance/harness.js'
-import { uniqueNamespace, waitFor } from '../helpers/cache.js'
+import { uniqueNamespace } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 
 const SEED =
@@ -489,8 +489,7 @@ describe(`privacy fuzz (seed ${SEED}; replay with PRIVACY_FUZZ_SEED=${SEED})`, (
           // misses, and warm rounds would run resolvers (a fault test's business, not this one's).
           caches.push(createCache({ namespace, redis: redis.client(), redisTimeoutMs: 2000 }))
           caches.push(createCache({ namespace, redis: redis.client(), memory: false, redisTimeoutMs: 2000 }))
-          for (const cache of caches)
-            await waitFor(() => cache.stats().redis.busConnected, 'bus subscription')
+          for (const cache of caches) expect(await cache.ready()).toBe(true)
           instances = caches.map((cache) => fixture.server({ cache, responses }))
         }
 

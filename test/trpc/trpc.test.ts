@@ -120,7 +120,7 @@ async function instance(db: Db, namespace: string) {
     server.close()
     await cache.close()
   })
-  while (!cache.stats().redis.busConnected) await new Promise((resolve) => setTimeout(resolve, 5))
+  if (!(await cache.ready())) throw new Error('the bus did not connect in 5 s')
   const client = (viewer?: string, batch = true) =>
     createTRPCClient<AppRouter>({
       links: [
