@@ -11,8 +11,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { stringify } from 'devalue'
 import { Cluster, Redis } from 'ioredis'
 import { createCache, defineLoader, type EvictEvent, type WriteTicket } from '../../src/index.js'
+import { richValue } from './rich-value.js'
 
 interface Row {
   id: string
@@ -86,6 +88,11 @@ const item = defineLoader({
   tags: (id) => [`group:${Number(id) % 2}`],
 })
 
+const rich = defineLoader({
+  name: 'rich',
+  fetch: async (ids: readonly string[]) => ids.map(richValue),
+})
+
 type Command =
   | { op: 'load'; ids: string[]; requests?: number }
   | { op: 'invalidate'; ids: string[] }
@@ -100,6 +107,7 @@ type Command =
   | { op: 'recordEvictions' }
   | { op: 'awaitEvictions'; ids?: string[]; tags?: string[] }
   | { op: 'awaitBus'; ups: number }
+  | { op: 'loadRich'; ids: string[] }
   | { op: 'exit' }
 
 /** Write tickets taken by `ticket`, by the name the test gave them. */
@@ -202,6 +210,11 @@ async function handle(command: Command): Promise<object> {
         check()
       })
       return { states: busStates }
+    case 'loadRich': {
+      // devalue over stdio: JSON would lose exactly what is being checked.
+      const values = await cache.loaders({ rich }).rich.loadMany(command.ids)
+      return { values: stringify(values), stats: cache.stats().loaders.rich }
+    }
     case 'exit':
       await cache.close()
       redis.disconnect()
