@@ -6,7 +6,8 @@
  * write by one process is what the others' fetches read.
  *
  * env: REDIS_PORT (or REDIS_CLUSTER_PORTS, comma-separated, for a Redis Cluster), NAMESPACE, DB_FILE,
- * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default: the library's),
+ * FETCH_DELAY_MS (default 0), LOCK_TTL_MS (default 5000), REDIS_TIMEOUT_MS (default 2000),
+ * MAX_STALENESS_MS (default: the library's),
  * FETCH_GATE (`1`: every fetch waits for an `openGate` command, so a test can hold locks as long as it needs)
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -38,6 +39,7 @@ const cache = createCache({
   // Tests run several processes on 2 cores next to other test files: a generous timeout keeps a slow
   // moment from being mistaken for a Redis fault (the fault tests set their own, short one).
   redisTimeoutMs: Number(env.REDIS_TIMEOUT_MS ?? 2000),
+  ...(env.MAX_STALENESS_MS ? { maxStalenessMs: Number(env.MAX_STALENESS_MS) } : {}),
 })
 
 const fetchCalls: string[][] = []

@@ -12,8 +12,12 @@ import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
  * loopback only.
  */
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60)
-/** How long other processes may take to hear an invalidation (the bus window the README states). */
-const BUS_WINDOW_MS = 100
+/**
+ * The staleness bound the workers run with (`maxStalenessMs`): once an invalidation has resolved, no process
+ * serves the old value from L1 later than this (README, "Guarantees"). The lease enforces it whatever the
+ * machine's load, so the check below waits exactly this long and no more.
+ */
+const MAX_STALENESS_MS = 250
 const KEYS = 500
 
 let server: RedisServer
@@ -40,6 +44,7 @@ describe('soak', () => {
         NAMESPACE: uniqueNamespace(),
         DB_FILE: file,
         FETCH_DELAY_MS: '2',
+        MAX_STALENESS_MS: String(MAX_STALENESS_MS),
       }
       const workers = await Promise.all([1, 2, 3, 4].map(() => startWorker(env)))
 
@@ -79,8 +84,8 @@ describe('soak', () => {
           await origin.call({ op: 'invalidate', ids: [id] })
           // The invalidating process sees the write at once...
           if ((await read(origin, [id]))[0] !== expected) staleOnWriter++
-          // ...and every other process within the bus window.
-          await new Promise((resolve) => setTimeout(resolve, BUS_WINDOW_MS))
+          // ...and every other process once the staleness bound has passed.
+          await new Promise((resolve) => setTimeout(resolve, MAX_STALENESS_MS))
           const seen = await Promise.all(workers.map((worker) => read(worker, [id])))
           staleAfterWrite += seen.filter((got) => got[0] !== (versions[id] ?? 0)).length
           await new Promise((resolve) => setTimeout(resolve, 20))
@@ -98,7 +103,7 @@ describe('soak', () => {
         writes,
         errors,
         staleOnWriter,
-        staleAfterBusWindow: staleAfterWrite,
+        staleAfterBound: staleAfterWrite,
         sourceFetches: fetched.length,
         distinctKeys: distinct,
         fetchesPerDistinctKey: Number((fetched.length / distinct).toFixed(2)),
@@ -107,7 +112,8 @@ describe('soak', () => {
       expect(errors).toBe(0)
       expect(staleOnWriter).toBe(0)
       expect(staleAfterWrite).toBe(0)
-      expect(writes).toBeGreaterThan(SECONDS * 2)
+      // A write every ~300 ms on a quiet machine; a busy one slows the loop, never the check.
+      expect(writes).toBeGreaterThan(SECONDS)
       // Every key is fetched once when first read, then once per write that touched it (at most once per
       // process that read it afterwards): far below one fetch per read.
       expect(fetched.length).toBeLessThanOrEqual(distinct + writes * workers.length)
