@@ -23,8 +23,19 @@ export interface DocumentInfo {
 
 /** Documents remembered, by their source text. */
 const MAX_DOCUMENTS = 2000
+/**
+ * Characters of document text remembered in all: clients choose the texts, so the memory they take is
+ * bounded by size, not only by count (2,000 documents of the longest kind would otherwise be ~200 MB).
+ */
+const MAX_REMEMBERED_CHARACTERS = 4_000_000
 /** Longer documents are not cached (nor parsed here): a cacheable query is rarely this big. */
-const MAX_DOCUMENT_LENGTH = 100_000
+const MAX_DOCUMENT_LENGTH = 50_000
+/**
+ * Tokens parsed here at most. This parse runs before yoga's own (and before validation rules such as
+ * GraphQL Armor's), so it must not be the place where a hostile document costs CPU: past this, the document
+ * is simply not served from the response tier, and yoga's limits answer it.
+ */
+const MAX_TOKENS = 5000
 
 /**
  * Parses each distinct document text once, so that a response hit costs a map lookup, not a parse: the
@@ -32,7 +43,16 @@ const MAX_DOCUMENT_LENGTH = 100_000
  * `undefined` (yoga reports the syntax error as usual).
  */
 export class DocumentCache {
-  readonly #documents = new LRUCache<string, DocumentInfo | false>({ max: MAX_DOCUMENTS })
+  readonly #documents = new LRUCache<string, DocumentInfo | false>({
+    max: MAX_DOCUMENTS,
+    maxSize: MAX_REMEMBERED_CHARACTERS,
+    sizeCalculation: (_info, source) => Math.max(1, source.length),
+  })
+
+  /** How much is remembered (for tests and stats). */
+  get remembered(): { documents: number; characters: number } {
+    return { documents: this.#documents.size, characters: this.#documents.calculatedSize }
+  }
 
   get(source: string): DocumentInfo | undefined {
     if (source.length > MAX_DOCUMENT_LENGTH) return undefined
@@ -48,7 +68,7 @@ export class DocumentCache {
 function describe(source: string): DocumentInfo | false {
   let document: DocumentNode
   try {
-    document = parse(source, { noLocation: true })
+    document = parse(source, { noLocation: true, maxTokens: MAX_TOKENS })
   } catch {
     return false
   }

@@ -184,11 +184,14 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         }
         if (state === undefined) return opts.next()
         if (opts.input === undefined && (await opts.getRawInput()) !== undefined) {
-          // Before .input() the parsed input is unknown: every input would share one cache entry.
-          throw new LoadCacheTypeError(
-            'E_MISUSE',
-            `cached() on "${opts.path}" runs before the input is parsed: place .use(lc.cached(...)) after .input(...)`,
+          // Before .input() the parsed input is unknown, so every input would share one entry: never cache
+          // such a call. It is either a misplaced cached() or a client sending input to a procedure that
+          // takes none; the middleware cannot tell which, and a client must not turn either into a 500.
+          warnOnce(
+            `cached-input:${opts.path}`,
+            `cached() on "${opts.path}" got an input it cannot key (it runs before the input is parsed), so the call is not cached: place .use(lc.cached(...)) after .input(...), or, if the procedure takes no input, ignore clients that send one`,
           )
+          return opts.next()
         }
         const plan = planFor(opts.path, ttl, scope, serializer)
         let key: string | undefined

@@ -4,7 +4,7 @@ import { initTRPC, TRPCError } from '@trpc/server'
 import { createHTTPServer } from '@trpc/server/adapters/standalone'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { z } from 'zod'
-import { createCache, defineLoader, type LoadCache } from '../../src/index.js'
+import { createCache, defineLoader, type LoadCache, type Logger } from '../../src/index.js'
 import { createLoadCacheTRPC } from '../../src/trpc/index.js'
 import { uniqueNamespace } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
@@ -96,6 +96,10 @@ function buildRouter(db: Db, cache: LoadCache) {
       return 'ok'
     }),
     uncached: procedure.query(() => 'fresh'),
+    noInput: procedure.use(lc.cached({ ttl: 30 })).query(() => {
+      db.ran()
+      return 'constant'
+    }),
   })
   return { router, lc }
 }
@@ -103,8 +107,8 @@ function buildRouter(db: Db, cache: LoadCache) {
 type AppRouter = ReturnType<typeof buildRouter>['router']
 
 /** One server instance: its own cache (its own Redis client), the shared database. */
-async function instance(db: Db, namespace: string) {
-  const cache = createCache({ namespace, redis: redis.client() })
+async function instance(db: Db, namespace: string, logger?: Logger) {
+  const cache = createCache({ namespace, redis: redis.client(), ...(logger ? { logger } : {}) })
   const { router, lc } = buildRouter(db, cache)
   const server = createHTTPServer({
     router,
@@ -202,12 +206,23 @@ describe('tRPC procedures over HTTP', () => {
     expect(db.runs()).toBe(2)
   })
 
-  it('refuses to cache a procedure whose cached() runs before .input(), instead of mixing inputs', async () => {
+  it('never caches a call whose input cached() cannot key (before .input()), and says so once', async () => {
     const db = database()
-    const a = await instance(db, uniqueNamespace())
-    await expect(a.client().misordered.query({ id: 'alice' })).rejects.toThrow(
-      'place .use(lc.cached(...)) after .input(...)',
-    )
+    const warnings: string[] = []
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} }
+    const a = await instance(db, uniqueNamespace(), logger)
+    // Misplaced before .input(): every input would share one entry. Each call runs, inputs never mix.
+    expect(await a.client().misordered.query({ id: 'alice' })).toBe('secret of alice')
+    expect(await a.client().misordered.query({ id: 'bob' })).toBe('secret of bob')
+    expect(a.cache.stats().loaders['trpc.misordered']).toBeUndefined()
+    expect(warnings.filter((warning) => warning.includes('"misordered"'))).toEqual([
+      expect.stringContaining('place .use(lc.cached(...)) after .input(...)'),
+    ])
+    // A client sending input to a procedure that takes none gets its answer, not a 500.
+    expect(await a.client().noInput.query(undefined)).toBe('constant')
+    expect(await a.client().noInput.query(undefined)).toBe('constant')
+    expect(db.runs()).toBe(1)
+    expect(await (a.client().noInput.query as (input: unknown) => Promise<string>)({ a: 1 })).toBe('constant')
   })
 
   it('runs the output validator on cached values too', async () => {
