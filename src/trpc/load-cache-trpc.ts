@@ -1,6 +1,6 @@
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { Serializer } from '../core/entry.js'
-import { invalidOption, LoadCacheTypeError } from '../core/errors.js'
+import { invalidOption } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
