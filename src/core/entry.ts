@@ -1,3 +1,5 @@
+import { compressPayload, inflatePayload } from './compression.js'
+
 /**
  * A cached entry, as L1 holds it (decoded) and as Redis holds it (one string).
  *
@@ -8,9 +10,10 @@
  * - `3`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely and
  *   processes of two versions never misread each other's entries during a rolling upgrade.
  * - `kind`: `v<codec>` for a value stored by the serializer whose `id` is `<codec>` (`vd6`: devalue 6,
- *   `vj`: JSON), `a` for absent (the source did not return the id). Absent entries have an empty payload,
- *   so "absent" and "present with value null" can never be confused; a value written by another serializer
- *   is a miss, never a misread.
+ *   `vj`: JSON), `z<codec>` for the same with its payload compressed (see core/compression.ts), `a` for
+ *   absent (the source did not return the id). Absent entries have an empty payload, so "absent" and
+ *   "present with value null" can never be confused; a value written by another serializer is a miss, never
+ *   a misread. A process of a version that does not know `z` takes such an entry for a corrupt one (a miss).
  * - `clock`: the tag clock the filler read *before* fetching. A write is refused when a tag was invalidated
  *   after it (see redis/scripts.ts).
  * - `freshUntil` / `expiresAt`: epoch ms; between the two the entry is stale and served only within grace.
@@ -21,8 +24,8 @@
  *   so neither can make an old entry valid again. The client sends bare tags; the write script fills in
  *   the versions.
  *
- * The header is plain text because the Lua scripts parse it to check tag versions in the same round trip
- * that reads the entry.
+ * The header is plain text, and never compressed, because the Lua scripts parse it to check tag versions in
+ * the same round trip that reads the entry.
  */
 export interface CacheEntry {
   readonly absent: boolean
@@ -62,9 +65,38 @@ export const SERIALIZER_ID = /^[A-Za-z0-9]{1,8}$/
 
 /** The Redis form of an entry with bare tags, as the client sends it (the write script adds versions). */
 export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string, codec: string): string {
+  return encodeEntryForRedis(entry, payload, codec, false).encoded
+}
+
+/** An entry's Redis form, and what the entry weighs once decoded. */
+export interface EncodedEntry {
+  /** What is sent to Redis: bare tags, the payload compressed when that pays. */
+  readonly encoded: string
+  /**
+   * The entry's size in L1 (UTF-16 bytes of its uncompressed Redis form), whether or not it was compressed:
+   * L1 holds it decoded, so its byte bound counts the decoded size.
+   */
+  readonly size: number
+}
+
+/**
+ * The Redis form of an entry with bare tags, its payload compressed (kind `z<codec>`) when it has at least
+ * `compressAbove` bytes and compression makes it smaller; `compressAbove: false` never compresses.
+ */
+export function encodeEntryForRedis(
+  entry: Omit<CacheEntry, 'size'>,
+  payload: string,
+  codec: string,
+  compressAbove: number | false,
+): EncodedEntry {
   const tags = entry.tags.length > 0 ? ` ${entry.tags.join(' ')}` : ''
-  const kind = entry.absent ? 'a' : `v${codec}`
-  return `3 ${kind} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
+  const fields = ` ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n`
+  const compressed =
+    entry.absent || compressAbove === false ? undefined : compressPayload(payload, compressAbove)
+  const kind = entry.absent ? 'a' : compressed === undefined ? `v${codec}` : `z${codec}`
+  // `3 ` + kind + fields + payload, as the uncompressed form would be.
+  const size = (2 + kind.length + fields.length + payload.length) * 2
+  return { encoded: `3 ${kind}${fields}${compressed ?? payload}`, size }
 }
 
 /**
@@ -91,9 +123,16 @@ export function entryHeader(
   return { clock, tags, versions, header }
 }
 
-/** An entry's Redis form split into its header fields and payload, undecoded (for tools such as `inspect`). */
+/**
+ * An entry's Redis form split into its header fields and payload, the payload not deserialized (for tools such
+ * as `inspect`). A compressed payload is inflated: tools see what the serializer wrote.
+ */
 export interface RawEntry {
-  /** `v<codec>` (a value stored by the serializer whose id is `<codec>`) or `a` (absent). */
+  /**
+   * `v<codec>` (a value stored by the serializer whose id is `<codec>`, compressed in Redis or not) or `a`
+   * (absent); `z<codec>` only for a compressed payload that does not inflate (corrupt: `payload` is then as
+   * stored, and the serializer rejects it).
+   */
   readonly kind: string
   readonly clock: number
   readonly freshUntil: number
@@ -102,14 +141,16 @@ export interface RawEntry {
   /** Encoded tags. */
   readonly tags: readonly string[]
   readonly payload: string
+  /** The payload's length in Redis, when it was stored compressed. */
+  readonly compressedLength?: number
 }
 
-/** Splits an entry's Redis form without decoding its payload; `undefined` when it is not format 2. */
+/** Splits an entry's Redis form without deserializing its payload; `undefined` when it is not format 3. */
 export function splitEntry(raw: string): RawEntry | undefined {
   const newline = raw.indexOf('\n')
   if (newline < 0) return undefined
   const fields = raw.slice(0, newline).split(' ')
-  if (fields.length < 6 || fields[0] !== '2') return undefined
+  if (fields.length < 6 || fields[0] !== '3') return undefined
   const [clock, freshUntil, expiresAt, fetchMs] = fields.slice(2, 6).map(Number) as [
     number,
     number,
@@ -117,20 +158,26 @@ export function splitEntry(raw: string): RawEntry | undefined {
     number,
   ]
   if (![clock, freshUntil, expiresAt, fetchMs].every(Number.isFinite)) return undefined
-  return {
-    kind: fields[1]!,
-    clock,
-    freshUntil,
-    expiresAt,
-    fetchMs,
-    tags: fields.slice(6),
-    payload: raw.slice(newline + 1),
+  const kind = fields[1]!
+  const stored = raw.slice(newline + 1)
+  const split = { kind, clock, freshUntil, expiresAt, fetchMs, tags: fields.slice(6), payload: stored }
+  if (!isCompressed(kind)) return split
+  try {
+    return {
+      ...split,
+      kind: `v${kind.slice(1)}`,
+      payload: inflatePayload(stored),
+      compressedLength: stored.length,
+    }
+  } catch {
+    return split
   }
 }
 
 /**
- * Decodes the Redis form. Returns `undefined` for anything malformed (wrong version, bad numbers, payload the
- * serializer rejects): a broken entry is a miss, never an exception.
+ * Decodes the Redis form, inflating a compressed payload. Returns `undefined` for anything malformed (wrong
+ * version, bad numbers, a compressed payload that does not inflate, a payload the serializer rejects): a
+ * broken entry is a miss, never an exception.
  */
 export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | undefined {
   const parsed = entryHeader(raw)
@@ -143,15 +190,19 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
   const fetchMs = Number(fields[5])
   if (!Number.isFinite(freshUntil) || !Number.isFinite(expiresAt) || !Number.isFinite(fetchMs))
     return undefined
-  const payload = raw.slice(parsed.header.length + 1)
+  const stored = raw.slice(parsed.header.length + 1)
+  const codec = serializer.id ?? 'c'
   let value: unknown = null
-  if (kind === `v${serializer.id ?? 'c'}`) {
+  let payloadLength = stored.length
+  if (kind === `v${codec}` || kind === `z${codec}`) {
     try {
+      const payload = isCompressed(kind) ? inflatePayload(stored) : stored
+      payloadLength = payload.length
       value = serializer.deserialize(payload)
     } catch {
       return undefined
     }
-  } else if (kind !== 'a' || payload !== '') {
+  } else if (kind !== 'a' || stored !== '') {
     return undefined
   }
   const versions = parsed.versions.every((version) => version !== undefined)
@@ -166,6 +217,12 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
     fetchMs,
     tags: parsed.tags,
     ...(versions && parsed.tags.length > 0 ? { versions } : {}),
-    size: raw.length * 2,
+    // Decoded: what the entry would weigh had it been stored uncompressed (see EncodedEntry.size).
+    size: (parsed.header.length + 1 + payloadLength) * 2,
   }
+}
+
+/** Whether an entry's kind says its payload is compressed (`z<codec>`). */
+function isCompressed(kind: string | undefined): boolean {
+  return kind?.startsWith('z') === true
 }
