@@ -1,5 +1,5 @@
 import type { CacheEntry } from '../core/entry.js'
-import { encodeEntry } from '../core/entry.js'
+import { encodeEntryForRedis } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, encodeTags, normalizeId } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
@@ -94,7 +94,7 @@ export class FetchRunner {
         shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.#makeEntry(rt, flight, outcome, lock?.clock ?? 0, now, fetchMs, source)
+        const made = this.#makeEntry(rt, flight, outcome, lock, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -184,7 +184,7 @@ export class FetchRunner {
     rt: LoaderRuntime,
     flight: Flight,
     outcome: FetchOutcome,
-    clock: number,
+    lock: FillLock | undefined,
     now: number,
     fetchMs: number,
     source: BatchSource,
@@ -228,14 +228,21 @@ export class FetchRunner {
     const fields = {
       absent,
       value,
-      clock,
+      clock: lock?.clock ?? 0,
       freshUntil,
       expiresAt: freshUntil + (absent ? 0 : rt.graceMs),
       fetchMs,
       tags,
     }
-    const encoded = encodeEntry(fields, payload, rt.def.serializer.id ?? 'c')
-    return { entry: { ...fields, size: encoded.length * 2 }, encoded }
+    // Compressed only when it goes to Redis (this fill holds the locks): a memory-only entry or one that is
+    // not written never pays for it, and L1 holds the decoded entry either way.
+    const { encoded, size } = encodeEntryForRedis(
+      fields,
+      payload,
+      rt.def.serializer.id ?? 'c',
+      lock === undefined ? false : this.#parts.options.compressAbove,
+    )
+    return { entry: { ...fields, size }, encoded }
   }
 }
 
