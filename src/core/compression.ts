@@ -24,10 +24,15 @@ const MAX_INFLATED_BYTES = bufferConstants.MAX_STRING_LENGTH
  */
 export function compressPayload(payload: string, threshold: number): string | undefined {
   // A string takes at least `length` bytes in UTF-8 and at most three per UTF-16 unit: most payloads are
-  // judged without encoding them.
-  if (payload.length * 3 < threshold) return undefined
+  // judged without counting their bytes, and none is encoded before it is known to be large enough.
+  if (
+    payload.length < threshold &&
+    (payload.length * 3 < threshold || Buffer.byteLength(payload, 'utf8') < threshold)
+  ) {
+    return undefined
+  }
   const bytes = Buffer.from(payload, 'utf8')
-  if (bytes.length < threshold || bytes.length > MAX_INFLATED_BYTES) return undefined
+  if (bytes.length > MAX_INFLATED_BYTES) return undefined
   const compressed = deflateRawSync(bytes, { level: 1 }).toString('base64')
   return compressed.length < bytes.length ? compressed : undefined
 }
