@@ -2,7 +2,7 @@
  * `npx tsx bench/compression.ts`: what compressing large values in Redis (`createCache({ compression })`)
  * saves and costs on the example API's data (issue 13). Starts its own redis-server on a free loopback port
  * (the test suite's helper) and one embedded PGlite database, and prints a Markdown report on stdout
- * (progress on stderr). Takes 1–3 minutes on 2 cores.
+ * (progress on stderr). Takes 2–4 minutes on 2 cores.
  *
  * For each configuration (compression off, on at the default threshold; the response tier on, as the
  * example API ships, and off, so that only field and loader entries are stored):
@@ -15,7 +15,7 @@
  * without compression and times the codec on it alone, against its alternatives and over thresholds: the
  * end-to-end CPU figures include PGlite and GraphQL execution, and are noisy on a shared machine.
  *
- * Environment: `COMPRESSION_ROUNDS` (default 3): the configurations run this many times, interleaved, and
+ * Environment: `COMPRESSION_ROUNDS` (default 5): the configurations run this many times, interleaved, and
  * each figure is the median over rounds; `COMPRESSION_REPEATS` (default 3): L2-read passes per round.
  */
 import { execFileSync } from 'node:child_process'
@@ -37,7 +37,7 @@ import { startRedisServer } from '../test/helpers/redis-server.js'
 import { installCommandCounter, resetSentCommands, sentCommands } from './lib/redis-commands.js'
 
 const REPEATS = Number(process.env.COMPRESSION_REPEATS ?? 3)
-const ROUNDS = Number(process.env.COMPRESSION_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.COMPRESSION_ROUNDS ?? 5)
 
 interface Query {
   readonly name: string
@@ -355,7 +355,7 @@ out.push(
   '',
   "Round trips: commands the cache's clients sent. Bytes: what Redis received and sent meanwhile. CPU: this process (example API, PGlite and the cache), user + system.",
   '',
-  '| configuration | phase | round trips | bytes to Redis | bytes from Redis | bytes per round trip | CPU ms | wall ms |',
+  '| configuration | phase | round trips | bytes to Redis | bytes from Redis | bytes per round trip | CPU ms (range) | wall ms (range) |',
   '|---|---|---|---|---|---|---|---|',
 )
 CONFIGS.forEach((config, i) => {
@@ -364,8 +364,13 @@ CONFIGS.forEach((config, i) => {
     ['L2 reads', (o: Outcome) => sumPhases(o.reads.values()), REPEATS],
   ] as const) {
     const f = (pick: (p: Phase) => number) => figure(i, (o) => pick(of(o)) / n)
+    /** Median, and the range over rounds: how much of a difference is noise. */
+    const spread = (pick: (p: Phase) => number) => {
+      const values = rounds[i]!.map((o) => pick(of(o)) / n)
+      return `${f(pick).toFixed(0)} (${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)})`
+    }
     out.push(
-      `| ${config.name} | ${phase} | ${f((p) => p.commands).toFixed(0)} | ${kib(f((p) => p.bytesIn))} | ${kib(f((p) => p.bytesOut))} | ${f((p) => (p.bytesIn + p.bytesOut) / p.commands).toFixed(0)} | ${f((p) => p.cpuMs).toFixed(0)} | ${f((p) => p.wallMs).toFixed(0)} |`,
+      `| ${config.name} | ${phase} | ${f((p) => p.commands).toFixed(0)} | ${kib(f((p) => p.bytesIn))} | ${kib(f((p) => p.bytesOut))} | ${f((p) => (p.bytesIn + p.bytesOut) / p.commands).toFixed(0)} | ${spread((p) => p.cpuMs)} | ${spread((p) => p.wallMs)} |`,
     )
   }
 })
@@ -410,19 +415,21 @@ function deflateToBase64(payload: string): string {
 const buffers = payloads.map((p) => Buffer.from(p.payload, 'utf8'))
 
 /**
- * µs of one call: the least of 7 trials of at least 3 calls and 40 ms each. On a shared machine the least is
- * the figure other processes disturbed least; the first trial also warms the JIT up.
+ * CPU µs of one call (user + system of this process, so time other processes take from it does not count):
+ * the least of 9 trials of at least 3 calls and 30 ms each; the first trials also warm the JIT up.
  */
 function time(run: () => void): number {
   let best = Number.POSITIVE_INFINITY
-  for (let trial = 0; trial < 7; trial++) {
+  for (let trial = 0; trial < 9; trial++) {
     let calls = 0
     const started = performance.now()
+    const cpu = process.cpuUsage()
     do {
       run()
       calls++
-    } while (calls < 3 || performance.now() - started < 40)
-    best = Math.min(best, ((performance.now() - started) * 1000) / calls)
+    } while (calls < 3 || performance.now() - started < 30)
+    const used = process.cpuUsage(cpu)
+    best = Math.min(best, (used.user + used.system) / calls)
   }
   return best
 }
@@ -433,10 +440,12 @@ out.push(
   '',
   `### The codec alone, on the ${payloads.length} payloads Redis held (compression off, responses on)`,
   '',
+  'Timings are CPU time of this process (the least of 9 trials), so other processes on the machine barely move them.',
+  '',
   `Payload sizes (UTF-8 bytes): median ${quantile(0.5)}, p90 ${quantile(0.9)}, p99 ${quantile(0.99)}, largest ${sizes.at(-1)}; ` +
     `total ${kib(sizes.reduce((a, b) => a + b, 0))}.`,
   '',
-  '**By size** (deflate-raw level 1 + base64, as stored; µs per payload):',
+  '**By size** (deflate-raw level 1 + base64, as stored; CPU µs per payload):',
   '',
   '| payload bytes | payloads | mostly | bytes | stored compressed | ratio | compress µs | inflate µs |',
   '|---|---|---|---|---|---|---|---|',
@@ -472,7 +481,7 @@ for (let b = 0; b + 1 < buckets.length; b++) {
 
 out.push(
   '',
-  '**By threshold** (what `compression: { threshold }` would store; CPU per write of every payload, and per L2 read of every compressed one):',
+  '**By threshold** (what `compression: { threshold }` would store; CPU µs to write every payload, and to read back every compressed one):',
   '',
   '| threshold | payloads compressed | bytes stored | saved | compress µs, all payloads | inflate µs, all compressed |',
   '|---|---|---|---|---|---|',
