@@ -5,14 +5,14 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib'
  * Compression of entry payloads on their way to Redis: raw DEFLATE (Node's zlib, no dependency) at level 1,
  * then base64.
  *
- * - Level 1: on the example API's payloads it keeps most of level 6's ratio at a third of its CPU (see
- *   bench/compression-RESULTS.md); brotli and zstd gain a little more ratio for more CPU (zstd is not in
- *   Node 20's zlib at all).
+ * - Level 1: on the example API's large payloads it stores 5 % more than level 6 for 60 % of its CPU, and
+ *   15 % more than brotli at quality 4 for half of its CPU (bench/compression-RESULTS.md); zstd is not in
+ *   Node 20's zlib.
  * - Synchronous: for payloads of a few KB to a few hundred KB the thread-pool hop of the async API costs more
  *   than the work, and it would queue behind fs and dns on libuv's 4 threads.
  * - base64: ioredis sends string arguments and returns replies as UTF-8 strings, and the Lua scripts handle
- *   entries as strings, so the stored bytes must survive a UTF-8 round trip. base64 costs a third of the
- *   compressed size back; a payload compression does not shrink even so is stored as it was.
+ *   entries as strings, so the stored bytes must survive a UTF-8 round trip. base64 adds a third to the
+ *   compressed size, so a payload that is not smaller even then is stored as it was.
  */
 
 /** Where a compressed payload ends up at most when inflated: no JavaScript string could hold more. */
