@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions'
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga'
 import { Redis } from 'ioredis'
-import { createCache, type LoadCache, type Logger } from 'loadcache'
+import { type CreateCacheOptions, createCache, type LoadCache, type Logger } from 'loadcache'
 import { useLoadCache } from 'loadcache/yoga'
 import { type ExampleContext, viewerFromRequest } from './context.js'
 import { type Database, openDatabase } from './db/index.js'
@@ -40,6 +40,8 @@ export interface ExampleServerOptions {
   namespace?: string
   /** The cache's per-command Redis timeout, in ms. Default: loadcache's (250). */
   redisTimeoutMs?: number
+  /** Compression of large values in Redis (the cache's `compression` option). Default: loadcache's (on). */
+  compression?: CreateCacheOptions['compression']
   /**
    * Longest `createExampleServer` waits for the bus subscription before it resolves anyway, in ms.
    * Default 2000. Not waiting forever keeps the server starting while Redis is down: the cache fails
@@ -134,6 +136,7 @@ export async function createExampleServer(options: ExampleServerOptions = {}): P
       redis,
       logger,
       redisTimeoutMs: options.redisTimeoutMs,
+      compression: options.compression,
     })
   } catch (error) {
     redis?.disconnect()

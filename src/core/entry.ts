@@ -1,3 +1,5 @@
+import { compressPayload, inflatePayload } from './compression.js'
+
 /**
  * A cached entry, as L1 holds it (decoded) and as Redis holds it (one string).
  *
@@ -8,9 +10,10 @@
  * - `3`: format version; anything else is treated as corrupt (a miss), so the format can evolve safely and
  *   processes of two versions never misread each other's entries during a rolling upgrade.
  * - `kind`: `v<codec>` for a value stored by the serializer whose `id` is `<codec>` (`vd6`: devalue 6,
- *   `vj`: JSON), `a` for absent (the source did not return the id). Absent entries have an empty payload,
- *   so "absent" and "present with value null" can never be confused; a value written by another serializer
- *   is a miss, never a misread.
+ *   `vj`: JSON), `z<codec>` for the same with its payload compressed (see core/compression.ts), `a` for
+ *   absent (the source did not return the id). Absent entries have an empty payload, so "absent" and
+ *   "present with value null" can never be confused; a value written by another serializer is a miss, never
+ *   a misread. A process of a version that does not know `z` takes such an entry for a corrupt one (a miss).
  * - `clock`: the tag clock the filler read *before* fetching. A write is refused when a tag was invalidated
  *   after it (see redis/scripts.ts).
  * - `freshUntil` / `expiresAt`: epoch ms; between the two the entry is stale and served only within grace.
@@ -21,8 +24,8 @@
  *   so neither can make an old entry valid again. The client sends bare tags; the write script fills in
  *   the versions.
  *
- * The header is plain text because the Lua scripts parse it to check tag versions in the same round trip
- * that reads the entry.
+ * The header is plain text, and never compressed, because the Lua scripts parse it to check tag versions in
+ * the same round trip that reads the entry.
  */
 export interface CacheEntry {
   readonly absent: boolean
@@ -62,9 +65,38 @@ export const SERIALIZER_ID = /^[A-Za-z0-9]{1,8}$/
 
 /** The Redis form of an entry with bare tags, as the client sends it (the write script adds versions). */
 export function encodeEntry(entry: Omit<CacheEntry, 'size'>, payload: string, codec: string): string {
+  return encodeEntryForRedis(entry, payload, codec, false).encoded
+}
+
+/** An entry's Redis form, and what the entry weighs once decoded. */
+export interface EncodedEntry {
+  /** What is sent to Redis: bare tags, the payload compressed when that pays. */
+  readonly encoded: string
+  /**
+   * The entry's size in L1 (UTF-16 bytes of its uncompressed Redis form), whether or not it was compressed:
+   * L1 holds it decoded, so its byte bound counts the decoded size.
+   */
+  readonly size: number
+}
+
+/**
+ * The Redis form of an entry with bare tags, its payload compressed (kind `z<codec>`) when it has at least
+ * `compressAbove` bytes and compression makes it smaller; `compressAbove: false` never compresses.
+ */
+export function encodeEntryForRedis(
+  entry: Omit<CacheEntry, 'size'>,
+  payload: string,
+  codec: string,
+  compressAbove: number | false,
+): EncodedEntry {
   const tags = entry.tags.length > 0 ? ` ${entry.tags.join(' ')}` : ''
-  const kind = entry.absent ? 'a' : `v${codec}`
-  return `3 ${kind} ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n${payload}`
+  const fields = ` ${entry.clock} ${entry.freshUntil} ${entry.expiresAt} ${entry.fetchMs}${tags}\n`
+  const compressed =
+    entry.absent || compressAbove === false ? undefined : compressPayload(payload, compressAbove)
+  const kind = entry.absent ? 'a' : compressed === undefined ? `v${codec}` : `z${codec}`
+  // `3 ` + kind + fields + payload, as the uncompressed form would be.
+  const size = (2 + kind.length + fields.length + payload.length) * 2
+  return { encoded: `3 ${kind}${fields}${compressed ?? payload}`, size }
 }
 
 /**
@@ -92,11 +124,15 @@ export function entryHeader(
 }
 
 /**
- * An entry's Redis form split into its header fields and payload, the payload undecoded: what `decodeEntry`
- * builds on, and what tools such as `inspect` show.
+ * An entry's Redis form split into its header fields and payload, the payload not deserialized: what
+ * `decodeEntry` builds on, and what tools such as `inspect` show. A compressed payload is inflated.
  */
 export interface RawEntry {
-  /** `v<codec>` (a value stored by the serializer whose id is `<codec>`) or `a` (absent). */
+  /**
+   * `v<codec>` (a value stored by the serializer whose id is `<codec>`, compressed in Redis or not) or `a`
+   * (absent); `z<codec>` only for a compressed payload that does not inflate (corrupt: `payload` is then as
+   * stored, and the serializer rejects it).
+   */
   readonly kind: string
   readonly clock: number
   readonly freshUntil: number
@@ -110,11 +146,14 @@ export interface RawEntry {
    */
   readonly versions: readonly (string | undefined)[]
   readonly payload: string
+  /** The payload's length in Redis, when it was stored compressed. */
+  readonly compressedLength?: number
 }
 
 /**
- * Splits an entry's Redis form without decoding its payload; `undefined` when it is not an entry of the
- * current format (wrong version, bad numbers), which every reader treats as a miss.
+ * Splits an entry's Redis form without deserializing its payload, inflating a compressed one; `undefined`
+ * when it is not an entry of the current format (wrong version, bad numbers), which every reader treats as
+ * a miss.
  */
 export function splitEntry(raw: string): RawEntry | undefined {
   const parsed = entryHeader(raw)
@@ -126,25 +165,41 @@ export function splitEntry(raw: string): RawEntry | undefined {
   const fetchMs = Number(fields[5])
   if (!Number.isFinite(freshUntil) || !Number.isFinite(expiresAt) || !Number.isFinite(fetchMs))
     return undefined
-  return {
-    kind: fields[1]!,
+  const kind = fields[1]!
+  const stored = raw.slice(parsed.header.length + 1)
+  const split = {
+    kind,
     clock: parsed.clock,
     freshUntil,
     expiresAt,
     fetchMs,
     tags: parsed.tags,
     versions: parsed.versions,
-    payload: raw.slice(parsed.header.length + 1),
+    payload: stored,
+  }
+  if (!isCompressed(kind)) return split
+  try {
+    return {
+      ...split,
+      kind: `v${kind.slice(1)}`,
+      payload: inflatePayload(stored),
+      compressedLength: stored.length,
+    }
+  } catch {
+    // Left as `z<codec>`: no serializer accepts it, so it is a miss (corrupt).
+    return split
   }
 }
 
 /**
- * Decodes the Redis form. Returns `undefined` for anything malformed (wrong version, bad numbers, payload the
- * serializer rejects): a broken entry is a miss, never an exception.
+ * Decodes the Redis form, inflating a compressed payload. Returns `undefined` for anything malformed (wrong
+ * version, bad numbers, a compressed payload that does not inflate, a payload the serializer rejects): a
+ * broken entry is a miss, never an exception.
  */
 export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | undefined {
   const split = splitEntry(raw)
   if (split === undefined) return undefined
+  // A compressed payload arrives inflated (kind `v<codec>`); one that did not inflate keeps `z<codec>`.
   const { kind, payload } = split
   let value: unknown = null
   if (kind === `v${serializer.id ?? 'c'}`) {
@@ -168,6 +223,12 @@ export function decodeEntry(raw: string, serializer: Serializer): CacheEntry | u
     fetchMs: split.fetchMs,
     tags: split.tags,
     ...(versions && split.tags.length > 0 ? { versions } : {}),
-    size: raw.length * 2,
+    // Decoded: what the entry would weigh had it been stored uncompressed (see EncodedEntry.size).
+    size: (raw.length - (split.compressedLength ?? payload.length) + payload.length) * 2,
   }
+}
+
+/** Whether an entry's kind says its payload is compressed (`z<codec>`). */
+function isCompressed(kind: string | undefined): boolean {
+  return kind?.startsWith('z') === true
 }

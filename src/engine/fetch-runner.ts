@@ -1,5 +1,5 @@
 import type { CacheEntry } from '../core/entry.js'
-import { encodeEntry } from '../core/entry.js'
+import { encodeEntryForRedis } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 import { type CacheId, encodeTags, normalizeId } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
@@ -94,7 +94,7 @@ export class FetchRunner {
         shareable[j] = outcome.shareable
       } else {
         results[j] = outcome.kind === 'value' ? outcome.value : null
-        const made = this.makeEntry(rt, flight.id, outcome, lock?.clock ?? 0, now, fetchMs, source)
+        const made = this.makeEntry(rt, flight.id, outcome, lock, now, fetchMs, source)
         if (made !== undefined) {
           entries[j] = made.entry
           encoded = made.encoded
@@ -182,15 +182,16 @@ export class FetchRunner {
 
   /**
    * The entry of a value (or of an absent id) as L1 holds it and as Redis stores it (bare tags: the write
-   * script records their versions). `extraTags` (encoded) are carried besides the entity tag and the
-   * source's tags. Undefined when it is not to be cached (a TTL of 0, a value the serializer refuses: then
+   * script records their versions). `redisWrite`: the clock reading of a write to Redis (compressed above
+   * the threshold), or undefined for an entry that stays in L1. `extraTags` (encoded) are carried besides
+   * the entity tag and the source's tags. Undefined when it is not to be cached (a TTL of 0, a value the serializer refuses: then
    * one warning per loader).
    */
   makeEntry(
     rt: LoaderRuntime,
     id: CacheId,
     outcome: FetchOutcome,
-    clock: number,
+    redisWrite: { readonly clock: number } | undefined,
     now: number,
     fetchMs: number,
     source: BatchSource,
@@ -236,14 +237,21 @@ export class FetchRunner {
     const fields = {
       absent,
       value,
-      clock,
+      clock: redisWrite?.clock ?? 0,
       freshUntil,
       expiresAt: freshUntil + (absent ? 0 : rt.graceMs),
       fetchMs,
       tags,
     }
-    const encoded = encodeEntry(fields, payload, rt.def.serializer.id ?? 'c')
-    return { entry: { ...fields, size: encoded.length * 2 }, encoded }
+    // Compressed only when it goes to Redis (a fill holding the locks, a prime): a memory-only entry or one
+    // that is not written never pays for it, and L1 holds the decoded entry either way.
+    const { encoded, size } = encodeEntryForRedis(
+      fields,
+      payload,
+      rt.def.serializer.id ?? 'c',
+      redisWrite === undefined ? false : this.#parts.options.compressAbove,
+    )
+    return { entry: { ...fields, size }, encoded }
   }
 }
 

@@ -118,7 +118,15 @@ export class WriteThrough {
       )
       // The entry carries its key's own tag: on Redis Cluster a key invalidation between the tag step and
       // the write changes that version, so every read rejects the entry (see RedisTier#primeCluster).
-      const made = runnerEntry(parts.runner, rt, id, value, clock, now, encodeTags([own]))
+      const made = runnerEntry(
+        parts.runner,
+        rt,
+        id,
+        value,
+        redis === undefined ? undefined : { clock },
+        now,
+        [...encodeTags([own])],
+      )
       return { id, normalizedId, key, made, bump }
     })
     for (const [, value] of entries)
@@ -188,7 +196,7 @@ function runnerEntry(
   rt: LoaderRuntime,
   id: CacheId,
   value: unknown,
-  clock: number,
+  redisWrite: { readonly clock: number } | undefined,
   now: number,
   extraTags: readonly string[],
 ): { entry: CacheEntry; encoded: string } | undefined {
@@ -198,5 +206,5 @@ function runnerEntry(
       `the value of id ${JSON.stringify(id)} is undefined: prime values the loader's fetch would return (use invalidate() for an id that no longer exists)`,
     )
   }
-  return runner.makeEntry(rt, id, { kind: 'value', value }, clock, now, 1, rt.source, extraTags)
+  return runner.makeEntry(rt, id, { kind: 'value', value }, redisWrite, now, 1, rt.source, extraTags)
 }

@@ -158,6 +158,21 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       await request(cache).user.loadMany(tricky)
       expect(source.calls).toEqual([tricky, ['a']])
     })
+
+    it('returns a large value (compressed in Redis) identical from another instance, evicted by its tags', async () => {
+      const { source, makeCache, request } = setup({ tags: true })
+      const big = { id: 'big', name: 'notes on caching '.repeat(1000), orgId: 1, version: 1 }
+      source.put(big)
+      const cache = await makeCache()
+      expect(await request(cache).user.load('big')).toEqual(big)
+      const other = await makeCache()
+      expect(await request(other).user.load('big')).toEqual(big)
+      expect(source.calls).toHaveLength(mode === 'memory' ? 2 : 1)
+      await cache.invalidateTags(['org:1'])
+      const third = await makeCache()
+      expect(await request(third).user.load('big')).toEqual(big)
+      expect(source.calls).toHaveLength(mode === 'memory' ? 3 : 2)
+    })
   })
 
   describe(`invalidation (${mode})`, () => {

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { decodeEntry, encodeEntry } from '../../src/core/entry.js'
+import { compressPayload, inflatePayload } from '../../src/core/compression.js'
+import { decodeEntry, encodeEntry, encodeEntryForRedis, splitEntry } from '../../src/core/entry.js'
 import { jsonSerializer, structuredSerializer } from '../../src/core/serializers.js'
 
 const fields = { clock: 1700000000000000, freshUntil: 2000, expiresAt: 3000, fetchMs: 4, tags: ['org%003a7'] }
@@ -41,6 +43,76 @@ describe('entry encoding', () => {
     ['empty', ''],
   ])('decodes a corrupt entry (%s) as undefined instead of throwing', (_what, raw) => {
     expect(decodeEntry(raw, jsonSerializer)).toBeUndefined()
+  })
+})
+
+describe('entry compression', () => {
+  const rows = Array.from({ length: 100 }, (_, i) => ({
+    id: String(i),
+    title: `Post ${i}: Notes on caching`,
+  }))
+  const payload = JSON.stringify(rows)
+  const entry = { ...fields, absent: false, value: rows }
+
+  it('stores a payload at or above the threshold compressed, under kind z<codec>, and decodes it as it was', () => {
+    const { encoded, size } = encodeEntryForRedis(entry, payload, 'j', 1024)
+    expect(encoded.startsWith('3 zj 1700000000000000 2000 3000 4 org%003a7\n')).toBe(true)
+    expect(encoded.length).toBeLessThan(payload.length / 3)
+    expect(decodeEntry(encoded, jsonSerializer)).toMatchObject({ absent: false, value: rows, ...fields })
+    // The size L1 counts is the decoded one, on the write path and on the read path alike.
+    const plain = encodeEntry(entry, payload, 'j')
+    expect(size).toBe(plain.length * 2)
+    expect(decodeEntry(encoded, jsonSerializer)?.size).toBe(plain.length * 2)
+  })
+
+  it('stores a payload below the threshold, or one compression does not shrink, as it is', () => {
+    expect(encodeEntryForRedis(entry, payload, 'j', payload.length + 1).encoded).toBe(
+      encodeEntry(entry, payload, 'j'),
+    )
+    const noise = JSON.stringify(randomBytes(4096).toString('base64'))
+    expect(compressPayload(noise, 1)).toBeUndefined()
+    expect(encodeEntryForRedis(entry, noise, 'j', 1).encoded).toBe(encodeEntry(entry, noise, 'j'))
+    expect(encodeEntryForRedis(entry, payload, 'j', false).encoded).toBe(encodeEntry(entry, payload, 'j'))
+  })
+
+  it('counts the threshold in UTF-8 bytes, as Redis stores them', () => {
+    const accented = JSON.stringify('é'.repeat(600))
+    expect(Buffer.byteLength(accented)).toBeGreaterThan(1024)
+    expect(accented.length).toBeLessThan(1024)
+    expect(compressPayload(accented, 1024)).toBeDefined()
+    expect(inflatePayload(compressPayload(accented, 1024)!)).toBe(accented)
+  })
+
+  it('never compresses an absent entry (its payload is empty)', () => {
+    const absent = encodeEntryForRedis({ ...fields, absent: true, value: null }, '', 'j', 1)
+    expect(absent.encoded).toBe(encodeEntry({ ...fields, absent: true, value: null }, '', 'j'))
+  })
+
+  it.each([
+    ['garbage', '3 zj 1 2 3 4\nthis is not deflate at all'],
+    ['truncated', `3 zj 1 2 3 4\n${compressPayload(payload, 1)!.slice(0, 40)}`],
+    ['empty', '3 zj 1 2 3 4\n'],
+    ['compressed by another serializer', `3 zd6 1 2 3 4\n${compressPayload(payload, 1)}`],
+    [
+      'valid deflate of a payload the serializer rejects',
+      `3 zj 1 2 3 4\n${compressPayload('{'.repeat(2000), 1)}`,
+    ],
+  ])('decodes a corrupt compressed entry (%s) as undefined instead of throwing', (_what, raw) => {
+    expect(decodeEntry(raw, jsonSerializer)).toBeUndefined()
+  })
+
+  it('lets tools read a compressed entry as the serializer wrote it (splitEntry inflates)', () => {
+    const { encoded } = encodeEntryForRedis(entry, payload, 'j', 1024)
+    expect(splitEntry(encoded)).toMatchObject({
+      kind: 'vj',
+      payload,
+      compressedLength: encoded.length - encoded.indexOf('\n') - 1,
+      tags: ['org%003a7'],
+    })
+    expect(splitEntry(encodeEntry(entry, payload, 'j'))).toMatchObject({ kind: 'vj', payload })
+    expect(splitEntry(encodeEntry(entry, payload, 'j'))?.compressedLength).toBeUndefined()
+    // One that does not inflate is shown as stored, under its z kind: the serializer then rejects it.
+    expect(splitEntry('3 zj 1 2 3 4\nnot deflate')).toMatchObject({ kind: 'zj', payload: 'not deflate' })
   })
 })
 

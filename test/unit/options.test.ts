@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createCache, defineLoader, LoadCacheTypeError } from '../../src/index.js'
+import { type CreateCacheOptions, createCache, defineLoader, LoadCacheTypeError } from '../../src/index.js'
 
 describe('createCache options', () => {
   it.each([
@@ -30,6 +30,17 @@ describe('createCache options', () => {
       { logger: {} },
       'option "logger" must be an object with warn() and error() methods (console works), got [object Object]',
     ],
+    [{ compression: true }, 'option "compression" must be { threshold: bytes } or false, got true'],
+    [{ compression: 1024 }, 'option "compression" must be { threshold: bytes } or false, got 1024'],
+    [{ compression: { threshold: 0 } }, 'option "compression.threshold" must be a positive integer, got 0'],
+    [
+      { compression: { threshold: '1KiB' } },
+      'option "compression.threshold" must be a positive integer, got "1KiB"',
+    ],
+    [
+      { compression: { level: 9 } },
+      'createCache({ compression }): unknown option "level"; known options are threshold',
+    ],
     [
       { ttl: 100, maxTtl: 50 },
       'option "ttl" must be at most maxTtl (50 s) together with grace; raise the cache\'s "maxTtl" option, got 100',
@@ -38,6 +49,14 @@ describe('createCache options', () => {
     expect(() => createCache(options as never)).toThrow(LoadCacheTypeError)
     expect(() => createCache(options as never)).toThrow(`[loadcache] ${message}`)
   })
+
+  it.each<[CreateCacheOptions['compression']]>([[false], [{}], [{ threshold: 1 }], [{ threshold: 65_536 }]])(
+    'accepts compression %j',
+    async (compression) => {
+      const cache = createCache({ compression })
+      await cache.close()
+    },
+  )
 
   it('accepts no options at all (memory-only, defaults)', async () => {
     const cache = createCache()
