@@ -25,15 +25,23 @@ function log(message: string): void {
   process.stderr.write(`[bench ${t}s] ${message}\n`)
 }
 
+/**
+ * The installed version of a package, looked up where a bench process resolves it: bench/'s own
+ * node_modules (the peers, autocannon) first, then the repository root's (loadcache's dependencies, yoga,
+ * graphql). `@envelop/response-cache` is the copy @graphql-yoga/plugin-response-cache runs on.
+ */
 function packageVersion(name: string): string {
-  try {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
-      version: string
-    }
-    return pkg.version
-  } catch {
-    return 'not installed'
+  const places = [
+    join(repoRoot, 'bench', 'node_modules', '@graphql-yoga', 'plugin-response-cache', 'node_modules', name),
+    join(repoRoot, 'bench', 'node_modules', name),
+    join(repoRoot, 'node_modules', name),
+  ]
+  for (const place of places) {
+    try {
+      return (JSON.parse(readFileSync(join(place, 'package.json'), 'utf8')) as { version: string }).version
+    } catch {}
   }
+  return 'not installed'
 }
 
 function git(args: string[]): string {
@@ -99,6 +107,8 @@ try {
       'graphql',
       'graphql-yoga',
       '@graphql-yoga/plugin-response-cache',
+      '@envelop/response-cache',
+      '@envelop/response-cache-redis',
       '@electric-sql/pglite',
     ].map((name) => [name, packageVersion(name)]),
   )
