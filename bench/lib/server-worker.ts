@@ -28,6 +28,12 @@ export interface ServerCounters {
   responses: number
   /** HTTP requests it is still working on. */
   inFlight: number
+  /**
+   * loadcache only: Redis failures its cache counted (timeouts included; each makes the cache fall back
+   * to the source or to fetching without a lock) and the breaker's state.
+   */
+  cacheRedisErrors?: number
+  cacheBreaker?: string
   /** Redis commands its ioredis clients sent, by name. */
   sentCommands: Record<string, number>
   peakRssMb: number
@@ -57,6 +63,8 @@ export async function serveVariant(task: WorkerTask, ipc: WorkerIpc): Promise<Se
       executions: server.queryExecutions(),
       responses: http.finished,
       inFlight: http.started - http.finished,
+      cacheRedisErrors: server.cache?.stats().redis.errors,
+      cacheBreaker: server.cache?.stats().redis.breaker,
       sentCommands: sentCommands(),
       peakRssMb: peakRssMb(),
     }
@@ -130,6 +138,11 @@ export function countersBetween(before: ServerCounters, after: ServerCounters): 
     executions: after.executions - before.executions,
     responses: after.responses - before.responses,
     inFlight: after.inFlight,
+    cacheRedisErrors:
+      after.cacheRedisErrors === undefined
+        ? undefined
+        : after.cacheRedisErrors - (before.cacheRedisErrors ?? 0),
+    cacheBreaker: after.cacheBreaker,
     sentCommands: sent,
     peakRssMb: after.peakRssMb,
   }

@@ -165,6 +165,7 @@ async function measure(context: ScenarioContext, server: ServerHandle): Promise<
       executionsPerRead: perRead(used.executions),
       /** loadcache only: reads its Cache-Status called a hit. */
       cacheStatusHits: server.variant.startsWith('loadcache') ? outcomes.hits : undefined,
+      cacheRedisErrors: used.cacheRedisErrors,
       readers: config.rtChurnReaders,
       writeGapMs: config.rtChurnWriteGapMs,
     },

@@ -88,6 +88,7 @@ async function measure(context: ScenarioContext, server: ServerHandle): Promise<
       bodySha256: createHash('sha256').update(first.text).digest('hex').slice(0, 12),
       wireBytesPerResponse: requests === 0 ? 0 : result.throughput.total / requests,
       serverResponses: used.responses,
+      cacheRedisErrors: used.cacheRedisErrors,
       redisBytesReadPerRequest: perRequest(bytesAfter.output - bytesBefore.output),
       redisBytesWrittenPerRequest: perRequest(bytesAfter.input - bytesBefore.input),
       secondReadCacheStatus: second.headers.get('cache-status') ?? undefined,

@@ -97,6 +97,8 @@ async function round(
       executions,
       executionsPerInstance: used.map((c) => c.executions),
       statementsPerInstance: used.map((c) => c.statements),
+      /** loadcache: Redis failures (timeouts included) each instance's cache counted during the round. */
+      cacheRedisErrorsPerInstance: used.map((c) => c.cacheRedisErrors),
       instances: instances.length,
       requestsPerInstance: context.config.rtStampedeRequests,
       /** Distinct response bodies among the successful responses: 1 when every request got the same. */
