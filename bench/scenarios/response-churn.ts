@@ -40,17 +40,15 @@ class Writer {
   readonly #users: string[]
   readonly #posts: string[]
   readonly #versions = new Map<string, number>()
+  readonly #commentCounts: number[]
 
   constructor(ids: FeedIds) {
     this.#posts = ids.posts.map((post) => post.id)
     this.#users = [
       ...new Set(ids.posts.flatMap((post) => [post.author.id, ...post.comments.map((c) => c.author.id)])),
     ]
-    this.required = {
-      versions: new Map(),
-      commentCounts: ids.posts.map((post) => post.comments.length),
-      writes: 0,
-    }
+    this.#commentCounts = ids.posts.map((post) => post.comments.length)
+    this.required = { versions: new Map(), commentCounts: [...this.#commentCounts], writes: 0 }
   }
 
   async run(url: string, until: number, gapMs: number): Promise<void> {
@@ -67,16 +65,14 @@ class Writer {
         await postGraphql(url, ADD_COMMENT, {
           input: { postId: this.#posts[index]!, authorId: user, body: `bench comment ${k}` },
         })
-        const counts = [...this.required.commentCounts]
-        counts[index]!++
-        this.required = { ...this.required, commentCounts: counts }
+        this.#commentCounts[index]!++
         this.comments++
       }
       this.latencies.push(performance.now() - t0)
       // Published only now that the write's response arrived: reads starting from here must show it.
       this.required = {
-        ...this.required,
         versions: new Map(this.#versions),
+        commentCounts: [...this.#commentCounts],
         writes: this.required.writes + 1,
       }
       await sleep(gapMs)
