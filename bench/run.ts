@@ -5,7 +5,7 @@
  * and .svg (the requests/s chart).
  *
  * Environment: see bench/lib/config.ts (BENCH_SECONDS, BENCH_HOT_SECONDS, BENCH_STAMPEDE_ROUNDS,
- * BENCH_ONLY, BENCH_LAYERS, …) and bench/README.md.
+ * BENCH_ONLY, BENCH_LAYERS, BENCH_IDLE_LOAD, …) and bench/README.md.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -15,6 +15,7 @@ import { startRedisServer } from '../test/helpers/redis-server.js'
 import { isLayerName, LAYERS, type LayerName } from './adapters/layer.js'
 import { renderChart } from './lib/chart.js'
 import { config } from './lib/config.js'
+import { waitForIdle } from './lib/idle-wait.js'
 import { checkTargets, type Outcomes, renderMarkdown } from './lib/report.js'
 import type { ScenarioContext } from './lib/scenario.js'
 import { repoRoot } from './lib/workers.js'
@@ -25,15 +26,23 @@ function log(message: string): void {
   process.stderr.write(`[bench ${t}s] ${message}\n`)
 }
 
+/**
+ * The installed version of a package, looked up where a bench process resolves it: bench/'s own
+ * node_modules (the peers, autocannon) first, then the repository root's (loadcache's dependencies, yoga,
+ * graphql). `@envelop/response-cache` is the copy @graphql-yoga/plugin-response-cache runs on.
+ */
 function packageVersion(name: string): string {
-  try {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
-      version: string
-    }
-    return pkg.version
-  } catch {
-    return 'not installed'
+  const places = [
+    join(repoRoot, 'bench', 'node_modules', '@graphql-yoga', 'plugin-response-cache', 'node_modules', name),
+    join(repoRoot, 'bench', 'node_modules', name),
+    join(repoRoot, 'node_modules', name),
+  ]
+  for (const place of places) {
+    try {
+      return (JSON.parse(readFileSync(join(place, 'package.json'), 'utf8')) as { version: string }).version
+    } catch {}
   }
+  return 'not installed'
 }
 
 function git(args: string[]): string {
@@ -49,10 +58,10 @@ const layers: LayerName[] = (config.layers ?? [...LAYERS]).filter((name): name i
   if (!isLayerName(name)) throw new Error(`BENCH_LAYERS: unknown layer ${name}; known: ${LAYERS.join(', ')}`)
   return true
 })
-// A smoke run leaves out the end-to-end workload unless asked for: its four servers each embed PGlite,
-// whose start alone takes ~40 s on 2 cores.
+// A smoke run leaves out the HTTP workloads unless asked for: their servers each embed PGlite, whose start
+// alone takes ~40 s for four on 2 cores.
 const scenarios = SCENARIOS.filter((s) =>
-  config.only === undefined ? !(config.smoke && s.name === 'end-to-end') : config.only.includes(s.name),
+  config.only === undefined ? !(config.smoke && s.http) : config.only.includes(s.name),
 )
 if (config.only) {
   for (const name of config.only) {
@@ -64,6 +73,13 @@ if (config.only) {
   }
 }
 
+// Before anything of ours runs, so that our own processes do not count in the load we wait out.
+const idleWait =
+  config.idleLoad === undefined
+    ? undefined
+    : await waitForIdle(config.idleLoad, config.idleTimeoutMinutes, log)
+const loadAtRunStart = os.loadavg()[0]!
+const runStarted = performance.now()
 const redis = await startRedisServer()
 const admin = redis.client()
 let interrupted = false
@@ -99,6 +115,8 @@ try {
       'graphql',
       'graphql-yoga',
       '@graphql-yoga/plugin-response-cache',
+      '@envelop/response-cache',
+      '@envelop/response-cache-redis',
       '@electric-sql/pglite',
     ].map((name) => [name, packageVersion(name)]),
   )
@@ -135,8 +153,14 @@ try {
   const markdown = renderMarkdown(outcomes, titles)
   const resultsDir = join(repoRoot, 'bench', 'results')
   mkdirSync(resultsDir, { recursive: true })
-  const totalSeconds = Math.round((performance.now() - t0) / 1000)
-  const command = `npm run bench${process.env.BENCH_SECONDS ? ` (BENCH_SECONDS=${process.env.BENCH_SECONDS})` : ''}`
+  // The run itself, without the idle wait (recorded apart).
+  const totalSeconds = Math.round((performance.now() - runStarted) / 1000)
+  // Every BENCH_* variable set, so that the command can be run again as it was.
+  const settings = Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('BENCH_') && value !== undefined && value !== '')
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${value}`)
+  const command = [...settings, 'npm run bench'].join(' ')
   const subtitle = `${machine.nproc} × ${machine.cpuModel}, Node ${machine.node}, Redis ${machine.redis} on loopback; ${finishedAt.toISOString()}`
   writeFileSync(
     join(resultsDir, `${stamp}.json`),
@@ -150,6 +174,9 @@ try {
         loadcache: loadcacheRevision,
         config,
         durations,
+        idleWait: idleWait ?? null,
+        /** 1-minute load average when the run started (after any idle wait) and when it ended. */
+        runLoadAverage: { before: loadAtRunStart, after: os.loadavg()[0]! },
         loadAverages,
         targets: checkTargets(outcomes),
         outcomes,

@@ -2,7 +2,7 @@
  * Combines several runs (bench/results/*.json) for bench/RESULTS.md: writes one chart with a bar per run
  * (bench/results/chart.svg) and prints a side-by-side headline table and every run's target checks.
  *
- *   npx tsx bench/summarize.ts bench/results/<run 1>.json bench/results/<run 2>.json
+ *   npx tsx bench/summarize.ts [--chart=<name>.svg] bench/results/<run 1>.json bench/results/<run 2>.json
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
@@ -18,9 +18,13 @@ interface RunFile {
   outcomes: Outcomes
 }
 
-const files = process.argv.slice(2)
+// `--chart=<name>.svg` writes the chart under another name in bench/results (default chart.svg), so
+// that one section of RESULTS.md can have its own.
+const chartName =
+  process.argv.find((arg) => arg.startsWith('--chart='))?.slice('--chart='.length) ?? 'chart.svg'
+const files = process.argv.slice(2).filter((arg) => !arg.startsWith('--chart='))
 if (files.length === 0) {
-  console.error('usage: npx tsx bench/summarize.ts <run.json> [<run.json> …]')
+  console.error('usage: npx tsx bench/summarize.ts [--chart=<name>.svg] <run.json> [<run.json> …]')
   process.exit(2)
 }
 const runs = files.map((file, i) => ({
@@ -30,7 +34,7 @@ const runs = files.map((file, i) => ({
 }))
 const first = runs[0]!.data.machine
 const subtitle = `${first.nproc} × ${first.cpuModel}, Node ${first.node}, Redis ${first.redis} on loopback; ${runs.map((r) => `${r.label} = ${r.file}`).join(', ')}`
-const chartPath = join(repoRoot, 'bench', 'results', 'chart.svg')
+const chartPath = join(repoRoot, 'bench', 'results', basename(chartName))
 writeFileSync(
   chartPath,
   renderChart(

@@ -14,6 +14,7 @@ const COLORS: Record<string, string> = {
   'loadcache-memory': '#cc79a7',
   'dataloader-map': '#0072b2',
   'response-cache': '#f0e442',
+  'response-cache-redis': '#b8a000',
 }
 
 const PANELS: { scenario: string; title: string }[] = [
@@ -25,6 +26,8 @@ const PANELS: { scenario: string; title: string }[] = [
   { scenario: 'n1-churn', title: 'N+1 churn (req/s)' },
   { scenario: 'hot-path', title: 'Hot path, all in L1 (req/s)' },
   { scenario: 'end-to-end', title: 'End to end over HTTP, example API feed query (req/s)' },
+  { scenario: 'response-hits', title: 'Response tier: feed query hits over HTTP (req/s)' },
+  { scenario: 'response-churn', title: 'Response tier: feed reads under writes (reads/s)' },
 ]
 
 function label(value: number): string {

@@ -12,6 +12,11 @@ function num(name: string, fallback: number): number {
   return value
 }
 
+function optionalNum(name: string): number | undefined {
+  const raw = process.env[name]
+  return raw === undefined || raw === '' ? undefined : num(name, 0)
+}
+
 function list(name: string): string[] | undefined {
   const raw = process.env[name]
   if (raw === undefined || raw.trim() === '') return undefined
@@ -34,6 +39,30 @@ export const config = {
   stampedeRounds: num('BENCH_STAMPEDE_ROUNDS', smoke ? 1 : 3),
   /** Measured seconds per layer in the end-to-end (HTTP) workload. */
   e2eSeconds: num('BENCH_E2E_SECONDS', smoke ? 2 : 8),
+  /** Response tier, hits: measured seconds per server (after a 2 s warm-up). */
+  rtSeconds: num('BENCH_RT_SECONDS', smoke ? 2 : 10),
+  /** Response tier, hits: autocannon connections (a closed loop). */
+  rtConnections: num('BENCH_RT_CONNECTIONS', 32),
+  /** Response tier, churn: measured seconds per server. */
+  rtChurnSeconds: num('BENCH_RT_CHURN_SECONDS', smoke ? 2 : 8),
+  /** Response tier, churn: concurrent readers (each a closed loop of feed reads). */
+  rtChurnReaders: num('BENCH_RT_CHURN_READERS', 8),
+  /** Response tier, churn: pause between one write's response and the next write, ms. */
+  rtChurnWriteGapMs: num('BENCH_RT_CHURN_WRITE_GAP_MS', 50),
+  /** Response tier, cold stampede: server processes (instances) per server kind. */
+  rtStampedeInstances: num('BENCH_RT_STAMPEDE_INSTANCES', smoke ? 2 : 4),
+  /** Response tier, cold stampede: concurrent identical requests per instance. */
+  rtStampedeRequests: num('BENCH_RT_STAMPEDE_REQUESTS', smoke ? 5 : 25),
+  /** Response tier, cold stampede: rounds per server kind. */
+  rtStampedeRounds: num('BENCH_RT_STAMPEDE_ROUNDS', smoke ? 1 : 3),
+  /** Response tier: only these servers (loadcache, response-cache, response-cache-redis, no-cache). */
+  rtVariants: list('BENCH_RT_VARIANTS'),
+  /**
+   * Before the run, wait until the 1-minute load average is below this (polled every 30 s, for at most
+   * BENCH_IDLE_TIMEOUT_MIN minutes; the JSON records what happened). Off when unset.
+   */
+  idleLoad: optionalNum('BENCH_IDLE_LOAD'),
+  idleTimeoutMinutes: num('BENCH_IDLE_TIMEOUT_MIN', 30),
   /** Closed-loop concurrency of the N+1 and hot-path workloads. */
   concurrency: num('BENCH_CONCURRENCY', 32),
   /** Ids per request (drawn Zipf(1.0), duplicates included). */

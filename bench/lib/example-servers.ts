@@ -1,20 +1,24 @@
 /**
- * The example API (example-api/) in the four configurations the end-to-end workload compares. All four
- * use the same schema, resolvers, loader definitions and database layer (embedded PGlite, seeded, every
- * statement delayed by DB_DELAY_MS); they differ only in the cache:
+ * The example API (example-api/) in the configurations the HTTP workloads compare. All use the same
+ * schema, resolvers, loader definitions and database layer (embedded PGlite, seeded, every statement
+ * delayed by DB_DELAY_MS); they differ only in the cache:
  * - `loadcache` / `loadcache-memory`: the example API's own server (`createExampleServer`), with and without
- *   Redis: per-request loaders over loadcache plus its yoga plugin for the `@cached` fields.
+ *   Redis: per-request loaders over loadcache plus its yoga plugin, whose response tier is on by default.
  * - `no-cache`: the same schema and resolvers, with plain per-request DataLoaders straight to the database
  *   (batched per request, nothing shared) and no caching plugin.
  * - `response-cache`: `no-cache` plus `@graphql-yoga/plugin-response-cache` (whole responses in memory,
  *   evicted by the entities a mutation returns, as its docs set it up: `session: () => null` for a public API).
- * Only ever imported by an end-to-end worker process.
+ * - `response-cache-redis`: the same with its Redis store, `@envelop/response-cache-redis`.
+ * Only ever imported by the worker process of an HTTP workload.
  */
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createRedisCache } from '@envelop/response-cache-redis'
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache'
 import DataLoader from 'dataloader'
+import type { DefinitionNode } from 'graphql'
 import { createYoga, type Plugin } from 'graphql-yoga'
+import { Redis } from 'ioredis'
 import type { ExampleContext } from '../../example-api/context.js'
 import { type Database, openDatabase } from '../../example-api/db/index.js'
 import {
@@ -26,13 +30,27 @@ import { createExampleSchema } from '../../example-api/schema.js'
 import { createExampleServer } from '../../example-api/server.js'
 import { createCache, type LoadCache } from '../../src/index.js'
 
-export const E2E_VARIANTS = ['no-cache', 'response-cache', 'loadcache-memory', 'loadcache'] as const
+export const E2E_VARIANTS = [
+  'no-cache',
+  'response-cache',
+  'response-cache-redis',
+  'loadcache-memory',
+  'loadcache',
+] as const
 export type E2eVariant = (typeof E2E_VARIANTS)[number]
 
 export interface RunningServer {
   url: string
+  httpServer: Server
   db: Database
   cache: LoadCache | undefined
+  /**
+   * Query operations this server executed (graphql-js ran them) since it started: a response served
+   * from a cache is not one. loadcache: its response tier's count (`stats().responses`, `misses`: each
+   * is an execution); the others: a counting plugin placed after every other one, so a response cache's
+   * hit never reaches it.
+   */
+  queryExecutions(): number
   close(): Promise<void>
 }
 
@@ -47,7 +65,16 @@ export async function startExampleServer(
       namespace: 'bench',
     })
     const { url } = await server.listen(0, '127.0.0.1')
-    return { url, db: server.db, cache: server.cache, close: () => server.close() }
+    const cache = server.cache
+    return {
+      url,
+      httpServer: server.httpServer,
+      db: server.db,
+      cache,
+      queryExecutions: () =>
+        Object.values(cache.stats().responses).reduce((total, stats) => total + stats.misses, 0),
+      close: () => server.close(),
+    }
   }
 
   const db = await openDatabase({ delayMs: options.dbDelayMs })
@@ -55,8 +82,16 @@ export async function startExampleServer(
   // Writes call `invalidate`/`invalidateTags` on the context's cache; here nothing reads from it.
   const cache = createCache({ namespace: 'bench-unused', memory: false })
   const plugins: Plugin<ExampleContext>[] = []
+  // The Redis store gets its own client (closed in close()), as its README sets it up.
+  const redis = variant === 'response-cache-redis' ? new Redis(options.redisUrl) : undefined
   if (variant === 'response-cache')
     plugins.push(useResponseCache({ session: () => null }) as Plugin<ExampleContext>)
+  if (redis !== undefined) {
+    const cache = createRedisCache({ redis }) as Parameters<typeof useResponseCache>[0]['cache']
+    plugins.push(useResponseCache({ session: () => null, cache }) as Plugin<ExampleContext>)
+  }
+  const executions = { queries: 0 }
+  plugins.push(countQueryExecutions(executions))
   const yoga = createYoga<Record<string, unknown>, ExampleContext>({
     schema: createExampleSchema(),
     context: () => ({ db, cache, loaders: plainLoaders(definitions), definitions, viewerId: null }),
@@ -68,13 +103,34 @@ export async function startExampleServer(
   const { port } = httpServer.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}/graphql`,
+    httpServer,
     db,
     cache: undefined,
+    queryExecutions: () => executions.queries,
     async close() {
       httpServer.closeAllConnections()
       await new Promise<void>((resolve) => httpServer.close(() => resolve()))
       await cache.close()
+      await redis?.quit()
       await db.close()
+    },
+  }
+}
+
+/**
+ * Counts the query operations that reach execution. Placed last: a response cache's hit is answered
+ * before (yoga's plugin in onParams; envelop's onExecute ends the hook chain early), so only real
+ * executions count.
+ */
+function countQueryExecutions(counter: { queries: number }): Plugin<ExampleContext> {
+  return {
+    onExecute({ args }) {
+      const operation = args.document.definitions.find(
+        (definition: DefinitionNode) =>
+          definition.kind === 'OperationDefinition' &&
+          (args.operationName == null || definition.name?.value === args.operationName),
+      )
+      if (operation?.kind === 'OperationDefinition' && operation.operation === 'query') counter.queries++
     },
   }
 }

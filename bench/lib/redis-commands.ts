@@ -15,17 +15,32 @@
  *   clients are ioredis). Calls inside scripts = server total − that count.
  * For the script-free ioredis layers both counts are reported, as a cross-check.
  */
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { repoRoot } from './workers.js'
 
 const sent = new Map<string, number>()
 let installed = false
 
-/** Installs the client-side counter in this process (idempotent). Call before any layer connects. */
+/**
+ * Installs the client-side counter in this process (idempotent). Call before any layer connects.
+ *
+ * There may be two copies of ioredis in a bench process: bench/'s own (a dependency of
+ * @envelop/response-cache-redis, which bench's imports resolve first) and the repository root's (which
+ * the example API's server, under example-api/, resolves). Both are hooked, or a server's commands would
+ * go uncounted depending on where its client happened to be created.
+ */
 export function installCommandCounter(): void {
   if (installed) return
   installed = true
-  const original = Redis.prototype.sendCommand
-  Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+  const rootIoredis = createRequire(join(repoRoot, 'package.json'))('ioredis') as typeof import('ioredis')
+  for (const copy of new Set([Redis, rootIoredis.Redis])) hook(copy)
+}
+
+function hook(copy: typeof Redis): void {
+  const original = copy.prototype.sendCommand
+  copy.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
     const name = String(args[0]?.name ?? '?').toLowerCase()
     sent.set(name, (sent.get(name) ?? 0) + 1)
     return original.apply(this, args)

@@ -1,34 +1,11 @@
-/** Markdown tables of a run, and the check of every issue-6 target. */
+/** Markdown tables of a run, and the check of every target (issue 6; the response tier's in their own file). */
+import { byLayer, fmt, fmtSmall, isSkipped, type Outcomes, type TargetCheck, table } from './outcomes.js'
+import { checkResponseTierTargets, responseTierTable } from './report-response-tier.js'
 import type { Figures, Skipped } from './scenario.js'
 
-export type Outcomes = Record<string, Figures[] | Skipped>
+export type { Outcomes }
 
 const PEERS = ['cache-aside', 'bentocache', 'cacheable']
-
-function fmt(value: number | undefined, digits = 0): string {
-  if (value === undefined || !Number.isFinite(value)) return '–'
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-}
-
-/** Two significant decimals for small values, fewer for big ones. */
-function fmtSmall(value: number | undefined): string {
-  if (value === undefined || !Number.isFinite(value)) return '–'
-  if (value === 0) return '0'
-  if (value < 0.01) return value.toFixed(4)
-  if (value < 1) return value.toFixed(3)
-  if (value < 100) return value.toFixed(2)
-  return fmt(value)
-}
-
-/** A Markdown table; columns after the first `textColumns` are right-aligned (numbers). */
-function table(header: string[], rows: string[][], textColumns = 1): string {
-  const align = header.map((_, i) => (i < textColumns ? '---' : '---:'))
-  return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n')
-}
-
-function isSkipped(outcome: Figures[] | Skipped | undefined): outcome is Skipped {
-  return outcome !== undefined && 'skipped' in outcome
-}
 
 function n1Table(rows: Figures[], churn: boolean): string {
   const header = [
@@ -164,17 +141,7 @@ function e2eTable(rows: Figures[]): string {
   )
 }
 
-export interface TargetCheck {
-  workload: string
-  target: string
-  measured: string
-  met: boolean | undefined
-}
-
-function byLayer(rows: Figures[] | Skipped | undefined, layer: string): Figures | undefined {
-  if (rows === undefined || isSkipped(rows)) return undefined
-  return rows.find((r) => r.layer === layer)
-}
+export type { TargetCheck }
 
 function bestPeer(rows: Figures[] | Skipped | undefined): Figures | undefined {
   if (rows === undefined || isSkipped(rows)) return undefined
@@ -315,6 +282,7 @@ export function checkTargets(outcomes: Outcomes): TargetCheck[] {
       )
     }
   }
+  checks.push(...checkResponseTierTargets(outcomes))
   return checks
 }
 
@@ -329,6 +297,7 @@ export function renderMarkdown(outcomes: Outcomes, titles: Record<string, string
     if (name === 'n1-cold-stampede') parts.push(stampedeTable(outcome))
     else if (name === 'hot-path') parts.push(hotTable(outcome))
     else if (name === 'end-to-end') parts.push(e2eTable(outcome))
+    else if (name.startsWith('response-')) parts.push(responseTierTable(name, outcome))
     else parts.push(n1Table(outcome, name === 'n1-churn'))
     const failed = outcome.filter((r) => r.errors > 0)
     for (const r of failed)
@@ -337,7 +306,7 @@ export function renderMarkdown(outcomes: Outcomes, titles: Record<string, string
   }
   const checks = checkTargets(outcomes)
   if (checks.length > 0) {
-    parts.push('### Targets (issue 6), loadcache\n')
+    parts.push("### Targets, loadcache (issue 6, and the response tier's)\n")
     parts.push(
       table(
         ['workload', 'target', 'measured', 'met'],

@@ -59,6 +59,11 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string
   readonly title: string
+  /**
+   * It serves the example API over HTTP: each server embeds PGlite, whose start alone takes ~12 s of CPU,
+   * so a smoke run leaves it out unless BENCH_ONLY names it.
+   */
+  readonly http?: boolean
   /** Orchestrator side: runs every layer, returns their figures (or why the scenario was skipped). */
   run(context: ScenarioContext): Promise<Figures[] | Skipped>
   /** Worker side, in a measured process. */

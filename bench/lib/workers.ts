@@ -4,7 +4,7 @@
  *
  * Protocol (Node IPC): the worker sends `ready` once its layer is set up; the orchestrator resets Redis
  * statistics and sends `go` (with a wall-clock start time for multi-process scenarios); the worker runs and
- * sends `result` (or `error`), then exits.
+ * sends `result` (or `error`), then exits. In between, a worker may answer `ask`s (`reply`, by id).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
@@ -37,6 +37,7 @@ type WorkerMessage =
   | { type: 'ready'; data?: unknown }
   | { type: 'result'; data: unknown }
   | { type: 'error'; message: string }
+  | { type: 'reply'; id: number; data: unknown }
 
 export class WorkerProcess {
   readonly task: WorkerTask
@@ -44,6 +45,8 @@ export class WorkerProcess {
   readonly ready: Promise<unknown>
   readonly result: Promise<unknown>
   #output = ''
+  #asked = 0
+  readonly #replies = new Map<number, (data: unknown) => void>()
 
   constructor(task: WorkerTask) {
     this.task = task
@@ -71,7 +74,10 @@ export class WorkerProcess {
     this.#child.on('message', (message: WorkerMessage) => {
       if (message.type === 'ready') resolveReady(message.data)
       else if (message.type === 'result') resolveResult(message.data)
-      else if (message.type === 'error')
+      else if (message.type === 'reply') {
+        this.#replies.get(message.id)?.(message.data)
+        this.#replies.delete(message.id)
+      } else if (message.type === 'error')
         fail(new Error(`worker ${name} failed: ${message.message}\n${this.#output}`))
     })
     this.#child.once('exit', (code, signal) => {
@@ -93,6 +99,20 @@ export class WorkerProcess {
     this.#child.send(message)
   }
 
+  /**
+   * Asks a worker that answers with `ipc.answer(type, …)` (e.g. a server reporting its counters between
+   * rounds) and resolves with its reply; rejects if the worker fails or exits first.
+   */
+  ask(type: string): Promise<unknown> {
+    const id = ++this.#asked
+    const reply = new Promise<unknown>((resolve) => this.#replies.set(id, resolve))
+    this.#child.send({ type, id })
+    return Promise.race([
+      reply,
+      this.result.then(() => Promise.reject(new Error(`worker answered no ${type}`))),
+    ])
+  }
+
   /** Kills the worker if it is still running (by its own pid). */
   kill(): void {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
@@ -106,6 +126,12 @@ export const ipc = {
   },
   go(): Promise<GoMessage> {
     return ipc.waitFor('go') as Promise<GoMessage>
+  },
+  /** Answers every `ask(type)` of the orchestrator with `reply()`, until the process exits. */
+  answer(type: string, reply: () => unknown): void {
+    process.on('message', (message: { type: string; id: number }) => {
+      if (message?.type === type) process.send?.({ type: 'reply', id: message.id, data: reply() })
+    })
   },
   waitFor(type: string): Promise<{ type: string }> {
     return new Promise((resolve) => {

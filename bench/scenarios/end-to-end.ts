@@ -157,6 +157,7 @@ async function measureVariant(
 export const endToEnd: Scenario = {
   name: NAME,
   title: 'End to end over HTTP (example API, DB_DELAY_MS=2, autocannon, 32 connections)',
+  http: true,
 
   async run(context) {
     // Every server embeds PGlite, whose start (initdb + seed, in WASM) takes ~12 s: start all four at once,

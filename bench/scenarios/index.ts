@@ -5,8 +5,20 @@ import { hotPath } from './hot-path.js'
 import { n1Churn } from './n1-churn.js'
 import { n1ColdStampede } from './n1-cold-stampede.js'
 import { n1Warm } from './n1-warm.js'
+import { responseChurn } from './response-churn.js'
+import { responseHits } from './response-hits.js'
+import { responseStampede } from './response-stampede.js'
 
-export const SCENARIOS: readonly Scenario[] = [n1Warm, n1ColdStampede, n1Churn, hotPath, endToEnd]
+export const SCENARIOS: readonly Scenario[] = [
+  n1Warm,
+  n1ColdStampede,
+  n1Churn,
+  hotPath,
+  endToEnd,
+  responseHits,
+  responseChurn,
+  responseStampede,
+]
 
 export function scenarioByName(name: string): Scenario {
   const scenario = SCENARIOS.find((s) => s.name === name)
