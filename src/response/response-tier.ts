@@ -48,7 +48,15 @@ export interface Executed {
 /** How a request was served. */
 export type Served =
   /** From the cache (`hit`), or executed by this request and stored (`stored`; the write may have lost a race). */
-  | { readonly kind: 'hit' | 'stored'; readonly response: StoredResponse; readonly tags: readonly string[] }
+  | {
+      readonly kind: 'hit' | 'stored'
+      readonly response: StoredResponse
+      /**
+       * Its tags, encoded: decoding them costs more than the rest of a hit on a response with hundreds of
+       * tags, so only a CDN tag header does (`decodeSegment`).
+       */
+      readonly encodedTags: readonly string[]
+    }
   /** Executed and not stored: send `result` as usual. `reason` says why (Cache-Status `detail`). */
   | {
       readonly kind: 'executed'
@@ -164,12 +172,12 @@ export class ResponseTier {
           request.operationName ?? '',
         )
       }
-      return { kind: 'stored', response: verdict.response, tags: decoded(verdict.tags) }
+      return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
     const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
     if (isResponse(stored) && stored.kind === 'response') {
       stats.hits++
-      return { kind: 'hit', response: stored, tags: decoded(tags) }
+      return { kind: 'hit', response: stored, encodedTags: tags }
     }
     if (isResponse(stored) && stored.kind === 'private' && request.viewer !== null) {
       return this.#servePrivate(`${publicId}\n${request.viewer}`, request, execute, stats)
@@ -207,11 +215,11 @@ export class ResponseTier {
       stats.misses++
       if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
       stats.fills++
-      return { kind: 'stored', response: verdict.response, tags: decoded(verdict.tags) }
+      return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
     if (isResponse(value) && value.kind === 'response') {
       stats.hits++
-      return { kind: 'hit', response: value, tags: decoded(tags) }
+      return { kind: 'hit', response: value, encodedTags: tags }
     }
     return this.#executeUncached(execute, stats, 'not stored')
   }
@@ -315,10 +323,6 @@ function isResponse(value: unknown): value is StoredResponse {
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('base64url')
-}
-
-function decoded(tags: readonly string[]): string[] {
-  return tags.map(decodeSegment)
 }
 
 /**

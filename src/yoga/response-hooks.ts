@@ -1,6 +1,7 @@
 import type { ExecutionResult } from 'graphql'
 import type { GraphQLParams, Plugin } from 'graphql-yoga'
 import type { LoadCache } from '../cache/create-cache.js'
+import { decodeSegment } from '../core/keys.js'
 import { isAsyncIterable } from '../core/values.js'
 import { producedEntities } from '../graphql/operation.js'
 import type { RequestCacheState } from '../request/request-state.js'
@@ -140,6 +141,22 @@ export function responseHooks(
   }
 }
 
+/**
+ * The UTF-8 bytes of each stored response's body, encoded once: a hit served from L1 is the same object each
+ * time, and encoding a large body again on every hit cost more than the rest of the hit.
+ */
+const bodyBytes = new WeakMap<StoredResponse, Uint8Array<ArrayBuffer>>()
+const utf8 = new TextEncoder()
+
+function bytesOf(response: StoredResponse): Uint8Array<ArrayBuffer> {
+  let bytes = bodyBytes.get(response)
+  if (bytes === undefined) {
+    bytes = utf8.encode(response.body)
+    bodyBytes.set(response, bytes)
+  }
+  return bytes
+}
+
 /** Sends a stored response: its bytes, or 304 when the client holds exactly them. */
 function respond(
   fetchAPI: { Response: typeof Response },
@@ -160,7 +177,7 @@ function respond(
     headers.set('cache-status', 'loadcache; fwd=miss; stored')
   }
   if (tagHeader !== false) {
-    const value = served.tags.join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
+    const value = served.encodedTags.map(decodeSegment).join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
     if (Buffer.byteLength(value) <= maxTagBytes) headers.set(tagHeader, value)
     else cacheControl = cacheControl.replace(/^public/, 'private')
   }
@@ -169,7 +186,7 @@ function respond(
     return new fetchAPI.Response(null, { status: 304, headers })
   }
   headers.set('content-type', `${mediaType}; charset=utf-8`)
-  return new fetchAPI.Response(response.body, { status: 200, headers })
+  return new fetchAPI.Response(bytesOf(response), { status: 200, headers })
 }
 
 /** RFC 9110 If-None-Match: a list of (weak or strong) tags, or `*`; compared weakly. */
