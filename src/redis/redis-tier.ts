@@ -2,7 +2,7 @@ import { entryHeader } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
 import { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
-import { MAX_TAGS_PER_SCRIPT, pick, runLimited, scriptGroups } from './chunks.js'
+import { MAX_TAGS_PER_SCRIPT, pick, runLimited, runScripts, scriptGroups } from './chunks.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import {
@@ -207,9 +207,11 @@ export class RedisTier {
         this.#o.logger.debug?.(`[loadcache] [redis] cannot read maxmemory-policy: ${describeError(error)}`)
         return
       }
-      if (policy === undefined || policy === 'noeviction' || policy === 'volatile-ttl') continue
+      if (policy === undefined || policy === 'volatile-ttl') continue
       this.#o.logger.warn(
-        `[loadcache] [redis] maxmemory-policy is ${policy}: under memory pressure Redis may evict the tag versions that entries are checked against. loadcache never serves an entry whose tag version is gone (it is a miss), so this costs hit rate, not correctness. Set maxmemory-policy to volatile-ttl (tag versions outlive the entries that need them, so entries go first) or noeviction.`,
+        policy === 'noeviction'
+          ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses loadcache's writes, invalidations included (they are queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`
+          : `[loadcache] [redis] maxmemory-policy is ${policy}: under memory pressure Redis may evict the tag versions that entries are checked against. loadcache never serves an entry whose tag version is gone (it is a miss), so this costs hit rate, not correctness. Set maxmemory-policy to volatile-ttl (tag versions outlive the entries that need them, so entries go first).`,
       )
       return
     }
@@ -242,7 +244,7 @@ export class RedisTier {
     if (!this.readable) throw new RedisUnavailableError(this.#unavailableReason())
     const statuses: ReadStatus[] = new Array(entryKeys.length)
     let clock = Number.POSITIVE_INFINITY
-    const reads = runLimited(scriptGroups(entryKeys, this.#cluster), (indices) =>
+    const reads = runScripts(scriptGroups(entryKeys, this.#cluster), (indices) =>
       this.#run('read', async () => {
         const reply = (await this.#readScript(
           pick(entryKeys, indices),
@@ -284,7 +286,7 @@ export class RedisTier {
   releaseLocks(entryKeys: readonly string[], token: string): void {
     if (entryKeys.length === 0) return
     const items = entryKeys.map((entryKey) => ({ entryKey, encoded: '', ttlMs: 1 }))
-    runLimited(scriptGroups(entryKeys, this.#cluster), (indices) =>
+    runScripts(scriptGroups(entryKeys, this.#cluster), (indices) =>
       this.#run('release', () => this.#writeScript(pick(items, indices), token, false)),
     ).catch(() => {})
   }
@@ -341,7 +343,7 @@ export class RedisTier {
 
   async #writeStandalone(items: readonly WriteItem[], token: string): Promise<WriteResult> {
     const result: WriteResult = { statuses: new Array(items.length), versions: new Array(items.length) }
-    await runLimited(
+    await runScripts(
       scriptGroups(
         items.map((item) => item.entryKey),
         false,
@@ -372,7 +374,7 @@ export class RedisTier {
     const toWrite = items.map((item, i) => ({ ...item, encoded: prepared[i]?.encoded ?? '' }))
     const result: WriteResult = { statuses: new Array(items.length), versions: new Array(items.length) }
     const noticed: string[] = []
-    await runLimited(
+    await runScripts(
       scriptGroups(
         toWrite.map((item) => item.entryKey),
         true,
@@ -531,7 +533,7 @@ export class RedisTier {
 
   async #primeStandalone(items: readonly PrimeItem[], since: number | undefined): Promise<PrimeResult> {
     const result: PrimeResult = { stored: new Array(items.length), versions: new Array(items.length) }
-    await runLimited(
+    await runScripts(
       scriptGroups(
         items.map((item) => item.entryKey),
         false,
@@ -606,7 +608,7 @@ export class RedisTier {
       result.versions[i] = versions
       return { ...item, encoded: `${fields.join(' ')}${item.encoded.slice(header.header.length)}` }
     })
-    await runLimited(
+    await runScripts(
       scriptGroups(
         toWrite.map((item) => item.entryKey),
         true,
@@ -737,7 +739,7 @@ export class RedisTier {
       )
       return
     }
-    await runLimited(keyGroups, (indices) =>
+    await runScripts(keyGroups, (indices) =>
       this.#run('invalidate', () => invalidateScriptRun(pick(entryKeys, indices), [], '')),
     )
     if (encodedTags.length > 0) {
