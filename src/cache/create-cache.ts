@@ -36,15 +36,19 @@ export interface LoadCache {
    */
   loaders<Defs extends Record<string, AnyDefinition>>(definitions: Defs): Loaders<Defs>
   /**
-   * Evicts entities by id, here, in Redis, and in every process on the bus. Resolves once Redis has
-   * applied it, or once it is queued for replay when Redis is unreachable; it never rejects for a Redis
-   * fault. Call it after the write to the source has committed.
+   * Evicts entities by id, here, in Redis, and in every process on the bus. Call it after the write to the
+   * source has committed. Never rejects for a Redis fault.
+   *
+   * @returns `true` once Redis has applied it (every process then stops serving the old values within
+   *   `maxStalenessMs`), or `false` when Redis could not be reached: the invalidation is queued and replayed
+   *   when it can (this process meanwhile reads nothing from Redis), but other processes that still reach
+   *   Redis go on serving the old values until it lands or they expire. Always `true` without Redis.
    *
    * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a name this cache does not know (pass the
    *   definition, or call `cache.loaders()` with it first), and (`E_INVALID_OPTION`) for a definition whose
    *   name another loader of this cache already has.
    */
-  invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<void>
+  invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<boolean>
   /**
    * Write-through: after a write to your source, stores the new values of these ids in L1 and Redis, so the
    * next read of them, in any process, costs no fetch. Each id is evicted everywhere as by `invalidate`,
@@ -74,14 +78,18 @@ export interface LoadCache {
    * without Redis). A prime given it never stores a value over an invalidation that came after it.
    */
   writeTicket(): Promise<WriteTicket>
-  /** Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it. */
-  invalidateTags(tags: readonly string[]): Promise<void>
+  /**
+   * Evicts every entry carrying one of these tags: O(1) per tag, however many entries carry it.
+   * @returns as `invalidate`: whether Redis applied it (`false`: queued for replay).
+   */
+  invalidateTags(tags: readonly string[]): Promise<boolean>
   /**
    * Evicts every cached list that can hold entities of these GraphQL types (or tRPC `entity` names), and
    * every cached lookup of them that found nothing: their `Type` tags. What a mutation that creates an
    * entity does for you; call it after writing behind the API's back.
+   * @returns as `invalidate`: whether Redis applied it (`false`: queued for replay).
    */
-  invalidateTypes(types: readonly string[]): Promise<void>
+  invalidateTypes(types: readonly string[]): Promise<boolean>
   /** Counters per loader, plus the state of Redis, the bus and L1. */
   stats(): CacheStats
   /** Subscribes to state changes: `breaker`, `bus`, `redisError`, `fetchError`. */
@@ -183,7 +191,7 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       } else {
         throw invalidArgument('invalidate(loader, ids)', 'loader must be a loader definition or its name')
       }
-      await engine.invalidate(engine.entryKeysOf(name, ids), [])
+      return engine.invalidate(engine.entryKeysOf(name, ids), [])
     },
     async prime(loader, entries, options) {
       if (!isDefinition(loader)) {
@@ -213,13 +221,13 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
       if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string')) {
         throw invalidArgument('invalidateTags(tags)', 'tags must be an array of strings')
       }
-      await engine.invalidate([], tags)
+      return engine.invalidate([], tags)
     },
     async invalidateTypes(types) {
       if (!Array.isArray(types) || types.some((type) => typeof type !== 'string' || type === '')) {
         throw invalidArgument('invalidateTypes(types)', 'types must be an array of type names')
       }
-      await engine.invalidate([], types.map(typeTag))
+      return engine.invalidate([], types.map(typeTag))
     },
     stats: () => engine.stats(),
     ready(timeoutMs = 5000) {

@@ -423,7 +423,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * Each key's own tag (`keyTag`) is bumped with it, so whatever was built from the entry (a cached
    * response) goes too.
    */
-  async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<void> {
+  /** Evicts here, in Redis and (through the bus) everywhere; `false` when Redis could not apply it (queued). */
+  async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<boolean> {
     // Each tag's bucket moves with it (see bucketTag): a response too big to carry every tag carries those.
     const encodedTags = encodeTags(
       withBuckets(entryKeys.length === 0 ? tags : [...tags, ...entryKeys.map(keyTag)]),
@@ -431,13 +432,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     this.#evictLocally(entryKeys, encodedTags)
     if (this.#redis === undefined) {
       this.#reportEviction('local', entryKeys, encodedTags)
-      return
+      return true
     }
-    await this.#redis.invalidate(entryKeys, encodedTags)
+    const applied = await this.#redis.invalidate(entryKeys, encodedTags)
     // Again, now that Redis has applied it: a load that read Redis between the first eviction and the
     // invalidation may have put the old value back into L1.
     this.#evictLocally(entryKeys, encodedTags)
     this.#reportEviction('local', entryKeys, encodedTags)
+    return applied
   }
 
   /** A write ticket: the moment before a write to the source of truth (see WriteThrough). */
