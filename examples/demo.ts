@@ -1,5 +1,5 @@
 /**
- * A runnable tour of the core: `npm start` (memory only) or `REDIS_URL=redis://127.0.0.1:6379 npm start`
+ * A runnable tour of the core: `npm run demo` (memory only) or `REDIS_URL=redis://127.0.0.1:6379 npm run demo`
  * (memory + Redis). It plays three "requests" against a pretend table and prints what reached the source.
  */
 import { Redis } from 'ioredis'

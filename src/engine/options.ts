@@ -35,7 +35,7 @@ export interface CreateCacheOptions {
   jitter?: number
   /** XFetch early refresh: `beta` (1 is the paper's default), or `false` (default) for none. */
   earlyRefresh?: number | false
-  /** Largest TTL + grace any entry may have, in seconds; tag versions are kept this long. Default 86400. */
+  /** Largest TTL + grace any entry may have, in seconds (a larger one is an error). Default 86400. */
   maxTtl?: number
   /** Lock TTL in ms: how long a dead lock holder can block others. Fetches should finish well within it. Default 5000. */
   lockTtlMs?: number
@@ -56,7 +56,7 @@ export interface CreateCacheOptions {
   fetchTimeoutMs?: number
   /** Circuit breaker: consecutive Redis failures that open it (default 5) and ms it stays open (default 5000). */
   breaker?: { failureThreshold?: number; breakDurationMs?: number }
-  /** Most invalidations (keys + tags) queued while Redis is unreachable. Default 10000. */
+  /** Most invalidations queued while Redis is unreachable, keys and tags each (the oldest go first). Default 10000. */
   maxPendingInvalidations?: number
   /** Default 0 for loaders: maxBatchSize of the per-request DataLoaders (0 = unlimited). */
   maxBatchSize?: number

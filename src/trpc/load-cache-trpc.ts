@@ -47,7 +47,10 @@ export interface CachedOptions<TInput = unknown, TOutput = unknown> {
   scope?: CacheScope
   /** Entity type of the result (or of its items, for a list): adds `Type:id` tags, so mutations evict it. */
   entity?: string
-  /** How results are stored in Redis. Default JSON: use a custom one if results hold Dates, Maps, … */
+  /**
+   * How results are stored in Redis. Default: the cache's structured serializer (devalue: Dates, Maps, Sets,
+   * BigInts round-trip); `jsonSerializer` refuses (does not cache) what JSON would change.
+   */
   serializer?: Serializer
 }
 
@@ -196,7 +199,16 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         const plan = planFor(opts.path, ttl, scope, serializer)
         let key: string | undefined
         if (scope === 'PUBLIC' || state.viewer !== null) {
-          key = stableJson([opts.input ?? null, scope === 'PRIVATE' ? state.viewer : null])
+          try {
+            key = stableJson([opts.input ?? null, scope === 'PRIVATE' ? state.viewer : null])
+          } catch (error) {
+            // An input parsed into something no key can represent faithfully (a Map, a Set, a bigint):
+            // the call runs uncached, as a GraphQL field with such arguments does.
+            warnOnce(
+              `cached-unkeyable:${opts.path}`,
+              `cached() on "${opts.path}": ${(error as Error).message.replace('[loadcache] ', '')}, so calls with such an input are not cached`,
+            )
+          }
         }
         state.recordRoot(key !== undefined)
         state.recordPolicy(plan, key !== undefined)

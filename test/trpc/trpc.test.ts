@@ -96,6 +96,13 @@ function buildRouter(db: Db, cache: LoadCache) {
       return 'ok'
     }),
     uncached: procedure.query(() => 'fresh'),
+    distinct: procedure
+      .input(z.string().transform((list) => new Set(list.split(','))))
+      .use(lc.cached({ ttl: 30 }))
+      .query(({ input }) => {
+        db.ran()
+        return input.size
+      }),
     noInput: procedure.use(lc.cached({ ttl: 30 })).query(() => {
       db.ran()
       return 'constant'
@@ -223,6 +230,19 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().noInput.query(undefined)).toBe('constant')
     expect(db.runs()).toBe(1)
     expect(await (a.client().noInput.query as (input: unknown) => Promise<string>)({ a: 1 })).toBe('constant')
+  })
+
+  it('runs a call whose parsed input no key can represent (a Set) uncached, and says so once', async () => {
+    const db = database()
+    const warnings: string[] = []
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} }
+    const a = await instance(db, uniqueNamespace(), logger)
+    expect(await a.client().distinct.query('x,y,x')).toBe(2)
+    expect(await a.client().distinct.query('x,y,z')).toBe(3)
+    expect(db.runs()).toBe(2)
+    expect(warnings.filter((warning) => warning.includes('"distinct"'))).toEqual([
+      expect.stringContaining('cannot build a cache key from a Set'),
+    ])
   })
 
   it('runs the output validator on cached values too', async () => {
