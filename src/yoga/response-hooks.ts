@@ -177,9 +177,15 @@ function respond(
     headers.set('cache-status', 'loadcache; fwd=miss; stored')
   }
   if (tagHeader !== false) {
-    const value = served.encodedTags.map(decodeSegment).join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
-    if (Buffer.byteLength(value) <= maxTagBytes) headers.set(tagHeader, value)
-    else cacheControl = cacheControl.replace(/^public/, 'private')
+    const tags = served.encodedTags.map(decodeSegment)
+    const value = tags.join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
+    // A tag with a space or comma in it would be read as two by the CDN and never purged as one: such a
+    // response, like one whose tags do not fit, must not be cached by a CDN at all.
+    if (Buffer.byteLength(value) <= maxTagBytes && !tags.some((tag) => /[\s,]/.test(tag))) {
+      headers.set(tagHeader, value)
+    } else {
+      cacheControl = cacheControl.replace(/^public/, 'private')
+    }
   }
   headers.set('cache-control', cacheControl)
   if (matchesEtag(request.headers.get('if-none-match'), response.etag)) {

@@ -406,5 +406,9 @@ describe('the response tier', () => {
     const tooMany = await tiny.send('{ post(id: "p2") { title } }')
     expect(tooMany.headers.get('cache-tag')).toBe(null)
     expect(tooMany.headers.get('cache-control')).toBe('private, max-age=60')
+    // A tag the header cannot carry as one (a space splits Surrogate-Key) is never half-listed.
+    const spaced = await a.send('{ post(id: "p 1") { title } }')
+    expect(spaced.headers.get('surrogate-key')).toBe(null)
+    expect(spaced.headers.get('cache-control')).toMatch(/^private/)
   })
 })
