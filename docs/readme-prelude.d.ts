@@ -45,3 +45,6 @@ type Context = {
 /** The tRPC example's zod schemas (the values are also named User; zod's usual style). */
 declare const User: import('zod').ZodType<User>
 declare const UpdateUser: import('zod').ZodType<{ id: string; name: string; orgId: number }>
+
+/** The app's CDN client (Fastly, Cloudflare…): purges cached responses by surrogate key / cache tag. */
+declare const cdn: { purgeTags(tags: readonly string[]): Promise<void> }
