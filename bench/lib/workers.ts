@@ -2,13 +2,15 @@
  * Worker processes: every measured process is a fresh `node --import tsx bench/worker.ts`, so each layer
  * runs in the same process model, starts with an empty L1, and has its own CPU time and peak RSS.
  *
- * Protocol (Node IPC): the worker sends `ready` once its layer is set up; the orchestrator resets Redis
- * statistics and sends `go` (with a wall-clock start time for multi-process scenarios); the worker runs and
- * sends `result` (or `error`), then exits. In between, a worker may answer `ask`s (`reply`, by id).
+ * Over the harness the tests use too (test/helpers/child-process.ts): the worker says `ready` once its layer
+ * is set up; the orchestrator resets Redis statistics and calls `go` (with a wall-clock start time for
+ * multi-process scenarios), whose reply is the worker's result (or its error); then the worker exits. In
+ * between, the orchestrator may `ask` (a server reporting its counters) or `send` a message the worker
+ * waits for.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { answerParent, ChildProcessHarness } from '../../test/helpers/child-process.js'
 import type { LayerName } from '../adapters/layer.js'
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -33,70 +35,35 @@ export interface GoMessage {
   at?: number
 }
 
-type WorkerMessage =
-  | { type: 'ready'; data?: unknown }
-  | { type: 'result'; data: unknown }
-  | { type: 'error'; message: string }
-  | { type: 'reply'; id: number; data: unknown }
-
 export class WorkerProcess {
   readonly task: WorkerTask
-  readonly #child: ChildProcess
   readonly ready: Promise<unknown>
   readonly result: Promise<unknown>
-  #output = ''
-  #asked = 0
-  readonly #replies = new Map<number, (data: unknown) => void>()
+  readonly #child: ChildProcessHarness
+  #go!: (message: GoMessage) => void
 
   constructor(task: WorkerTask) {
     this.task = task
-    this.#child = spawn(process.execPath, ['--import', 'tsx', workerPath], {
+    this.#child = new ChildProcessHarness(workerPath, {
       cwd: repoRoot,
-      env: { ...process.env, BENCH_TASK: JSON.stringify(task) },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { BENCH_TASK: JSON.stringify(task) },
+      label: `worker ${task.scenario}/${task.role}/${task.layer}#${task.index}`,
     })
-    const keep = (chunk: Buffer) => {
-      this.#output = (this.#output + chunk.toString()).slice(-20_000)
-    }
-    this.#child.stdout?.on('data', keep)
-    this.#child.stderr?.on('data', keep)
-    let resolveReady!: (data: unknown) => void
-    let resolveResult!: (data: unknown) => void
-    let fail!: (error: Error) => void
-    const failed = new Promise<never>((_, reject) => {
-      fail = reject
-    })
-    this.ready = Promise.race([failed, new Promise<unknown>((resolve) => (resolveReady = resolve))])
-    this.result = Promise.race([failed, new Promise<unknown>((resolve) => (resolveResult = resolve))])
+    this.ready = this.#child.ready
+    const started = new Promise<GoMessage>((resolve) => (this.#go = resolve))
+    // The reply to `go` is the result (a worker that has died by then fails it).
+    this.result = started.then((message) => this.#child.call(message))
     this.ready.catch(() => {})
     this.result.catch(() => {})
-    const name = `${task.scenario}/${task.role}/${task.layer}#${task.index}`
-    this.#child.on('message', (message: WorkerMessage) => {
-      if (message.type === 'ready') resolveReady(message.data)
-      else if (message.type === 'result') resolveResult(message.data)
-      else if (message.type === 'reply') {
-        this.#replies.get(message.id)?.(message.data)
-        this.#replies.delete(message.id)
-      } else if (message.type === 'error')
-        fail(new Error(`worker ${name} failed: ${message.message}\n${this.#output}`))
-    })
-    this.#child.once('exit', (code, signal) => {
-      // IPC messages sent just before exiting may be read after 'exit': give them a moment. A no-op when
-      // the result already arrived.
-      setTimeout(
-        () => fail(new Error(`worker ${name} exited (${code ?? signal}) before answering:\n${this.#output}`)),
-        1000,
-      ).unref()
-    })
   }
 
   go(message: Omit<GoMessage, 'type'> = {}): void {
-    this.#child.send({ type: 'go', ...message } satisfies GoMessage)
+    this.#go({ type: 'go', ...message })
   }
 
   /** Sends another message the worker waits for with `ipc.waitFor(type)`. */
   send(message: { type: string }): void {
-    this.#child.send(message)
+    this.#child.call(message).catch(() => {})
   }
 
   /**
@@ -104,44 +71,79 @@ export class WorkerProcess {
    * rounds) and resolves with its reply; rejects if the worker fails or exits first.
    */
   ask(type: string): Promise<unknown> {
-    const id = ++this.#asked
-    const reply = new Promise<unknown>((resolve) => this.#replies.set(id, resolve))
-    this.#child.send({ type, id })
-    return Promise.race([
-      reply,
-      this.result.then(() => Promise.reject(new Error(`worker answered no ${type}`))),
-    ])
+    return this.#child.call({ type })
   }
 
   /** Kills the worker if it is still running (by its own pid). */
   kill(): void {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+    void this.#child.kill()
   }
 }
 
 /** Worker side: the messages a scenario's worker function uses. */
-export const ipc = {
-  ready(data?: unknown): void {
-    process.send?.({ type: 'ready', data })
-  },
-  go(): Promise<GoMessage> {
-    return ipc.waitFor('go') as Promise<GoMessage>
-  },
+export interface WorkerIpc {
+  ready(data?: unknown): void
+  go(): Promise<GoMessage>
   /** Answers every `ask(type)` of the orchestrator with `reply()`, until the process exits. */
-  answer(type: string, reply: () => unknown): void {
-    process.on('message', (message: { type: string; id: number }) => {
-      if (message?.type === type) process.send?.({ type: 'reply', id: message.id, data: reply() })
-    })
-  },
-  waitFor(type: string): Promise<{ type: string }> {
-    return new Promise((resolve) => {
-      const onMessage = (message: { type: string }) => {
-        if (message?.type !== type) return
-        process.off('message', onMessage)
-        resolve(message)
-      }
-      process.on('message', onMessage)
-    })
-  },
+  answer(type: string, reply: () => unknown): void
+  waitFor(type: string): Promise<{ type: string }>
 }
-export type WorkerIpc = typeof ipc
+
+/**
+ * The worker side, for bench/worker.ts: `run` gets the IPC a scenario's worker function uses and returns its
+ * result, which becomes the reply to the orchestrator's `go`.
+ */
+export function serveOrchestrator(run: (ipc: WorkerIpc) => Promise<unknown>): Promise<unknown> {
+  const answers = new Map<string, () => unknown>()
+  const waiters = new Map<string, (message: { type: string }) => void>()
+  const arrived = new Map<string, { type: string }>()
+  let startedWith!: (message: GoMessage) => void
+  const started = new Promise<GoMessage>((resolve) => (startedWith = resolve))
+  let result!: Promise<unknown>
+  const parent = answerParent((command: { type: string }) => {
+    if (command.type === 'go') {
+      startedWith(command as GoMessage)
+      return result
+    }
+    const answer = answers.get(command.type)
+    if (answer !== undefined) return answer()
+    const waiter = waiters.get(command.type)
+    if (waiter !== undefined) waiter(command)
+    else arrived.set(command.type, command)
+    return null
+  })
+  const ipc: WorkerIpc = {
+    ready: (data) => parent.ready(data),
+    go: () => started,
+    answer: (type, reply) => {
+      answers.set(type, reply)
+    },
+    waitFor: (type) =>
+      new Promise((resolve) => {
+        const early = arrived.get(type)
+        if (early !== undefined) {
+          arrived.delete(type)
+          resolve(early)
+        } else {
+          waiters.set(type, (message) => {
+            waiters.delete(type)
+            resolve(message)
+          })
+        }
+      }),
+  }
+  result = run(ipc)
+  // Resolves once the reply to `go` (sent when `result` settles) has left: the worker may then exit.
+  return result.then(
+    async (value) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await parent.flushed()
+      return value
+    },
+    async (error: unknown) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await parent.flushed()
+      throw error
+    },
+  )
+}

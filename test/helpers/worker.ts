@@ -1,6 +1,7 @@
 /**
  * A separate process using loadcache, for tests whose claim is about several processes (stampede locks,
- * the bus, a lock holder that dies). It reads JSON commands, one per line, on stdin and answers on stdout.
+ * the bus, a lock holder that dies), started by `startWorker` (processes.ts) and answering its commands over
+ * IPC (see child-process.ts).
  *
  * Its "database" is a JSON file of row versions shared by every process of a test (path in DB_FILE), so a
  * write by one process is what the others' fetches read.
@@ -11,10 +12,10 @@
  * FETCH_GATE (`1`: every fetch waits for an `openGate` command, so a test can hold locks as long as it needs)
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 import { stringify } from 'devalue'
 import { Cluster, Redis } from 'ioredis'
 import { createCache, defineLoader, type EvictEvent, type WriteTicket } from '../../src/index.js'
+import { answerParent } from './child-process.js'
 import { richValue } from './rich-value.js'
 
 interface Row {
@@ -81,7 +82,7 @@ const item = defineLoader({
   name: 'item',
   fetch: async (ids: readonly string[]): Promise<Row[]> => {
     fetchCalls.push([...ids])
-    send({ event: 'fetch', ids })
+    parent.emit('fetch', { ids })
     await gate
     if (fetchDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fetchDelayMs))
     const versions = readVersions()
@@ -114,10 +115,6 @@ type Command =
 
 /** Write tickets taken by `ticket`, by the name the test gave them. */
 const tickets = new Map<string, WriteTicket>()
-
-function send(message: object): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`)
-}
 
 async function handle(command: Command): Promise<object> {
   switch (command.op) {
@@ -153,7 +150,7 @@ async function handle(command: Command): Promise<object> {
           resolve()
         }
         cache.on('evict', listener)
-        send({ event: 'listening', tag: command.tag })
+        parent.emit('listening', { tag: command.tag })
       })
       return {}
     case 'stats':
@@ -225,15 +222,9 @@ async function handle(command: Command): Promise<object> {
   }
 }
 
+const parent = answerParent((command: Command) => handle(command))
+
 cache.on('bus', (state) => {
   busStates.push(state)
-  if (state === 'up') send({ event: 'ready' })
-})
-
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const { seq, ...command } = JSON.parse(line) as Command & { seq: number }
-  handle(command as Command).then(
-    (result) => send({ seq, ...result }),
-    (error: Error) => send({ seq, error: error.message }),
-  )
+  if (state === 'up') parent.ready()
 })
