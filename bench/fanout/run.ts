@@ -274,7 +274,7 @@ async function measureGroup(
         {
           rounds: config.latencyRounds,
           pollMs: config.pollMs,
-          background: spec('misses', 0, 0, group.seed + 4),
+          background: { ...spec('misses', 0, 0, group.seed + 4), rate: config.latencyBackgroundRate },
         },
       )
     }

@@ -25,6 +25,12 @@ export interface FanoutConfig {
   /** Invalidation-latency rounds (one write each) per instance count, and the poller's period. */
   readonly latencyRounds: number
   readonly pollMs: number
+  /**
+   * Requests per second per instance of the warm-with-misses reads that run in the background of the
+   * latency rounds: lower than `rate`, so that with 16 instances on 2 cores the latency shows the bus more
+   * than CPU starvation.
+   */
+  readonly latencyBackgroundRate: number
   readonly seed: number
 }
 
@@ -48,6 +54,7 @@ export function fanoutConfig(quick: boolean, overrides: Partial<FanoutConfig> = 
     settleSeconds: quick ? 2 : 4,
     latencyRounds: quick ? 12 : 30,
     pollMs: 5,
+    latencyBackgroundRate: 5,
     seed: 42,
     ...overrides,
   }
