@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type RedisCluster, startRedisCluster } from '../../test/helpers/redis-cluster.js'
 import { type RedisServer, startRedisServer } from '../../test/helpers/redis-server.js'
+import { type Calibration, calibrate, type PubSubMode } from './lib/calibrate.js'
 import { type FanoutConfig, fanoutConfig, type TopologyName } from './lib/config.js'
 import { NEW_DESIGN_COMMIT, prepareOldTree } from './lib/design.js'
 import {
@@ -40,6 +41,7 @@ export interface FanoutResults {
   readonly config: FanoutConfig
   /** Redis with no client but the bench's own, per topology: its background CPU and output. */
   readonly idle: Record<string, { readonly cpuMsPerSecond: number; readonly outputBytesPerSecond: number }>
+  readonly calibrations: Calibration[]
   readonly workloads: WorkloadCell[]
   readonly latency: LatencyCell[]
 }
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     const workloads: WorkloadCell[] = []
     const latency: LatencyCell[] = []
     const idle: FanoutResults['idle'] = {}
+    const calibrations: Calibration[] = []
     let group = 0
     for (const topologyName of config.topologies) {
       const topology: Topology =
@@ -120,6 +123,22 @@ async function main(): Promise<void> {
         idle[topologyName] = {
           cpuMsPerSecond: quiet.cpuMs / quiet.seconds,
           outputBytesPerSecond: quiet.outputBytes / quiet.seconds,
+        }
+        const modes: PubSubMode[] = topology.kind === 'cluster' ? ['classic', 'sharded'] : ['classic']
+        for (const mode of modes) {
+          for (const subscribers of config.calibrationSubscribers) {
+            log(`${topologyName}: ${mode} pub/sub to ${subscribers} subscribers`)
+            calibrations.push(
+              await calibrate(nodes, {
+                topology: topologyName,
+                mode,
+                subscribers,
+                messages: config.calibrationMessages,
+                payloadBytes: config.calibrationPayloadBytes,
+                idleCpuMsPerSecond: idle[topologyName].cpuMsPerSecond,
+              }),
+            )
+          }
         }
         for (const count of config.instances) {
           // Interleaved: which design goes first alternates from one instance count to the next.
@@ -162,6 +181,7 @@ async function main(): Promise<void> {
       },
       config,
       idle,
+      calibrations,
       workloads,
       latency,
     }

@@ -31,13 +31,17 @@ export interface FanoutConfig {
    * than CPU starvation.
    */
   readonly latencyBackgroundRate: number
+  /** Subscriber counts of the per-delivery calibration (lib/calibrate.ts), messages each, and their size. */
+  readonly calibrationSubscribers: readonly number[]
+  readonly calibrationMessages: number
+  readonly calibrationPayloadBytes: number
   readonly seed: number
 }
 
 export function fanoutConfig(quick: boolean, overrides: Partial<FanoutConfig> = {}): FanoutConfig {
   return {
     quick,
-    instances: quick ? [1, 4, 16] : [1, 2, 4, 8, 16],
+    instances: quick ? [1, 8, 16] : [1, 2, 4, 8, 16],
     topologies: ['standalone', 'cluster'],
     rate: 20,
     loadsPerRequest: 20,
@@ -52,9 +56,13 @@ export function fanoutConfig(quick: boolean, overrides: Partial<FanoutConfig> = 
     missesSeconds: quick ? 2 : 4,
     writesSeconds: quick ? 2 : 4,
     settleSeconds: quick ? 2 : 4,
-    latencyRounds: quick ? 12 : 30,
+    latencyRounds: quick ? 12 : 50,
     pollMs: 5,
     latencyBackgroundRate: 5,
+    calibrationSubscribers: quick ? [16, 1_000] : [16, 100, 1_000],
+    calibrationMessages: 100,
+    // About the size of one invalidation of one entity by id and by tag.
+    calibrationPayloadBytes: 128,
     seed: 42,
     ...overrides,
   }

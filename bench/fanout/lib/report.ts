@@ -191,6 +191,20 @@ export function renderReport(results: FanoutResults): string {
     }
     out.push('### Invalidation latency (ms from the write)', '', latencyTable(results, topology), '')
   }
+  out.push(
+    '## What one message costs per subscriber (calibration)',
+    '',
+    `${results.config.calibrationMessages} messages of ${results.config.calibrationPayloadBytes} bytes to plain subscriber connections (see lib/calibrate.ts); the last column is an upper bound (every subscriber reads in one process).`,
+    '',
+    '| topology | pub/sub | subscribers | Redis CPU µs per delivery | output bytes per delivery | cluster relays per message | publish → last read p50 / p99 ms | lost |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  )
+  for (const c of results.calibrations) {
+    out.push(
+      `| ${c.topology} | ${c.mode} | ${number(c.subscribers)} | ${figure(c.cpuUsPerDelivery)} | ${figure(c.outputBytesPerDelivery)} | ${figure(c.relaysPerMessage)} | ${number(c.lastReadMs.p50, 1)} / ${number(c.lastReadMs.p99, 1)} | ${c.lost} |`,
+    )
+  }
+  out.push('')
   out.push('## Targets', '', '| target | topology | measured | met |', '| --- | --- | --- | --- |')
   for (const check of targetChecks(results)) {
     out.push(
