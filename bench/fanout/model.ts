@@ -9,15 +9,21 @@
  *
  * - Fills. Under the benchmark's read mix (Zipf(s) over K ids, every entry living T·(1 + jitter/2) s on
  *   average), key k is read by the fleet at λ_k = N·r·L·p_k per second and filled once per renewal period
- *   T + 1/λ_k, so the fleet fills Σ λ_k/(1 + λ_k·T) ids per second, and fills per request f(N) fall as the
- *   fleet grows (its members share Redis). This is checked against the fills measured at 1–16 instances.
+ *   T + 1/λ_k, so the fleet fills Σ λ_k/(1 + λ_k·T) ids per second, and fills per request fall as the fleet
+ *   grows (its members share Redis): the `shared` key space. Checked against the fills measured at 1–16
+ *   instances. The `growing` key space keeps fills per request at what 16 instances measured.
  * - Contention (the current design announces only fills somebody waits on): a fill of key k is waited on
  *   when another instance reads k during the fill, with probability 1 − exp(−λ_k·(N−1)/N·τ). τ, the time a
- *   fill holds its lock, is fitted to the notices measured at 2–16 instances.
- * - Bus bytes: every message is written to every subscriber (N of them), so bytes per request are
- *   N · (fills/req · bytes per fill announced + writes/req · bytes per write's invalidation).
- * - Redis CPU per request: the part that does not depend on N (scripts, reads, PINGs), measured, plus a
- *   cost per delivered message fitted over every measured cell (one slope for both designs).
+ *   fill holds its lock, is fitted to the keys announced at 2–16 instances (Poisson likelihood).
+ * - Messages: today's design sends one notice per request that filled anything on one Redis (a request's
+ *   misses are one batch), one per slot written on a Cluster; the current one, one per waited-on key; both,
+ *   the measured invalidation messages per write.
+ * - Bus bytes: every message is written to every subscriber (N of them), so bytes per request are N times
+ *   the bytes of one request's messages (framing per message + bytes per key, as measured).
+ * - Redis CPU per request: the part that does not depend on N (scripts, reads, PINGs), measured at 16
+ *   instances, plus the deliveries times the CPU per delivery measured with 1,000 subscribers
+ *   (lib/calibrate.ts). Invalidation latency: the p99 measured at 16 instances plus (N − 16) deliveries,
+ *   since Redis writes a message to its subscribers one after another.
  */
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'

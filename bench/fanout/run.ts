@@ -189,7 +189,10 @@ async function main(): Promise<void> {
     const outDir = join(fanoutDir, 'results')
     mkdirSync(outDir, { recursive: true })
     const jsonPath = join(outDir, `${stamp}.json`)
-    writeFileSync(jsonPath, `${JSON.stringify(results)}\n`)
+    // Three decimals are more than the measurements can tell, and keep the file small.
+    const rounded = (_: string, value: unknown) =>
+      typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value
+    writeFileSync(jsonPath, `${JSON.stringify(results, rounded)}\n`)
     formatJson(jsonPath)
     const report = renderReport(results)
     writeFileSync(join(outDir, `${stamp}.md`), report)

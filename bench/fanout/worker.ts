@@ -10,6 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { Cluster, Redis } from 'ioredis'
 import type { CacheLike, EvictEventLike, LibraryLike } from './lib/design.js'
@@ -54,6 +55,14 @@ interface Open {
   readonly dbDir: string
   readonly warnings: string[]
 }
+
+/**
+ * Event-loop delay, sampled every LOOP_MS: how CPU-starved this process is. The histogram records the
+ * time between samples, so LOOP_MS is taken off what is reported.
+ */
+const LOOP_MS = 5
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_MS })
+loopDelay.enable()
 
 let open: Open | undefined
 /** Set by `stopRun`: the running `run` starts no more requests. */
@@ -204,6 +213,7 @@ async function run(command: Extract<Command, { op: 'run' }>): Promise<RunResult>
   const warningsBefore = warnings.length
   const before = counters(cache)
   const cpuBefore = process.cpuUsage()
+  loopDelay.reset()
   const request = async (scheduled: number, ids: string[], write: string | undefined) => {
     const loader = cache.loaders({ item }).item!
     const rows = await Promise.all(ids.map((id) => loader.load(id).catch((error: unknown) => error)))
@@ -241,6 +251,10 @@ async function run(command: Extract<Command, { op: 'run' }>): Promise<RunResult>
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       max: latencies[latencies.length - 1] ?? 0,
+    },
+    loopDelayMs: {
+      p99: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_MS),
+      max: Math.max(0, loopDelay.max / 1e6 - LOOP_MS),
     },
     cpuMs: (cpu.user + cpu.system) / 1000,
     counters: minus(counters(cache), before),

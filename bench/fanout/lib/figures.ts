@@ -92,13 +92,13 @@ export function latencyFigures(cell: LatencyCell): LatencyFigures {
       return values.includes(null) ? Number.POSITIVE_INFINITY : Math.max(...(values as number[]))
     })
   return {
-    heard: quantiles(present(pairs.map((s) => s.heardMs))),
-    fresh: quantiles(present(pairs.map((s) => s.freshMs))),
-    pollFresh: quantiles(present(pairs.map((s) => s.pollFreshMs))),
-    allHeard: quantiles(lastOf((s) => s.heardMs)),
-    allFresh: quantiles(lastOf((s) => s.freshMs)),
-    missed: pairs.filter((s) => s.heardMs === null || s.freshMs === null).length,
-    staleAfterHeard: pairs.reduce((n, s) => n + s.staleAfterHeard, 0),
+    heard: quantiles(present(pairs.map((s) => s[0]))),
+    fresh: quantiles(present(pairs.map((s) => s[1]))),
+    pollFresh: quantiles(present(pairs.map((s) => s[2]))),
+    allHeard: quantiles(lastOf((s) => s[0])),
+    allFresh: quantiles(lastOf((s) => s[1])),
+    missed: pairs.filter((s) => s[0] === null || s[1] === null).length,
+    staleAfterHeard: pairs.reduce((n, s) => n + s[4], 0),
     invalidateCall: quantiles(cell.invalidateMs),
   }
 }

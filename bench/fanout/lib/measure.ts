@@ -31,6 +31,8 @@ export interface WorkloadCell {
   /** Median of the instances' p50 and largest of their p99 request latency, ms. */
   readonly requestP50Ms: number
   readonly requestP99Ms: number
+  /** The largest of the instances' p99 event-loop delay, ms. */
+  readonly loopDelayP99Ms: number
   readonly redis: RedisDelta
   readonly tap: TapCounts
   /** Subscribers of the bus channel during the run, the tap excluded. */
@@ -39,15 +41,19 @@ export interface WorkloadCell {
   readonly warnings: readonly string[]
 }
 
-export interface LatencySample {
-  /** ms from the start of the invalidation (after the database write) to each event, per other instance. */
-  readonly heardMs: number | null
-  readonly freshMs: number | null
-  readonly pollFreshMs: number | null
-  /** The same, from the moment the invalidation calls resolved in the writing instance. */
-  readonly heardAfterResolvedMs: number | null
-  readonly staleAfterHeard: number
-}
+/**
+ * One other instance in one round, as a tuple (the results files hold thousands): ms from the start of
+ * the invalidation (after the database write) until it was heard, read fresh, and polled fresh; ms from
+ * the moment the invalidation calls resolved in the writer until it was heard; reads after hearing that
+ * still returned the old version. `null`: it did not happen within 3 s.
+ */
+export type LatencySample = readonly [
+  heardMs: number | null,
+  freshMs: number | null,
+  pollFreshMs: number | null,
+  heardAfterResolvedMs: number | null,
+  staleAfterHeard: number,
+]
 
 export interface LatencyCell {
   readonly topology: string
@@ -58,6 +64,8 @@ export interface LatencyCell {
   readonly samples: readonly (readonly LatencySample[])[]
   /** ms the invalidation calls took in the writing instance, per round. */
   readonly invalidateMs: readonly number[]
+  /** Event-loop delay of the instances during the rounds: median and largest of their p99s, ms. */
+  readonly loopDelayP99Ms: { readonly median: number; readonly max: number }
   readonly loadAverage: readonly [number, number]
 }
 
@@ -129,6 +137,7 @@ export async function measureWorkload(
     instanceCpuMs: results.reduce((n, r) => n + r.cpuMs, 0),
     requestP50Ms: median(results.map((r) => r.latencyMs.p50)),
     requestP99Ms: Math.max(...results.map((r) => r.latencyMs.p99)),
+    loopDelayP99Ms: Math.max(...results.map((r) => r.loopDelayMs.p99)),
     redis: delta(before, after),
     tap: counts,
     subscribers,
@@ -185,18 +194,20 @@ export async function measureLatency(
     invalidateMs.push(times.resolvedAt - times.startedAt)
     const since = (at: number | null, from: number) => (at === null ? null : at - from)
     samples.push(
-      heard.map((t) => ({
-        heardMs: since(t.heardAt, times.startedAt),
-        freshMs: since(t.freshAt, times.startedAt),
-        pollFreshMs: since(t.pollFreshAt, times.startedAt),
-        heardAfterResolvedMs: since(t.heardAt, times.resolvedAt),
-        staleAfterHeard: t.staleAfterHeard,
-      })),
+      heard.map(
+        (t): LatencySample => [
+          since(t.heardAt, times.startedAt),
+          since(t.freshAt, times.startedAt),
+          since(t.pollFreshAt, times.startedAt),
+          since(t.heardAt, times.resolvedAt),
+          t.staleAfterHeard,
+        ],
+      ),
     )
     await sleep(20)
   }
   await Promise.all(fleet.map((instance) => instance.call({ op: 'stopRun' })))
-  await background
+  const loops = (await background).map((r) => r.loopDelayMs.p99)
   return {
     topology: context.topology,
     design: context.design,
@@ -204,6 +215,7 @@ export async function measureLatency(
     rounds: options.rounds,
     samples,
     invalidateMs,
+    loopDelayP99Ms: { median: median(loops), max: Math.max(...loops) },
     loadAverage: [loadBefore, loadavg()[0]!],
   }
 }

@@ -71,6 +71,8 @@ export interface RunResult {
   readonly writes: number
   /** Request latency (ms from the scheduled start to resolution). */
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number }
+  /** Event-loop delay of this process during the run (ms): how long a ready callback waited for the CPU. */
+  readonly loopDelayMs: { readonly p99: number; readonly max: number }
   /** This process's CPU (user + system) during the run, ms. */
   readonly cpuMs: number
   /** Loader counters during the run (summed over the loaders). */

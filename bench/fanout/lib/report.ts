@@ -92,10 +92,16 @@ function workloadTable(results: FanoutResults, topology: string, workload: Workl
   return rows.join('\n')
 }
 
+function loop(cell: LatencyCell | undefined): string {
+  return cell === undefined
+    ? '–'
+    : `${number(cell.loopDelayP99Ms.median, 1)}, ${number(cell.loopDelayP99Ms.max, 1)}`
+}
+
 function latencyTable(results: FanoutResults, topology: string): string {
   const rows: string[] = [
-    '| instances | writes × others | heard p50 | heard p99 | all heard p99 | fresh p50 | fresh p99 | **all fresh p99** | poll fresh p99 | invalidate() p50 | missed | stale after heard | load avg |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| instances | writes × others | heard p50 | heard p99 | all heard p99 | fresh p50 | fresh p99 | **all fresh p99** | poll fresh p99 | invalidate() p50 | missed | stale after heard | event-loop delay p99 ms (median, max) | load avg |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const n of results.config.instances) {
     const o = latencyOf(results, topology, 'old', n)
@@ -126,7 +132,7 @@ function latencyTable(results: FanoutResults, topology: string): string {
         q(lo, 'invalidateCall', 'p50'),
         q(lc, 'invalidateCall', 'p50'),
         ms,
-      )} | ${pair(lo?.missed, lc?.missed, (v) => number(v))} | ${pair(lo?.staleAfterHeard, lc?.staleAfterHeard, (v) => number(v))} | ${pair(
+      )} | ${pair(lo?.missed, lc?.missed, (v) => number(v))} | ${pair(lo?.staleAfterHeard, lc?.staleAfterHeard, (v) => number(v))} | ${loop(o)} / ${loop(c)} | ${pair(
         o?.loadAverage[1],
         c?.loadAverage[1],
         (v) => number(v, 1),
