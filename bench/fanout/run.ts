@@ -73,6 +73,8 @@ async function main(): Promise<void> {
   })
   const started = Date.now()
   const loadAverageAtStart = loadavg()[0]!
+  // The commit measured is the one checked out when the run starts (src/ is loaded then).
+  const newCommit = `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' (src/ modified)' : ''}`
   const old = values.old
     ? { sha: 'given with --old', entry: resolve(values.old), mismatches: [] }
     : prepareOldTree(repoRoot)
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
           note: `today's design: the parent of ${NEW_DESIGN_COMMIT}, run from its own source`,
         },
         new: {
-          commit: `${git('rev-parse', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' (src/ modified)' : ''}`,
+          commit: newCommit,
           entry: entries.new,
           note: 'the current design (this checkout)',
         },
