@@ -108,5 +108,26 @@ for (const topology of first.config.topologies) {
   out.push('')
 }
 
+out.push(
+  '### What one message costs per subscriber (calibration), each run',
+  '',
+  `${first.config.calibrationMessages} messages of ${first.config.calibrationPayloadBytes} bytes to plain subscriber connections of the bench process (lib/calibrate.ts); the last column is an upper bound (one process reads every subscriber).`,
+  '',
+  '| topology | pub/sub | subscribers | run | Redis CPU µs per delivery | output bytes per delivery | cluster relays per message | publish → last read p50 / p99 ms |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+)
+first.calibrations.forEach((calibration, i) => {
+  runs.forEach((run, r) => {
+    const c = run.calibrations[i]
+    if (c === undefined || c.subscribers !== calibration.subscribers || c.mode !== calibration.mode) return
+    out.push(
+      `| ${c.topology} | ${c.mode} | ${number(c.subscribers)} | ${r + 1} | ${figure(c.cpuUsPerDelivery)} | ${figure(
+        c.outputBytesPerDelivery,
+      )} | ${figure(c.relaysPerMessage)} | ${number(c.lastReadMs.p50, 1)} / ${number(c.lastReadMs.p99, 1)} |`,
+    )
+  })
+})
+out.push('')
+
 out.push('## The model', '', renderModel(runs))
 process.stdout.write(`${out.join('\n')}\n`)
