@@ -8,7 +8,7 @@
  *     [--instances 1,2,4] [--topologies standalone,cluster] [--rate <req/s per instance>]
  *
  * It starts its own redis-server and Redis Cluster on loopback (the test suite's helpers) and stops them by
- * their pids; results go to bench/fanout/results/<timestamp>.{json,md}. See docs-drafts/fanout.md.
+ * their pids; results go to bench/fanout/results/<timestamp>.{json,md}. See README.md beside it.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'

@@ -122,6 +122,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   readonly #writeThrough: WriteThrough
   #tokens = 0
   #redisErrors = 0
+  #l1Bypassed = 0
   #closed = false
   #tracing: EngineTracing | undefined
 
@@ -281,6 +282,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const now = Date.now()
     const results: unknown[] = new Array(ids.length)
     const memory = this.#memoryIfUsable()
+    if (memory === undefined && this.#memory !== undefined) this.#l1Bypassed++
     const observe = options?.observe
     const hitListeners = this.listenerCount('hit') > 0
     let own: Flight[] | undefined
@@ -565,7 +567,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
         busConnected: this.#bus?.connected ?? false,
         pendingInvalidations: this.#redis?.pendingInvalidations ?? 0,
       },
-      memory: { entries: this.#memory?.size ?? 0 },
+      memory: { entries: this.#memory?.size ?? 0, bypassed: this.#l1Bypassed },
     }
   }
 

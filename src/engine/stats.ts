@@ -57,7 +57,15 @@ export interface CacheStats {
     readonly busConnected: boolean
     readonly pendingInvalidations: number
   }
-  readonly memory: { readonly entries: number }
+  readonly memory: {
+    readonly entries: number
+    /**
+     * Batches that skipped L1 because it may not serve right now: the bus lease lapsed (Redis slow or
+     * unreachable, a partition, or this process's event loop blocked past `maxStalenessMs`), the bus is down,
+     * or the breaker is open. They read Redis instead: slower, never staler.
+     */
+    readonly bypassed: number
+  }
 }
 
 export function emptyLoaderStats(): LoaderStats {

@@ -278,8 +278,18 @@ function stateMetrics(prefix: string, snapshot: () => CacheStats): Metric[] {
       errors.inc(snapshot().redis.errors)
     },
   })
+  const bypassed: Counter<string> = new Counter({
+    name: `${prefix}l1_bypassed_total`,
+    help: 'Batches that skipped L1 because it could not prove it hears invalidations (lease lapsed, bus down, breaker open).',
+    registers: [],
+    collect() {
+      bypassed.reset()
+      bypassed.inc(snapshot().memory.bypassed)
+    },
+  })
   return [
     gauge('redis_enabled', 'Whether the cache uses Redis (1) or is memory-only (0).', (s) => s.redis.enabled),
+    bypassed,
     breaker,
     errors,
     gauge(

@@ -117,6 +117,8 @@ describe('a Redis that goes silent (the L1 lease)', () => {
       }
       expect(stale).toEqual([])
       expect((await a.loaders({ user }).user.load('1'))?.name).toBe('changed while Redis is frozen')
+      // The lapsed lease is visible: batches that skipped L1 are counted (and exported as a metric).
+      expect(a.stats().memory.bypassed).toBeGreaterThan(0)
     } finally {
       server.signal('SIGCONT')
     }
@@ -134,8 +136,10 @@ describe('a Redis that goes silent (the L1 lease)', () => {
     await admin.client('KILL', 'TYPE', 'pubsub')
     await waitFor(() => states.includes('down'), 'bus down')
     const l1Before = a.stats().loaders.user!.l1Hits
+    const bypassedBefore = a.stats().memory.bypassed
     await a.loaders({ user }).user.load('2')
     expect(a.stats().loaders.user!.l1Hits).toBe(l1Before)
+    expect(a.stats().memory.bypassed).toBe(bypassedBefore + 1)
     await waitFor(() => states.includes('up'), 'bus back')
     await a.loaders({ user }).user.load('2')
     await a.loaders({ user }).user.load('2')

@@ -158,7 +158,7 @@ describe('registerLoadCacheMetrics (memory)', () => {
       loaders: {},
       responses: { Busy: response(50), Medium: response(10), Rare: response(1), Rarer: response(0) },
       redis: { enabled: false, breaker: 'disabled', errors: 0, busConnected: false, pendingInvalidations: 0 },
-      memory: { entries: 0 },
+      memory: { entries: 0, bypassed: 0 },
     }
     const cache = { stats: () => stats, on: () => cache, off: () => cache } as unknown as LoadCache
     const metrics = await scrape(registered(cache, { maxOperations: 2 }))
