@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { Cluster, Redis } from 'ioredis'
+import { answerParent } from '../../test/helpers/child-process.js'
+import { prng, Zipf } from '../lib/zipf.js'
 import type { CacheLike, EvictEventLike, LibraryLike } from './lib/design.js'
 import {
   type Command,
@@ -23,7 +25,6 @@ import {
   type WorkloadShape,
   type WriteTimes,
 } from './lib/protocol.js'
-import { prng, Zipf } from './lib/zipf.js'
 
 const FETCH_MS = 2
 const BIO = 'Writes about caching, batching and the N+1 problem. '.repeat(3)
@@ -233,8 +234,8 @@ async function run(command: Extract<Command, { op: 'run' }>): Promise<RunResult>
   while (next < end && !stopRequested) {
     const wait = next - epochNow()
     if (wait > 0) await sleep(wait)
-    const ids = Array.from({ length: command.loadsPerRequest }, () => zipf.sample(random))
-    const write = random() < command.writeFraction ? zipf.sample(random) : undefined
+    const ids = Array.from({ length: command.loadsPerRequest }, () => String(zipf.sample(random)))
+    const write = random() < command.writeFraction ? String(zipf.sample(random)) : undefined
     const promise: Promise<void> = request(next, ids, write).finally(() => inFlight.delete(promise))
     inFlight.add(promise)
     next += interval
@@ -383,12 +384,4 @@ async function handle(command: Command): Promise<unknown> {
   }
 }
 
-process.on('message', (message: Command & { seq: number }) => {
-  const { seq } = message
-  handle(message).then(
-    (result) => process.send?.({ seq, result }),
-    (error: unknown) =>
-      process.send?.({ seq, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
-  )
-})
-process.send?.({ seq: 0, result: 'ready' })
+answerParent((command: Command) => handle(command)).ready()

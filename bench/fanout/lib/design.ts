@@ -80,8 +80,10 @@ export function prepareOldTree(repoRoot: string): OldTree {
     rmSync(dir, { recursive: true, force: true })
     renameSync(partial, dir)
   }
+  // Always this checkout's: a link left by a run from another checkout may point at nothing now.
   const modules = join(dir, 'node_modules')
-  if (!existsSync(modules)) symlinkSync(join(repoRoot, 'node_modules'), modules, 'dir')
+  rmSync(modules, { force: true })
+  symlinkSync(join(repoRoot, 'node_modules'), modules, 'dir')
   return { sha, entry, mismatches: dependencyMismatches(dir, repoRoot) }
 }
 

@@ -4,53 +4,29 @@
  * once per run (16 of them) instead of once per measurement; an idle one has no cache, hence no bus
  * subscription and no Redis connection, and costs nothing while others are measured.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ChildProcessHarness } from '../../../test/helpers/child-process.js'
 import type { Command } from './protocol.js'
 
 const fanoutDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const workerPath = join(fanoutDir, 'worker.ts')
 export const repoRoot = join(fanoutDir, '..', '..')
 
-type Reply = { seq: number; result?: unknown; error?: string }
-
+/** One instance of the fleet, over the harness the tests use (test/helpers/child-process.ts). */
 export class Instance {
   readonly index: number
-  readonly #child: ChildProcess
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
-  readonly ready: Promise<void>
-  #seq = 0
-  #output = ''
-  #exited = false
+  readonly ready: Promise<unknown>
+  readonly #child: ChildProcessHarness
 
   constructor(index: number) {
     this.index = index
-    this.#child = spawn(process.execPath, ['--import', 'tsx', workerPath], {
+    this.#child = new ChildProcessHarness(workerPath, {
       cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      label: `instance ${index}`,
+      keepOutput: 10_000,
     })
-    const keep = (chunk: Buffer) => {
-      this.#output = (this.#output + chunk.toString()).slice(-10_000)
-    }
-    this.#child.stdout?.on('data', keep)
-    this.#child.stderr?.on('data', keep)
-    let ready!: () => void
-    this.ready = new Promise<void>((resolve) => (ready = resolve))
-    this.#child.on('message', (reply: Reply) => {
-      if (reply.seq === 0) return ready()
-      const waiter = this.#pending.get(reply.seq)
-      this.#pending.delete(reply.seq)
-      if (reply.error !== undefined)
-        waiter?.reject(new Error(`instance ${index}: ${reply.error}\n${this.#output}`))
-      else waiter?.resolve(reply.result)
-    })
-    this.#child.once('exit', (code, signal) => {
-      this.#exited = true
-      const error = new Error(`instance ${index} exited (${code ?? signal})\n${this.#output}`)
-      for (const waiter of this.#pending.values()) waiter.reject(error)
-      this.#pending.clear()
-    })
+    this.ready = this.#child.ready
   }
 
   get pid(): number | undefined {
@@ -58,21 +34,14 @@ export class Instance {
   }
 
   call<T>(command: Command): Promise<T> {
-    if (this.#exited) return Promise.reject(new Error(`instance ${this.index} has exited`))
-    const seq = ++this.#seq
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(seq, { resolve: resolve as (value: unknown) => void, reject })
-      this.#child.send({ ...command, seq })
-    })
+    return this.#child.call<T>(command)
   }
 
   /** Asks the process to exit; kills it (by its own pid) if it has not after 5 s. */
   async stop(): Promise<void> {
-    if (this.#exited) return
-    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()))
     this.call({ op: 'exit' }).catch(() => {})
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5000)
-    await exited
+    const timer = setTimeout(() => void this.#child.kill(), 5000)
+    await this.#child.exited
     clearTimeout(timer)
   }
 }
