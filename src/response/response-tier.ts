@@ -65,7 +65,16 @@ export type Served =
     }
 
 type Verdict =
-  | { readonly store: false; readonly reason: string }
+  | {
+      readonly store: false
+      readonly reason: string
+      /**
+       * The response is PUBLIC under the Cache-Control rules (every root field cached PUBLIC, no uncached
+       * object field, no error) and only its storing failed (a field read that faulted, too many tags): the
+       * requests that joined this execution in this process may get it, as they would get it stored.
+       */
+      readonly shareable?: boolean
+    }
   | {
       readonly store: true
       readonly private: boolean
@@ -148,7 +157,14 @@ export class ResponseTier {
       async () => {
         executed = await execute()
         verdict = this.#judge(executed, request.viewer)
-        if (!verdict.store) return { kind: 'uncached', value: NOT_STORED, shareable: false }
+        if (!verdict.store) {
+          // A PUBLIC response that could not be stored still answers the requests that joined this one
+          // (a Redis fault must not turn one execution into one per joined request); anything else may
+          // depend on who asked, and each joined request executes on its own.
+          return verdict.shareable
+            ? { kind: 'uncached', value: sharedExecution(executed, verdict.reason), shareable: true }
+            : { kind: 'uncached', value: NOT_STORED, shareable: false }
+        }
         if (verdict.private) return { kind: 'value', value: privateMarker(verdict.response.cacheControl) }
         return { kind: 'value', value: verdict.response }
       },
@@ -173,6 +189,11 @@ export class ResponseTier {
         )
       }
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
+    }
+    if (isSharedExecution(value)) {
+      // Joined an execution whose PUBLIC response could not be stored: its result, not executed again.
+      stats.uncacheable++
+      return { kind: 'executed', result: { ...value.result }, reason: value.reason }
     }
     const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
     if (isResponse(stored) && stored.kind === 'response') {
@@ -274,7 +295,8 @@ export class ResponseTier {
     })
     if (cacheControl === 'no-store') return { store: false, reason: 'not cacheable (no-store)' }
     const dependencies = state.dependencies
-    if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry' }
+    const shareable = !state.policy.private && cacheControl.startsWith('public')
+    if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry', shareable }
     const checks: WriteCheck[] = []
     for (const [tag, version] of dependencies.tags) if (version !== undefined) checks.push({ tag, version })
     for (const [tag, notAfter] of dependencies.keyTags) checks.push({ tag, notAfter })
@@ -285,7 +307,8 @@ export class ResponseTier {
       // the write still checks each entry's own tags (the checks above).
       tags = new Set(encodeTags(compactTags([...tags].map(decodeSegment), COMPACT_ABOVE)))
     }
-    if (tags.size > this.#maxTags) return { store: false, reason: `more than ${this.#maxTags} tags` }
+    if (tags.size > this.#maxTags)
+      return { store: false, reason: `more than ${this.#maxTags} tags`, shareable }
     const body = JSON.stringify(withoutInternals(result as ExecutionResult))
     return {
       store: true,
@@ -316,6 +339,23 @@ export class ResponseTier {
 
 /** What a fill that did not store its response settles joiners with: they execute for themselves. */
 const NOT_STORED = Symbol('loadcache.notStored')
+
+/** What the requests that joined an execution get when its PUBLIC response could not be stored. */
+interface SharedExecution {
+  readonly kind: typeof SHARED_EXECUTION
+  readonly result: ExecutionResult
+  readonly reason: string
+}
+
+const SHARED_EXECUTION = Symbol('loadcache.sharedExecution')
+
+function sharedExecution(executed: Executed, reason: string): SharedExecution {
+  return { kind: SHARED_EXECUTION, result: executed.result as ExecutionResult, reason }
+}
+
+function isSharedExecution(value: unknown): value is SharedExecution {
+  return typeof value === 'object' && value !== null && (value as SharedExecution).kind === SHARED_EXECUTION
+}
 
 function isResponse(value: unknown): value is StoredResponse {
   return value !== null && typeof value === 'object' && typeof (value as StoredResponse).kind === 'string'

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineLoader } from '../../src/index.js'
 import { graphqlFixture } from '../graphql/schema-fixture.js'
-import { busDelivered } from '../helpers/cache.js'
+import { busDelivered, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 
 /*
@@ -304,6 +304,30 @@ describe('the response tier', () => {
     expect(await (await b.send(source)).json()).toEqual({
       data: { one: { title: 'First, edited' }, two: { title: 'Second' } },
     })
+  })
+
+  it('answers the requests that joined an execution whose PUBLIC response could not be stored, without executing again (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPosts: { wait: slow.opened, reached: reached.open } })
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const first = a.send('{ posts { title } }')
+    await reached.opened
+    const joined = Array.from({ length: 8 }, () => a.send('{ posts { title } }'))
+    await waitFor(() => (a.cache.stats().loaders._response?.joined ?? 0) >= 8, 'requests joining the fill')
+    // The fill's field read races an invalidation, so its response cannot be stored.
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const answers = await Promise.all([first, ...joined])
+    for (const answer of answers) {
+      expect(answer.headers.get('cache-status')).toBe(
+        'loadcache; fwd=miss; detail="a value came from no cache entry"',
+      )
+      expect(await answer.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
+    }
+    expect(fixture.runs['Query.posts']).toBe(1)
   })
 
   it('executes a cold operation once for 2 instances x 32 concurrent identical requests', async () => {
