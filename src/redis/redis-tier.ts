@@ -739,12 +739,14 @@ export class RedisTier {
       )
       return
     }
-    await runScripts(keyGroups, (indices) =>
+    // The keys (their own slots) and the tags (the clock, then each tag in its slot) are independent: both
+    // go at once, and the announcement waits for both, since a process that hears it must already find
+    // the entries gone and the new versions, or it could copy the old entry back into L1.
+    const deleting = runScripts(keyGroups, (indices) =>
       this.#run('invalidate', () => invalidateScriptRun(pick(entryKeys, indices), [], '')),
     )
-    if (encodedTags.length > 0) {
-      // Bump the clock, then every tag (each in its own slot), then announce: a process that hears the
-      // announcement must already find the new versions, or it could copy the old entry back into L1.
+    const bumping = (async () => {
+      if (encodedTags.length === 0) return
       const version = String(
         await this.#run('invalidate', () => clockScript.run(client, [keys.clockKey], ['bump'])),
       )
@@ -755,7 +757,10 @@ export class RedisTier {
           TAG_COMMANDS_IN_FLIGHT,
         ),
       )
-    }
+    })()
+    const [deleted, bumped] = await Promise.allSettled([deleting, bumping])
+    if (deleted.status === 'rejected') throw deleted.reason
+    if (bumped.status === 'rejected') throw bumped.reason
     await this.#announce(
       [`i ${instanceId}`],
       [...entryKeys.map((key) => `k${key}`), ...encodedTags.map((tag) => `t${tag}`)],
