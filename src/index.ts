@@ -23,7 +23,7 @@ export type { Logger } from './core/logger.js'
 export { jsonSerializer, structuredSerializer } from './core/serializers.js'
 export { entityTag, typeTag } from './core/tags.js'
 export type { CacheEvents, EvictEvent, FetchEvent, RedisEvent } from './engine/engine.js'
-export type { CreateCacheOptions } from './engine/options.js'
+export type { CreateCacheOptions, RedisClientLike } from './engine/options.js'
 export type { CacheStats, LoaderStats } from './engine/stats.js'
 export {
   defineLoader,

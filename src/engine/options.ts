@@ -11,6 +11,16 @@ import {
 } from '../core/validate.js'
 import type { RedisClient } from '../redis/scripts.js'
 
+/**
+ * What the `redis` option accepts: an ioredis `Redis` or `Cluster` (checked when the cache is created).
+ * Declared by shape, not imported from ioredis, so that the published types never name ioredis: an app
+ * that runs memory-only, or tRPC without Redis, type-checks without it installed (`skipLibCheck: false`).
+ */
+export interface RedisClientLike {
+  evalsha(...args: never[]): unknown
+  duplicate(...args: never[]): unknown
+}
+
 export interface CreateCacheOptions {
   /** Prefix of every Redis key and of the bus channel. Letters, digits, `_ . : -`. Default `'loadcache'`. */
   namespace?: string
@@ -19,7 +29,7 @@ export interface CreateCacheOptions {
    * process). The cache never closes this client; it opens one extra connection (`client.duplicate()`) for
    * the invalidation bus.
    */
-  redis?: RedisClient
+  redis?: RedisClientLike
   /** L1, the in-process LRU. `false` disables it (every read goes to Redis). */
   memory?: { max?: number; maxBytes?: number } | false
   /** Default entry TTL in seconds (loaders may override). Default 300. */
@@ -123,6 +133,7 @@ const CACHE_OPTIONS = Object.keys({
   logger: true,
 } satisfies Record<keyof CreateCacheOptions, true>)
 
+/** The shape check of `RedisClientLike`; the rest of ioredis's API is assumed from here on. */
 function isRedisClient(value: unknown): value is RedisClient {
   return (
     typeof value === 'object' &&
@@ -147,8 +158,9 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
       'a non-empty string of letters, digits and _ . : - (at most 100)',
     )
   }
-  if (options.redis !== undefined && !isRedisClient(options.redis)) {
-    throw invalidOption('redis', options.redis, 'an ioredis client (new Redis(...) or new Cluster(...))')
+  const redis: unknown = options.redis
+  if (redis !== undefined && !isRedisClient(redis)) {
+    throw invalidOption('redis', redis, 'an ioredis client (new Redis(...) or new Cluster(...))')
   }
   let memory: ResolvedCacheOptions['memory'] = false
   if (options.memory !== false) {
@@ -165,7 +177,7 @@ export function resolveCacheOptions(options: CreateCacheOptions = {}): ResolvedC
   const maxTtl = positiveNumber('maxTtl', options.maxTtl, 86_400)
   const resolved: ResolvedCacheOptions = {
     namespace,
-    redis: options.redis,
+    redis,
     memory,
     ttl: loaderTuning.ttl('ttl', options.ttl) ?? 300,
     negativeTtl: loaderTuning.negativeTtl('negativeTtl', options.negativeTtl) ?? 30,

@@ -144,6 +144,27 @@ describe('a tRPC-only app', () => {
     expect(await run(process.execPath, ['cjs-app.cjs', 'trpc'], app)).toContain('cjs trpc: ok')
   })
 
+  it('type-checks with skipLibCheck: false, without ioredis, graphql or @types/node installed', async () => {
+    expect(existsSync(join(app, 'node_modules/ioredis'))).toBe(false)
+    expect(existsSync(join(app, 'node_modules/@types/node'))).toBe(false)
+    const dir = join(app, 'ts-trpc-only')
+    mkdirSync(dir, { recursive: true })
+    cpSync(join(fixtures, 'ts/trpc-consumer.ts'), join(dir, 'consumer.ts'))
+    const compilerOptions = {
+      strict: true,
+      noEmit: true,
+      target: 'ES2022',
+      // What tRPC's own types need: fetch's AbortSignal and ReadableStream, and `using` (Disposable).
+      lib: ['ES2022', 'DOM', 'ESNext.Disposable'],
+      types: [],
+      skipLibCheck: false,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+    }
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['consumer.ts'] }))
+    await run(process.execPath, [tsc, '-p', dir], dir)
+  }, 60_000)
+
   it('has the loadcache command, which asks for ioredis when it is missing', async () => {
     const bin = join(app, 'node_modules/.bin/loadcache')
     expect(await run(bin, ['--help'], app)).toContain('Usage: loadcache inspect --redis <url>')
