@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { ExecutionResult } from 'graphql'
+import { LRUCache } from 'lru-cache'
 import { engineOf, type LoadCache } from '../cache/create-cache.js'
 import { type CacheId, decodeSegment, encodeTags } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { compactTags } from '../core/tags.js'
+import { nonNegativeInteger, positiveInteger } from '../core/validate.js'
 import { isAsyncIterable } from '../core/values.js'
 import type { CacheEngine } from '../engine/engine.js'
 import type { NOT_SHARED } from '../engine/flight.js'
@@ -24,6 +26,14 @@ export interface ResponseTierOptions {
    * Default 5,000.
    */
   readonly maxTags?: number
+  /**
+   * How long (ms) this process remembers that an operation (document, operation name and variables) gave a
+   * response that cannot be stored for what it is — an uncached field (`no-store`), a stream, too many
+   * tags — and then executes it directly, without the two Redis round trips of the response lock. It only
+   * ever makes the tier execute, never serve. What may pass is not remembered: errors, a value that came
+   * from no cache entry (a Redis fault, a fill that lost a race). `0` turns it off. Default 5,000.
+   */
+  readonly rememberUnstorableMs?: number
 }
 
 /** One operation as the tier keys it. */
@@ -74,6 +84,8 @@ type Verdict =
        * requests that joined this execution in this process may get it, as they would get it stored.
        */
       readonly shareable?: boolean
+      /** The reason is the operation's shape (not an error or a fault): the same request would fail again. */
+      readonly byShape?: boolean
     }
   | {
       readonly store: true
@@ -111,10 +123,20 @@ export class ResponseTier {
   readonly #engine: CacheEngine
   readonly #runtime: LoaderRuntime
   readonly #maxTags: number
+  /** Operations (public keys) whose response could not be stored for its shape, until when (see the option). */
+  readonly #unstorable: LRUCache<string, string> | undefined
 
   constructor(cache: LoadCache, options: ResponseTierOptions = {}) {
     this.#engine = engineOf(cache)
-    this.#maxTags = options.maxTags ?? 5000
+    this.#maxTags = positiveInteger('responses.maxTags', options.maxTags, 5000)
+    const rememberMs = nonNegativeInteger(
+      'responses.rememberUnstorableMs',
+      options.rememberUnstorableMs,
+      5000,
+    )
+    // Bounded by count: an attacker varying variables fills it, and the oldest go first (each costs
+    // the two round trips again, nothing worse).
+    this.#unstorable = rememberMs > 0 ? new LRUCache({ max: 10_000, ttl: rememberMs }) : undefined
     this.#runtime = this.#engine.runtime(
       defineInternalLoader<string, StoredResponse>('response', {
         name: RESPONSE_LOADER,
@@ -148,6 +170,8 @@ export class ResponseTier {
     } catch {
       return this.#executeUncached(execute, stats, 'variables cannot be keyed')
     }
+    const remembered = this.#unstorable?.get(publicId)
+    if (remembered !== undefined) return this.#executeUncached(execute, stats, remembered)
     let executed: Executed | undefined
     let verdict: Verdict | undefined
     const startSeq = this.#engine.seq
@@ -175,7 +199,10 @@ export class ResponseTier {
     if (executed !== undefined && verdict !== undefined) {
       // This request executed the operation.
       stats.misses++
-      if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
+      if (!verdict.store) {
+        if (verdict.byShape) this.#unstorable?.set(publicId, verdict.reason)
+        return this.#uncacheable(executed, stats, verdict.reason)
+      }
       stats.fills++
       if (verdict.private) {
         // The marker went under the public key; the response goes under this viewer's key.
@@ -283,7 +310,7 @@ export class ResponseTier {
   #judge(executed: Executed, viewer: string | null): Verdict {
     const { result, state } = executed
     if (state === undefined) return { store: false, reason: 'no loadcache request state' }
-    if (isAsyncIterable(result)) return { store: false, reason: 'a stream' }
+    if (isAsyncIterable(result)) return { store: false, reason: 'a stream', byShape: true }
     if (((result as ExecutionResult).errors?.length ?? 0) > 0) return { store: false, reason: 'errors' }
     if (state.policy.private && viewer === null)
       return { store: false, reason: 'PRIVATE data without a viewer' }
@@ -293,7 +320,8 @@ export class ResponseTier {
       isIntrospection: false,
       isStream: false,
     })
-    if (cacheControl === 'no-store') return { store: false, reason: 'not cacheable (no-store)' }
+    if (cacheControl === 'no-store')
+      return { store: false, reason: 'not cacheable (no-store)', byShape: true }
     const dependencies = state.dependencies
     const shareable = !state.policy.private && cacheControl.startsWith('public')
     if (!dependencies.vouched) return { store: false, reason: 'a value came from no cache entry', shareable }
@@ -308,7 +336,7 @@ export class ResponseTier {
       tags = new Set(encodeTags(compactTags([...tags].map(decodeSegment), COMPACT_ABOVE)))
     }
     if (tags.size > this.#maxTags)
-      return { store: false, reason: `more than ${this.#maxTags} tags`, shareable }
+      return { store: false, reason: `more than ${this.#maxTags} tags`, shareable, byShape: true }
     const body = JSON.stringify(withoutInternals(result as ExecutionResult))
     return {
       store: true,

@@ -87,6 +87,7 @@ const PLUGIN_OPTIONS = Object.keys({
 
 const RESPONSE_OPTIONS = Object.keys({
   maxTags: true,
+  rememberUnstorableMs: true,
   bypass: true,
   cacheTagHeader: true,
   maxCacheTagHeaderBytes: true,

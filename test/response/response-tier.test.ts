@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defineLoader } from '../../src/index.js'
+import { createCache, defineLoader } from '../../src/index.js'
+import { useLoadCache } from '../../src/yoga/index.js'
 import { graphqlFixture } from '../graphql/schema-fixture.js'
 import { busDelivered, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
@@ -398,6 +399,59 @@ describe('the response tier', () => {
     expect(second.headers.get('cache-status')).toBe(`loadcache; fwd=miss; detail="${reason}"`)
     expect(await second.text()).toBe(await first.text())
     expect(a.cache.stats().responses['']).toMatchObject({ hits: 0, fills: 0, uncacheable: 2 })
+  })
+
+  it('executes an operation it could not store for its shape directly for rememberUnstorableMs, with no Redis round trip', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const stats = redis.client()
+    /** Scripts Redis ran since the last call: every read, lock and write of the cache is one. */
+    const scriptsSince = async () => {
+      const info = await stats.info('commandstats')
+      await stats.config('RESETSTAT')
+      return [...info.matchAll(/^cmdstat_(?:evalsha|eval|evalsha_ro|eval_ro):calls=(\d+)/gm)].reduce(
+        (sum, match) => sum + Number(match[1]),
+        0,
+      )
+    }
+    const remembering = await fixture.instance({ responses: true })
+    const forgetting = await fixture.instance({ responses: { rememberUnstorableMs: 0 } })
+    const unstorable = '{ uncached posts { id } }'
+    // Warm the posts entry in both L1s, so that a request's only Redis work is the response tier's.
+    await remembering.send(unstorable)
+    await forgetting.send(unstorable)
+    await scriptsSince()
+
+    const again = await remembering.send(unstorable)
+    expect(again.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="not cacheable (no-store)"')
+    expect(await scriptsSince()).toBe(0)
+    const unremembered = await forgetting.send(unstorable)
+    expect(unremembered.headers.get('cache-status')).toBe(
+      'loadcache; fwd=miss; detail="not cacheable (no-store)"',
+    )
+    expect(await scriptsSince()).toBeGreaterThan(0)
+    // Other operations are not affected: the feed is still stored and served.
+    await remembering.send(FEED)
+    expect((await remembering.send(FEED)).headers.get('cache-status')).toBe('loadcache; hit')
+    // Errors may pass: a response with errors is not remembered; the tier looks its key up every time.
+    const lookups = () => remembering.cache.stats().loaders._response!.misses
+    const before = lookups()
+    await remembering.send(unstorable)
+    expect(lookups()).toBe(before)
+    await remembering.send('{ failing }')
+    await remembering.send('{ failing }')
+    expect(lookups()).toBe(before + 2)
+    expect(remembering.cache.stats().responses['']).toMatchObject({ uncacheable: 5 })
+  })
+
+  it('rejects invalid response tier options when the plugin is made', async () => {
+    const cache = createCache({ namespace: 'options' })
+    for (const responses of [{ rememberUnstorableMs: -1 }, { rememberUnstorableMs: 1.5 }, { maxTags: 0 }]) {
+      expect(() => useLoadCache({ cache, responses })).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION' }),
+      )
+    }
+    await cache.close()
   })
 
   it('leaves mutations, introspection and bypassed requests to yoga', async () => {
