@@ -57,14 +57,20 @@ class Writer {
       const user = this.#users[(k >> 1) % this.#users.length]!
       if (k % 2 === 0) {
         const version = (this.#versions.get(user) ?? 0) + 1
-        await postGraphql(url, RENAME, { id: user, name: benchName(user, version) })
+        // Each write is made by the user it touches: the example API refuses anonymous mutations.
+        await postGraphql(url, RENAME, { id: user, name: benchName(user, version) }, user)
         this.#versions.set(user, version)
         this.renames++
       } else {
         const index = (k >> 1) % this.#posts.length
-        await postGraphql(url, ADD_COMMENT, {
-          input: { postId: this.#posts[index]!, authorId: user, body: `bench comment ${k}` },
-        })
+        await postGraphql(
+          url,
+          ADD_COMMENT,
+          {
+            input: { postId: this.#posts[index]!, authorId: user, body: `bench comment ${k}` },
+          },
+          user,
+        )
         this.#commentCounts[index]!++
         this.comments++
       }
