@@ -166,20 +166,26 @@ export class WriteThrough {
         // it goes the way of every invalidation (queued and replayed when Redis is unreachable).
         await parts.invalidateRemotely(keys, bumped)
       }
-      // As after every invalidation: a load that read Redis before the prime landed may have put the old
-      // value back into L1 meanwhile.
-      parts.evictLocally(
-        keys.filter((_, i) => !stored[i]),
-        [],
-      )
+    }
+    const primedEntries = plans.map((plan, i) => {
+      if (!stored[i] || plan.made === undefined) return undefined
+      const entry =
+        versions[i] === undefined ? plan.made.entry : { ...plan.made.entry, versions: versions[i] }
+      // Into L1 only if nothing invalidated it while the prime ran (an invalidation heard on the bus):
+      // decided now, before the second eviction below records its own.
+      return parts.unchangedSince(startSeq, plan.key, entry.tags) ? entry : undefined
+    })
+    if (redis !== undefined) {
+      // As after every invalidation, evicted again now that Redis has applied it, keys and tags: until
+      // then Redis still held the old values, and a load of this process that read them (this id, or a
+      // value derived from it) may have put them back into L1, or still be in flight for later callers
+      // to join. The ledger then also keeps such a flight's result out of L1 when it settles.
+      parts.evictLocally(keys, bumped)
     }
     const memory = parts.memoryIfUsable()
     plans.forEach((plan, i) => {
-      if (!stored[i] || plan.made === undefined || memory === undefined) return
-      const entry =
-        versions[i] === undefined ? plan.made.entry : { ...plan.made.entry, versions: versions[i] }
-      // Into L1 only if nothing invalidated it while the prime ran (an invalidation heard on the bus).
-      if (parts.unchangedSince(startSeq, plan.key, entry.tags)) {
+      const entry = primedEntries[i]
+      if (entry !== undefined && memory !== undefined) {
         memory.set(plan.key, entry, Date.now(), rt.shelf, plan.normalizedId)
       }
     })

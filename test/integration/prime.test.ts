@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
+import { primeScript } from '../../src/redis/scripts.js'
 import { cacheFactory, type Mode, uniqueNamespace } from '../helpers/cache.js'
 import { startWorker, type Worker } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
@@ -143,6 +144,58 @@ describe('cache.prime with Redis', () => {
     const calls = source.calls.length
     expect(await b.loaders({ user }).user.load('1')).toEqual(updated)
     expect(await a.loaders({ user }).user.load('1')).toEqual(updated)
+    expect(source.calls.length).toBe(calls)
+  })
+
+  it('leaves nothing in L1 that was read from Redis while the prime was on its way there (forced)', async () => {
+    const source = new TestSource(2)
+    const user = userLoader(source)
+    let profileFetches = 0
+    const profile = defineLoader<string, string>({
+      name: 'profile',
+      fetch: async (ids) => {
+        profileFetches++
+        return ids.map((id) => `${source.rows.get(id)!.name} (v${source.rows.get(id)!.version})`)
+      },
+      tags: (id) => [`User:${id}`],
+    })
+    // The fault a real Redis cannot produce on cue: the prime script held on its way, so that this
+    // process evicts locally, then reads before Redis has applied the prime.
+    const client = server.client()
+    let releasePrime!: () => void
+    const primeHeld = new Promise<void>((resolve) => {
+      releasePrime = resolve
+    })
+    let primeSent!: () => void
+    const primeReached = new Promise<void>((resolve) => {
+      primeSent = resolve
+    })
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>
+    ;(client as unknown as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
+      if (args[0] === primeScript.sha) {
+        primeSent()
+        await primeHeld
+      }
+      return evalsha(...args)
+    }
+    const cache = await cacheFactory('redis')({ redis: client })
+    expect(await cache.loaders({ profile }).profile.load('1')).toBe('user 1 (v1)')
+    expect(await cache.loaders({ user }).user.load('1')).toMatchObject({ version: 1 })
+
+    const updated = source.update('1', { name: 'Ada' })
+    const priming = cache.prime(user, [['1', updated]])
+    await primeReached
+    // Redis still holds the old entries, valid: a read now may see them (the prime has not resolved).
+    expect(await cache.loaders({ profile }).profile.load('1')).toBe('user 1 (v1)')
+    expect(await cache.loaders({ user }).user.load('1')).toMatchObject({ version: 1 })
+    releasePrime()
+    expect((await priming).stored).toEqual(['1'])
+
+    // Once it resolved, no read of this process may show the old values.
+    expect(await cache.loaders({ profile }).profile.load('1')).toBe('Ada (v2)')
+    expect(profileFetches).toBe(2)
+    const calls = source.calls.length
+    expect(await cache.loaders({ user }).user.load('1')).toEqual(updated)
     expect(source.calls.length).toBe(calls)
   })
 
