@@ -85,12 +85,18 @@ export class ResponseDependencies {
       this.vouched = false
       return
     }
+    const keyTagOf = encodeSegment(keyTag(entryKey))
+    let recordsKeyTag = false
     entry.tags.forEach((tag, k) => {
       const version = entry.versions?.[k]
+      if (tag === keyTagOf && version !== undefined) recordsKeyTag = true
       if (!this.tags.has(tag)) this.tags.set(tag, version)
       else if (this.tags.get(tag) !== version) this.vouched = false
     })
-    const keyTagOf = encodeSegment(keyTag(entryKey))
+    // An entry that records the version of its own key tag (a primed one: the prime moved that tag itself,
+    // after the clock its entry carries) is checked by that exact version, which any later invalidation of
+    // the key changes; "not moved after its clock" would always refuse it.
+    if (recordsKeyTag) return
     const known = this.keyTags.get(keyTagOf)
     if (known === undefined || entry.clock < known) this.keyTags.set(keyTagOf, entry.clock)
   }

@@ -228,6 +228,84 @@ describe('the response tier', () => {
     })
   })
 
+  it('stores a response built from a primed loader entry, and refuses it when that key moved meanwhile (forced)', async () => {
+    let name = 'Ann'
+    let fetches = 0
+    const author = defineLoader({
+      name: 'author',
+      entity: 'Author',
+      fetch: (ids: readonly string[]) => {
+        fetches++
+        return ids.map((id) => ({ id, name }))
+      },
+    })
+    let hold: { reached: () => void; wait: Promise<void> } | undefined
+    const fixture = graphqlFixture({
+      typeDefs:
+        'type Query { writer(id: ID!): Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
+      resolvers: () => ({
+        Query: { writer: (_: unknown, { id }: { id: string }) => ({ id }) },
+        Writer: {
+          name: async (writer: { id: string }, _: unknown, ctx: unknown) => {
+            const loaded = await (
+              ctx as { loaders: { author: { load(id: string): Promise<{ name: string } | null> } } }
+            ).loaders.author.load(writer.id)
+            if (hold) {
+              hold.reached()
+              await hold.wait
+            }
+            return loaded!.name
+          },
+        },
+      }),
+      redis,
+    })
+    const [a, b] = [
+      await fixture.instance({ responses: true, loaders: { author } }),
+      await fixture.instance({ responses: true, loaders: { author } }),
+    ]
+    const read = async (instance: typeof a) => {
+      const response = await instance.send('{ writer(id: "1") { name } }')
+      return { status: response.headers.get('cache-status'), body: await response.json() }
+    }
+    expect((await read(a)).status).toBe('loadcache; fwd=miss; stored')
+
+    name = 'Annie'
+    await a.cache.prime(author, [['1', { id: '1', name }]])
+    await busDelivered(a.cache, b.cache)
+    const annie = { data: { writer: { name: 'Annie' } } }
+    // Built from the primed entry (no fetch), stored, then served whole by both instances.
+    expect(await read(a)).toEqual({ status: 'loadcache; fwd=miss; stored', body: annie })
+    expect(await read(a)).toEqual({ status: 'loadcache; hit', body: annie })
+    expect(await read(b)).toEqual({ status: 'loadcache; hit', body: annie })
+    expect(fetches).toBe(1)
+
+    // Primed again; while a response is being built from that entry, another instance invalidates the key.
+    name = 'Anna'
+    await a.cache.prime(author, [['1', { id: '1', name }]])
+    await busDelivered(a.cache, b.cache)
+    const reached = gate()
+    const release = gate()
+    hold = { reached: reached.open, wait: release.opened }
+    const refused = a.cache.stats().loaders._response!.staleWritesRefused
+    const building = read(a)
+    await reached.opened
+    hold = undefined
+    name = 'Anne'
+    await b.cache.invalidate(author, ['1'])
+    release.open()
+    // It answers its own request with what it read, and stores nothing.
+    expect(await building).toEqual({
+      status: 'loadcache; fwd=miss; stored',
+      body: { data: { writer: { name: 'Anna' } } },
+    })
+    expect(a.cache.stats().loaders._response!.staleWritesRefused).toBe(refused + 1)
+    await busDelivered(b.cache, a.cache)
+    for (const instance of [a, b]) {
+      expect((await read(instance)).body).toEqual({ data: { writer: { name: 'Anne' } } })
+    }
+  })
+
   it('never stores a response built from a field fill that raced an invalidation (forced)', async () => {
     const slow = gate()
     const reached = gate()
