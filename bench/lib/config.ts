@@ -62,6 +62,11 @@ export const config = {
    * BENCH_IDLE_TIMEOUT_MIN minutes; the JSON records what happened). Off when unset.
    */
   idleLoad: optionalNum('BENCH_IDLE_LOAD'),
+  /**
+   * Node options for every worker process, space separated (BENCH_NODE_ARGS, e.g.
+   * `--max-semi-space-size=32`: see RESULTS.md, hot path). Default none: Node's defaults, as users run.
+   */
+  nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
   idleTimeoutMinutes: num('BENCH_IDLE_TIMEOUT_MIN', 30),
   /** Closed-loop concurrency of the N+1 and hot-path workloads. */
   concurrency: num('BENCH_CONCURRENCY', 32),

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { answerParent, ChildProcessHarness } from '../../test/helpers/child-process.js'
 import type { LayerName } from '../adapters/layer.js'
+import { config } from './config.js'
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const repoRoot = join(benchDir, '..')
@@ -47,6 +48,7 @@ export class WorkerProcess {
     this.#child = new ChildProcessHarness(workerPath, {
       cwd: repoRoot,
       env: { BENCH_TASK: JSON.stringify(task) },
+      nodeArgs: config.nodeArgs,
       label: `worker ${task.scenario}/${task.role}/${task.layer}#${task.index}`,
     })
     this.ready = this.#child.ready

@@ -25,6 +25,8 @@ export interface ChildOptions {
   label?: string
   /** Characters of the child's stdout and stderr kept for error messages. Default 20,000. */
   keepOutput?: number
+  /** Node options before the script (e.g. `--max-semi-space-size=32`). */
+  nodeArgs?: readonly string[]
 }
 
 /** The parent's handle on a child process. */
@@ -43,7 +45,7 @@ export class ChildProcessHarness {
   constructor(script: string, options: ChildOptions = {}) {
     this.label = options.label ?? script
     const keep = options.keepOutput ?? 20_000
-    this.#child = spawn(process.execPath, ['--import', 'tsx', script], {
+    this.#child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
