@@ -24,6 +24,23 @@ function userLoader(source: TestSource) {
   })
 }
 
+/**
+ * A value built from a user, tagged with its entity tag as GraphQL fields and tRPC procedures are;
+ * `fetches()` counts its fetch calls.
+ */
+function profileLoader(source: TestSource) {
+  let fetches = 0
+  const profile = defineLoader<string, string>({
+    name: 'profile',
+    fetch: async (ids) => {
+      fetches++
+      return ids.map((id) => `${source.rows.get(id)!.name} (v${source.rows.get(id)!.version})`)
+    },
+    tags: (id) => [`User:${id}`],
+  })
+  return { profile, fetches: () => fetches }
+}
+
 describe.each<Mode>(['memory', 'redis'])('cache.prime (%s)', (mode) => {
   const caches = () => cacheFactory(mode, mode === 'redis' ? { client: () => server.client() } : undefined)
 
@@ -46,23 +63,14 @@ describe.each<Mode>(['memory', 'redis'])('cache.prime (%s)', (mode) => {
   it('evicts what was derived from the entity (its entity tag), everywhere', async () => {
     const source = new TestSource(3)
     const user = userLoader(source)
-    let profileFetches = 0
-    // A value built from user 1, tagged with its entity tag as GraphQL fields and tRPC procedures are.
-    const profile = defineLoader<string, string>({
-      name: 'profile',
-      fetch: async (ids) => {
-        profileFetches++
-        return ids.map((id) => `${source.rows.get(id)!.name} (v${source.rows.get(id)!.version})`)
-      },
-      tags: (id) => [`User:${id}`],
-    })
+    const { profile, fetches } = profileLoader(source)
     const cache = await caches()()
     expect(await cache.loaders({ profile }).profile.load('1')).toBe('user 1 (v1)')
     const ticket = await cache.writeTicket()
     const updated = source.update('1', { name: 'Ada' })
     await cache.prime(user, [['1', updated]], { since: ticket })
     expect(await cache.loaders({ profile }).profile.load('1')).toBe('Ada (v2)')
-    expect(profileFetches).toBe(2)
+    expect(fetches()).toBe(2)
   })
 
   it('does not store a value when its key was invalidated after the ticket (a newer write), and still evicts', async () => {
@@ -150,15 +158,7 @@ describe('cache.prime with Redis', () => {
   it('leaves nothing in L1 that was read from Redis while the prime was on its way there (forced)', async () => {
     const source = new TestSource(2)
     const user = userLoader(source)
-    let profileFetches = 0
-    const profile = defineLoader<string, string>({
-      name: 'profile',
-      fetch: async (ids) => {
-        profileFetches++
-        return ids.map((id) => `${source.rows.get(id)!.name} (v${source.rows.get(id)!.version})`)
-      },
-      tags: (id) => [`User:${id}`],
-    })
+    const { profile, fetches } = profileLoader(source)
     // The fault a real Redis cannot produce on cue: the prime script held on its way, so that this
     // process evicts locally, then reads before Redis has applied the prime.
     const client = server.client()
@@ -193,7 +193,7 @@ describe('cache.prime with Redis', () => {
 
     // Once it resolved, no read of this process may show the old values.
     expect(await cache.loaders({ profile }).profile.load('1')).toBe('Ada (v2)')
-    expect(profileFetches).toBe(2)
+    expect(fetches()).toBe(2)
     const calls = source.calls.length
     expect(await cache.loaders({ user }).user.load('1')).toEqual(updated)
     expect(source.calls.length).toBe(calls)
