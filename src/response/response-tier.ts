@@ -175,7 +175,7 @@ export class ResponseTier {
     let executed: Executed | undefined
     let verdict: Verdict | undefined
     const startSeq = this.#engine.seq
-    const [value, tags] = await this.#load(
+    const [value, tags, kept] = await this.#load(
       publicId,
       startSeq,
       async () => {
@@ -203,11 +203,11 @@ export class ResponseTier {
         if (verdict.byShape) this.#unstorable?.set(publicId, verdict.reason)
         return this.#uncacheable(executed, stats, verdict.reason)
       }
-      stats.fills++
-      if (verdict.private) {
+      let written = kept
+      if (verdict.private && written) {
         // The marker went under the public key; the response goes under this viewer's key.
         const stored = verdict
-        await this.#load(
+        ;[, , written] = await this.#load(
           hash(`${publicId}\n${request.viewer}`),
           startSeq,
           async () => ({ kind: 'value', value: stored.response }),
@@ -215,6 +215,8 @@ export class ResponseTier {
           request.operationName ?? '',
         )
       }
+      if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN)
+      stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
     if (isSharedExecution(value)) {
@@ -245,7 +247,7 @@ export class ResponseTier {
     let executed: Executed | undefined
     let verdict: Verdict | undefined
     const startSeq = this.#engine.seq
-    const [value, tags] = await this.#load(
+    const [value, tags, kept] = await this.#load(
       hash(idSource),
       startSeq,
       async () => {
@@ -262,6 +264,7 @@ export class ResponseTier {
     if (executed !== undefined && verdict !== undefined) {
       stats.misses++
       if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
+      if (!kept) return this.#uncacheable(executed, stats, NOT_WRITTEN)
       stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
@@ -274,7 +277,9 @@ export class ResponseTier {
 
   /**
    * Loads one response key: a hit, or (on a miss this process locked) `fill()`'s value, stored with the
-   * verdict's tags, clock and TTL. Returns the value and the (encoded) tags of the entry it came from.
+   * verdict's tags, clock and TTL. Returns the value, the (encoded) tags of the entry it came from, and
+   * whether there is such an entry: false when the fill's write was refused (a tag or the key moved while
+   * it executed) or failed.
    */
   async #load(
     id: string,
@@ -282,8 +287,9 @@ export class ResponseTier {
     fill: () => Promise<FetchOutcome>,
     verdict: () => Verdict | undefined,
     operationName: string,
-  ): Promise<[unknown, readonly string[]]> {
+  ): Promise<[unknown, readonly string[], boolean]> {
     let tags: readonly string[] = []
+    let kept = false
     const stored = () => {
       const current = verdict()
       return current?.store ? current : undefined
@@ -300,10 +306,11 @@ export class ResponseTier {
       startSeq,
       observe: (entry, entryKey) => {
         tags = entry?.tags ?? []
+        kept = entry !== undefined
         if (entry !== undefined) this.#engine.trackResponse(entryKey, operationName)
       },
     })
-    return [value, tags]
+    return [value, tags, kept]
   }
 
   /** Whether an executed operation's response may be stored, and how. */
@@ -364,6 +371,12 @@ export class ResponseTier {
     return { kind: 'executed', result: executed.result, reason }
   }
 }
+
+/**
+ * Why an executed response judged storable is not stored: its write was refused (an entry it was built
+ * from, or the response key, moved while it executed) or failed (Redis).
+ */
+const NOT_WRITTEN = 'write refused or failed'
 
 /** What a fill that did not store its response settles joiners with: they execute for themselves. */
 const NOT_STORED = Symbol('loadcache.notStored')

@@ -294,9 +294,9 @@ describe('the response tier', () => {
     name = 'Anne'
     await b.cache.invalidate(author, ['1'])
     release.open()
-    // It answers its own request with what it read, and stores nothing.
+    // It answers its own request with what it read, stores nothing, and says so.
     expect(await building).toEqual({
-      status: 'loadcache; fwd=miss; stored',
+      status: 'loadcache; fwd=miss; detail="write refused or failed"',
       body: { data: { writer: { name: 'Anna' } } },
     })
     expect(a.cache.stats().loaders._response!.staleWritesRefused).toBe(refused + 1)
@@ -352,8 +352,12 @@ describe('the response tier', () => {
     const raced = await inFlight
     expect(await raced.json()).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
     // Its response was judged storable (every value from an entry), but post(p1)'s tag moved since that
-    // entry recorded its version: the write is refused.
+    // entry recorded its version: the write is refused, and the response says it was not stored.
     expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
+    expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
+    expect(raced.headers.get('etag')).toBe(null)
+    // (The one fill is the earlier `post(id: "p1")` operation's.)
+    expect(a.cache.stats().responses['']).toMatchObject({ fills: 1, uncacheable: 1 })
     state.slowPinned = undefined
     await busDelivered(b.cache, a.cache)
     for (const instance of [a, b]) {
