@@ -63,6 +63,21 @@ local function moved_since(version, clock)
   local number = tonumber(version)
   return (not number) or number > clock
 end
+
+-- A tag's version for a writer: created when missing (c<now_us>: unique, so a lost version is never
+-- recreated equal to the one an old entry recorded), its TTL extended to at least need ms, so that it
+-- outlives the entry about to record it. Returns the version and whether it was created.
+local function ensure_version(key, need)
+  local version = redis.call('GET', key)
+  if not version then
+    version = 'c' .. string.format('%.0f', now_us())
+    redis.call('SET', key, version, 'PX', need)
+    return version, true
+  end
+  local left = redis.call('PTTL', key)
+  if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
+  return version, false
+end
 `
 
 /**
@@ -163,16 +178,8 @@ for i = 1, #KEYS, 2 do
         local need = pttl + tag_margin
         local recorded = {}
         for n = 7, #fields do
-          local key = tag_prefix .. fields[n]
-          local version = redis.call('GET', key)
-          if not version then
-            version = 'c' .. string.format('%.0f', now_us())
-            redis.call('SET', key, version, 'PX', need)
-          else
-            local left = redis.call('PTTL', key)
-            if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
-            if moved_since(version, clock) then ok = false end
-          end
+          local version, created = ensure_version(tag_prefix .. fields[n], need)
+          if not created and moved_since(version, clock) then ok = false end
           recorded[#recorded + 1] = version
           fields[n] = fields[n] .. '=' .. version
         end
@@ -325,15 +332,7 @@ for i = 1, items do
       local need = pttl + tag_margin
       local recorded = {}
       for n = 7, #fields do
-        local key = tag_prefix .. fields[n]
-        local version = redis.call('GET', key)
-        if not version then
-          version = 'c' .. string.format('%.0f', now_us())
-          redis.call('SET', key, version, 'PX', need)
-        else
-          local left = redis.call('PTTL', key)
-          if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
-        end
+        local version = ensure_version(tag_prefix .. fields[n], need)
         recorded[#recorded + 1] = version
         fields[n] = fields[n] .. '=' .. version
       end
@@ -390,25 +389,19 @@ if ARGV[1] == 'prime' then
     current = ARGV[2]
     redis.call('SET', KEYS[1], current, 'KEEPTTL')
   elseif not current then
-    current = 'c' .. string.format('%.0f', now_us())
-    redis.call('SET', KEYS[1], current)
+    current = ensure_version(KEYS[1], tonumber(ARGV[3]))
   end
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   return { moved, current }
 end
-local left = redis.call('PTTL', KEYS[1])
 if ARGV[1] == 'bump' then
+  local left = redis.call('PTTL', KEYS[1])
   if left > 0 then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
   return ARGV[2]
 end
-if left == -2 then
-  local version = 'c' .. string.format('%.0f', now_us())
-  redis.call('SET', KEYS[1], version, 'PX', ARGV[3])
-  return version
-end
-if left >= 0 and left < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return redis.call('GET', KEYS[1])
+local version = ensure_version(KEYS[1], tonumber(ARGV[3]))
+return version
 `
 
 export type RedisClient = Redis | Cluster
