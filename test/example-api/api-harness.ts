@@ -1,10 +1,28 @@
-import { expect, onTestFinished } from 'vitest'
-import type { Database, QueryCounts } from '../../example-api/db/index.js'
+import { afterAll, beforeAll, expect, onTestFinished } from 'vitest'
+import { type Database, openDatabase, type QueryCounts } from '../../example-api/db/index.js'
 import { createExampleServer, type ExampleServer } from '../../example-api/server.js'
 import { uniqueNamespace } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 
 /** Opening and seeding PGlite takes ~5 s, more on a busy CI machine; each file does it once. */
 export const OPEN_DB_TIMEOUT_MS = 60_000
+
+/**
+ * One database and one redis-server for a test file: opened (in parallel) before its first test, handed to
+ * `use` (which keeps them in the file's variables), closed after its last.
+ */
+export function openForFile(use: (opened: { db: Database; redisServer: RedisServer }) => void): void {
+  let opened: { db: Database; redisServer: RedisServer } | undefined
+  beforeAll(async () => {
+    const [db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
+    opened = { db, redisServer }
+    use(opened)
+  }, OPEN_DB_TIMEOUT_MS)
+  afterAll(async () => {
+    await opened?.db.close()
+    await opened?.redisServer.dispose()
+  })
+}
 
 /** How a test server caches: memory only, or L1 + the given Redis. */
 export type ApiMode = { kind: 'memory' } | { kind: 'redis'; url: string }

@@ -1,17 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import type { ExampleServer } from '../../example-api/server.js'
 import { busDelivered, uniqueNamespace } from '../helpers/cache.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
-import {
-  type ApiMode,
-  countQueries,
-  graphql,
-  OPEN_DB_TIMEOUT_MS,
-  query,
-  startApi,
-  unique,
-} from './api-harness.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { type ApiMode, countQueries, graphql, openForFile, query, startApi, unique } from './api-harness.js'
 
 /*
  * The example API end to end through yoga.fetch: real PGlite, real Redis. One database for the whole
@@ -22,14 +14,8 @@ import {
 
 let db: Database
 let redisServer: RedisServer
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 type IdList = Array<{ id: string }>

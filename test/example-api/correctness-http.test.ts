@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import type { ExampleServer } from '../../example-api/server.js'
 import { busDelivered, uniqueNamespace } from '../helpers/cache.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
-import { countQueries, OPEN_DB_TIMEOUT_MS, startApi, unique } from './api-harness.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { countQueries, openForFile, startApi, unique } from './api-harness.js'
 
 /*
  * The GraphQL correctness cases of the example API, over real HTTP: two servers on free loopback ports
@@ -12,14 +12,8 @@ import { countQueries, OPEN_DB_TIMEOUT_MS, startApi, unique } from './api-harnes
 
 let db: Database
 let redisServer: RedisServer
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 interface Served {

@@ -1,11 +1,11 @@
 import { getIntrospectionQuery } from 'graphql'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import { DEFAULT_REQUEST_LIMITS } from '../../example-api/http/limits.js'
 import { createExampleServer, type ExampleServer } from '../../example-api/server.js'
 import { uniqueNamespace } from '../helpers/cache.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
-import { countQueries, OPEN_DB_TIMEOUT_MS, startApi } from './api-harness.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { countQueries, openForFile, startApi } from './api-harness.js'
 
 /*
  * One request must not knock the example API over: every limit of http/limits.ts is answered with a 4xx
@@ -16,14 +16,8 @@ import { countQueries, OPEN_DB_TIMEOUT_MS, startApi } from './api-harness.js'
 
 let db: Database
 let redisServer: RedisServer
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 const FEED = '{ posts(first: 50) { title author { name } comments { author { name } } } }'

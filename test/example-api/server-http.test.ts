@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import type { ExampleServer } from '../../example-api/server.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import type { RedisServer } from '../helpers/redis-server.js'
 import { parseMetrics as parse } from '../helpers/scrape.js'
-import { OPEN_DB_TIMEOUT_MS, startApi } from './api-harness.js'
+import { openForFile, startApi } from './api-harness.js'
 
 /* The example API over real HTTP on a free loopback port: /graphql, /health, /metrics. */
 
 let db: Database
 let redisServer: RedisServer
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 async function listen(server: ExampleServer): Promise<string> {

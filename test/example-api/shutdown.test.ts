@@ -3,11 +3,11 @@ import { type ClientRequest, type IncomingMessage, request } from 'node:http'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import { createExampleServer } from '../../example-api/server.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
-import { OPEN_DB_TIMEOUT_MS } from './api-harness.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { openForFile } from './api-harness.js'
 
 /*
  * SIGTERM on the real process, `tsx example-api/main.ts`, with Redis and every SQL statement slowed down:
@@ -23,16 +23,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const STARTUP_TIMEOUT_MS = 90_000
 const DB_DELAY_MS = 50
 
-let redisServer: RedisServer
 let db: Database
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+let redisServer: RedisServer
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 /** The example API as a child process, and the lines it prints. */

@@ -1,11 +1,11 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { type Database, openDatabase } from '../../example-api/db/index.js'
+import { describe, expect, it, vi } from 'vitest'
+import type { Database } from '../../example-api/db/index.js'
 import { isTrpcRequest } from '../../example-api/trpc/handler.js'
 import type { AppRouter } from '../../example-api/trpc/router.js'
 import { uniqueNamespace } from '../helpers/cache.js'
-import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
-import { countQueries, type GraphQLResponse, OPEN_DB_TIMEOUT_MS, startApi, unique } from './api-harness.js'
+import type { RedisServer } from '../helpers/redis-server.js'
+import { countQueries, type GraphQLResponse, openForFile, startApi, unique } from './api-harness.js'
 
 /*
  * The example API's tRPC router at /trpc, through the real @trpc/client (httpBatchLink) over real HTTP,
@@ -16,14 +16,8 @@ import { countQueries, type GraphQLResponse, OPEN_DB_TIMEOUT_MS, startApi, uniqu
 
 let db: Database
 let redisServer: RedisServer
-
-beforeAll(async () => {
-  ;[db, redisServer] = await Promise.all([openDatabase(), startRedisServer()])
-}, OPEN_DB_TIMEOUT_MS)
-
-afterAll(async () => {
-  await db?.close()
-  await redisServer?.dispose()
+openForFile((opened) => {
+  ;({ db, redisServer } = opened)
 })
 
 /** One HTTP response as the client saw it. */
