@@ -22,6 +22,7 @@ import {
   epochNow,
   type ProbeTimes,
   type RunResult,
+  sumCounters,
   type WorkloadShape,
   type WriteTimes,
 } from './lib/protocol.js'
@@ -155,19 +156,7 @@ async function openCache(command: Extract<Command, { op: 'open' }>): Promise<obj
 }
 
 function counters(cache: CacheLike): Counters {
-  const sum: Counters = {
-    l1Hits: 0,
-    l2Hits: 0,
-    misses: 0,
-    joined: 0,
-    fetchCalls: 0,
-    idsFetched: 0,
-    lockWaits: 0,
-  }
-  for (const stats of Object.values(cache.stats().loaders)) {
-    for (const name of Object.keys(sum) as (keyof Counters)[]) sum[name] += stats[name] ?? 0
-  }
-  return sum
+  return sumCounters(Object.values(cache.stats().loaders))
 }
 
 function minus(a: Counters, b: Counters): Counters {

@@ -9,6 +9,7 @@ import {
   epochNow,
   type ProbeTimes,
   type RunResult,
+  sumCounters,
   type WorkloadName,
   type WriteTimes,
 } from './protocol.js'
@@ -69,22 +70,6 @@ export interface LatencyCell {
   readonly loadAverage: readonly [number, number]
 }
 
-function sumCounters(results: readonly RunResult[]): Counters {
-  const sum: Counters = {
-    l1Hits: 0,
-    l2Hits: 0,
-    misses: 0,
-    joined: 0,
-    fetchCalls: 0,
-    idsFetched: 0,
-    lockWaits: 0,
-  }
-  for (const result of results) {
-    for (const name of Object.keys(sum) as (keyof Counters)[]) sum[name] += result.counters[name]
-  }
-  return sum
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? 0
@@ -133,7 +118,7 @@ export async function measureWorkload(
     loads: results.reduce((n, r) => n + r.loads, 0),
     wrong: results.reduce((n, r) => n + r.wrong, 0),
     writes: results.reduce((n, r) => n + r.writes, 0),
-    counters: sumCounters(results),
+    counters: sumCounters(results.map((result) => result.counters)),
     instanceCpuMs: results.reduce((n, r) => n + r.cpuMs, 0),
     requestP50Ms: median(results.map((r) => r.latencyMs.p50)),
     requestP99Ms: Math.max(...results.map((r) => r.latencyMs.p99)),

@@ -91,6 +91,26 @@ export interface Counters {
   lockWaits: number
 }
 
+/**
+ * Adds up loader counters (each design's `stats().loaders` values, or other runs' sums), counting a counter
+ * a design lacks as 0.
+ */
+export function sumCounters(parts: Iterable<Partial<Counters>>): Counters {
+  const sum: Counters = {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    joined: 0,
+    fetchCalls: 0,
+    idsFetched: 0,
+    lockWaits: 0,
+  }
+  for (const part of parts) {
+    for (const name of Object.keys(sum) as (keyof Counters)[]) sum[name] += part[name] ?? 0
+  }
+  return sum
+}
+
 /** Epoch ms at which the probe's invalidation was heard, read fresh, and seen fresh by the poller. */
 export interface ProbeTimes {
   readonly heardAt: number | null
