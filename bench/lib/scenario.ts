@@ -206,6 +206,18 @@ export async function runUnmeasured(task: WorkerTask): Promise<unknown> {
   }
 }
 
+/** Adds each row's throughput relative to the `no-cache` row's (`extra.vsNoCache`), when there is one. */
+export function withRatioToNoCache(figures: Figures[]): Figures[] {
+  const none = figures.find((row) => row.layer === 'no-cache')
+  for (const row of figures) {
+    row.extra = {
+      ...row.extra,
+      vsNoCache: none ? row.requestsPerSecond / none.requestsPerSecond : undefined,
+    }
+  }
+  return figures
+}
+
 /** Combines the reports of the processes of one measurement into the figures of a table row. */
 export function toFigures(
   scenario: string,

@@ -10,7 +10,7 @@
  */
 import { cpuMsSince, peakRssMb, sleep } from './measure.js'
 import { sentCommands } from './redis-commands.js'
-import type { ScenarioContext } from './scenario.js'
+import type { Figures, ScenarioContext } from './scenario.js'
 import { task } from './scenario.js'
 import { type WorkerIpc, WorkerProcess, type WorkerTask } from './workers.js'
 
@@ -109,6 +109,30 @@ export async function startServers(
     for (const worker of workers) worker.kill()
     throw error
   }
+}
+
+/**
+ * Starts one server per variant, all at once, measures them one at a time in the given order, and stops
+ * every one of them however the measurements end.
+ */
+export async function measureEachServer(
+  context: ScenarioContext,
+  scenario: string,
+  variants: readonly string[],
+  measure: (server: ServerHandle) => Promise<Figures>,
+): Promise<Figures[]> {
+  const servers = await startServers(
+    context,
+    scenario,
+    variants.map((variant) => ({ variant })),
+  )
+  const figures: Figures[] = []
+  try {
+    for (const server of servers) figures.push(await measure(server))
+  } finally {
+    for (const server of servers) server.worker.kill()
+  }
+  return figures
 }
 
 /**

@@ -13,8 +13,13 @@
 import type autocannon from 'autocannon'
 import { cpuMsSince, peakRssMb } from '../lib/measure.js'
 import { commandFigures, parseCommandStats, resetSentCommands, sentCommands } from '../lib/redis-commands.js'
-import type { Figures, Scenario, ScenarioContext } from '../lib/scenario.js'
-import { task } from '../lib/scenario.js'
+import {
+  type Figures,
+  type Scenario,
+  type ScenarioContext,
+  task,
+  withRatioToNoCache,
+} from '../lib/scenario.js'
 import { WorkerProcess } from '../lib/workers.js'
 
 const NAME = 'end-to-end'
@@ -175,14 +180,7 @@ export const endToEnd: Scenario = {
     } finally {
       for (const worker of workers) worker.kill()
     }
-    const none = figures.find((row) => row.layer === 'no-cache')
-    for (const row of figures) {
-      row.extra = {
-        ...row.extra,
-        vsNoCache: none ? row.requestsPerSecond / none.requestsPerSecond : undefined,
-      }
-    }
-    return figures
+    return withRatioToNoCache(figures)
   },
 
   async worker(task, ipc) {

@@ -18,7 +18,7 @@ import { sleep, summarize } from '../lib/measure.js'
 import { commandFigures, parseCommandStats } from '../lib/redis-commands.js'
 import { responseTierVariants } from '../lib/response-tier-variants.js'
 import type { Figures, Scenario, ScenarioContext } from '../lib/scenario.js'
-import { countersBetween, type ServerHandle, serveVariant, startServers } from '../lib/server-worker.js'
+import { countersBetween, measureEachServer, type ServerHandle, serveVariant } from '../lib/server-worker.js'
 
 const NAME = 'response-churn'
 const IDS_QUERY = '{ posts(first: 50) { id author { id } comments { author { id } } } }'
@@ -180,18 +180,9 @@ export const responseChurn: Scenario = {
   http: true,
 
   async run(context) {
-    const servers = await startServers(
-      context,
-      NAME,
-      responseTierVariants(context.config).map((variant) => ({ variant })),
+    return measureEachServer(context, NAME, responseTierVariants(context.config), (server) =>
+      measure(context, server),
     )
-    const figures: Figures[] = []
-    try {
-      for (const server of servers) figures.push(await measure(context, server))
-    } finally {
-      for (const server of servers) server.worker.kill()
-    }
-    return figures
   },
 
   async worker(task, ipc) {

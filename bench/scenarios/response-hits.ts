@@ -14,13 +14,13 @@ import { createHash } from 'node:crypto'
 import { FEED_QUERY, loadWith, postGraphql, redisNetBytes } from '../lib/graphql-http.js'
 import { commandFigures, parseCommandStats } from '../lib/redis-commands.js'
 import { responseTierVariants } from '../lib/response-tier-variants.js'
-import type { Figures, Scenario, ScenarioContext } from '../lib/scenario.js'
+import { type Figures, type Scenario, type ScenarioContext, withRatioToNoCache } from '../lib/scenario.js'
 import {
   countersBetween,
   countersWhenIdle,
+  measureEachServer,
   type ServerHandle,
   serveVariant,
-  startServers,
 } from '../lib/server-worker.js'
 
 const NAME = 'response-hits'
@@ -103,25 +103,11 @@ export const responseHits: Scenario = {
   http: true,
 
   async run(context) {
-    const servers = await startServers(
-      context,
-      NAME,
-      responseTierVariants(context.config).map((variant) => ({ variant })),
+    return withRatioToNoCache(
+      await measureEachServer(context, NAME, responseTierVariants(context.config), (server) =>
+        measure(context, server),
+      ),
     )
-    const figures: Figures[] = []
-    try {
-      for (const server of servers) figures.push(await measure(context, server))
-    } finally {
-      for (const server of servers) server.worker.kill()
-    }
-    const none = figures.find((row) => row.layer === 'no-cache')
-    for (const row of figures) {
-      row.extra = {
-        ...row.extra,
-        vsNoCache: none ? row.requestsPerSecond / none.requestsPerSecond : undefined,
-      }
-    }
-    return figures
   },
 
   async worker(task, ipc) {
