@@ -30,6 +30,11 @@ function inspect(...args: string[]): Promise<Run> {
   })
 }
 
+/** `inspect --loader <loader> --id <id>` against this file's redis-server and namespace. */
+function inspectEntry(loader: string, id: string, ...more: string[]): Promise<Run> {
+  return inspect('--redis', redis.url, '--namespace', namespace, '--loader', loader, '--id', id, ...more)
+}
+
 interface User {
   id: string
   orgId: number
@@ -135,16 +140,7 @@ afterAll(async () => {
 
 describe('loadcache inspect --loader --id', () => {
   it("decodes an entry by its serializer and shows its TTL, each tag's version and whether it still holds", async () => {
-    const { code, stdout } = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'user',
-      '--id',
-      '1',
-    )
+    const { code, stdout } = await inspectEntry('user', '1')
     expect(code).toBe(0)
     expect(stdout).toContain(`entry user "1"  (key ${namespace}:{user:1})`)
     expect(stdout).toContain('serializer devalue 6 (d6)')
@@ -171,45 +167,18 @@ describe('loadcache inspect --loader --id', () => {
   })
 
   it('shows a JSON entry, and a cached "not found"', async () => {
-    const json = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'post',
-      '--id',
-      '1',
-    )
+    const json = await inspectEntry('post', '1')
     expect(json.stdout).toContain('serializer JSON (j)')
     expect(json.stdout).toContain("value      { id: '1', title: 'post 1' }")
     expect(json.stdout).toContain('valid      yes')
-    const absent = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'user',
-      '--id',
-      'ghost',
-    )
+    const absent = await inspectEntry('user', 'ghost')
     expect(absent.stdout).toContain(
       'value      absent: the source returned nothing for this id (a cached "not found")',
     )
   })
 
   it('shows who holds the lock of an id being fetched', async () => {
-    const { stdout } = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'slow',
-      '--id',
-      '1',
-    )
+    const { stdout } = await inspectEntry('slow', '1')
     expect(stdout).toContain('value      not in Redis: the next load fetches it')
     expect(stdout).toMatch(
       /lock {7}held by \S+\.\d+ \(a fill in progress\), \d+\.\d s left; another caller waits for it\n/,
@@ -217,16 +186,7 @@ describe('loadcache inspect --loader --id', () => {
   })
 
   it('shows a stored response (r1) with its headers and body', async () => {
-    const { stdout } = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      '_response',
-      '--id',
-      'hello',
-    )
+    const { stdout } = await inspectEntry('_response', 'hello')
     expect(stdout).toContain('serializer stored response (r1)')
     expect(stdout).toMatch(
       /response {3}public, max-age=60, ETag "[\w-]{27}", stored 1970-01-01T00:00:01\.000Z/,
@@ -238,17 +198,7 @@ describe('loadcache inspect --loader --id', () => {
   })
 
   it('prints the report as JSON with --json', async () => {
-    const { stdout } = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'post',
-      '--id',
-      '1',
-      '--json',
-    )
+    const { stdout } = await inspectEntry('post', '1', '--json')
     const report = JSON.parse(stdout)
     expect(report.entry).toMatchObject({
       loader: 'post',
@@ -260,17 +210,7 @@ describe('loadcache inspect --loader --id', () => {
         payload: { kind: 'value', serializer: 'JSON (j)', inspected: "{ id: '1', title: 'post 1' }" },
       },
     })
-    const user1 = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'user',
-      '--id',
-      '1',
-      '--json',
-    )
+    const user1 = await inspectEntry('user', '1', '--json')
     expect(JSON.parse(user1.stdout).entry.entry).toMatchObject({
       valid: false,
       tags: [
@@ -432,16 +372,7 @@ describe('loadcache inspect refuses what it cannot do, saying what to do', () =>
   })
 
   it('a loader with no key in the namespace, listing the loaders it has', async () => {
-    const { code, stderr } = await inspect(
-      '--redis',
-      redis.url,
-      '--namespace',
-      namespace,
-      '--loader',
-      'usr',
-      '--id',
-      '1',
-    )
+    const { code, stderr } = await inspectEntry('usr', '1')
     expect(code).toBe(1)
     expect(stderr).toBe(
       `[loadcache] namespace "${namespace}" has no key of a loader named "usr" (a misspelt --loader or --namespace, or nothing cached right now); loaders with keys here: _response, post, slow, user\n`,
