@@ -78,6 +78,16 @@ local function ensure_version(key, need)
   if left >= 0 and left < need then redis.call('PEXPIRE', key, need) end
   return version, false
 end
+
+-- Moves a tag to a new version (an invalidation): its TTL is kept if it has one (it already outlives the
+-- entries that recorded it), else set to ttl.
+local function bump_version(key, version, ttl)
+  if redis.call('PTTL', key) > 0 then
+    redis.call('SET', key, version, 'KEEPTTL')
+  else
+    redis.call('SET', key, version, 'PX', ttl)
+  end
+end
 `
 
 /**
@@ -243,12 +253,7 @@ if #ARGV > 5 then
   local version = string.format('%.0f', clock)
   redis.call('SET', clock_key, version)
   for i = 6, #ARGV do
-    local key = tag_prefix .. ARGV[i]
-    if redis.call('PTTL', key) > 0 then
-      redis.call('SET', key, version, 'KEEPTTL')
-    else
-      redis.call('SET', key, version, 'PX', tag_ttl)
-    end
+    bump_version(tag_prefix .. ARGV[i], version, tag_ttl)
     message[#message + 1] = 't' .. ARGV[i]
   end
 end
@@ -310,12 +315,7 @@ if bump_count > 0 then
   local version = string.format('%.0f', clock)
   redis.call('SET', clock_key, version)
   for n = 10, 9 + bump_count do
-    local key = tag_prefix .. ARGV[n]
-    if redis.call('PTTL', key) > 0 then
-      redis.call('SET', key, version, 'KEEPTTL')
-    else
-      redis.call('SET', key, version, 'PX', tag_ttl)
-    end
+    bump_version(tag_prefix .. ARGV[n], version, tag_ttl)
     message[#message + 1] = 't' .. ARGV[n]
   end
 end
@@ -396,8 +396,7 @@ if ARGV[1] == 'prime' then
   return { moved, current }
 end
 if ARGV[1] == 'bump' then
-  local left = redis.call('PTTL', KEYS[1])
-  if left > 0 then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+  bump_version(KEYS[1], ARGV[2], ARGV[3])
   return ARGV[2]
 end
 local version = ensure_version(KEYS[1], tonumber(ARGV[3]))
