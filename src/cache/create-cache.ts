@@ -1,4 +1,4 @@
-import DataLoader from 'dataloader'
+import type DataLoader from 'dataloader'
 import { describeValue, invalidArgument, LoadCacheError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { typeTag } from '../core/tags.js'
@@ -8,6 +8,7 @@ import { type CreateCacheOptions, resolveCacheOptions } from '../engine/options.
 import type { CacheStats } from '../engine/stats.js'
 import type { PrimeOutcome, WriteTicket } from '../engine/write-through.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
+import { type Binding, CacheLoader } from './cache-loader.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: a definition's `fetch` takes its id type as a parameter, so only `any` accepts every definition.
 type AnyDefinition = LoaderDefinition<any, any>
@@ -112,7 +113,6 @@ const engines = new WeakMap<LoadCache, CacheEngine>()
  * the loaders object under a symbol: a WeakMap entry per request costs more than the rest of `loaders()`.
  */
 const BINDING = Symbol('loadcache.binding')
-type Binding = { options: BatchOptions | undefined }
 
 /**
  * Binds a request's loaders (from `cache.loaders()`) to per-call options: the integrations use it so the
@@ -166,10 +166,7 @@ export function createCache(options: CreateCacheOptions = {}): LoadCache {
         }
         const runtime = engine.runtime(def)
         const maxBatchSize = def.maxBatchSize ?? engine.options.maxBatchSize
-        loaders[property] = new DataLoader((ids) => engine.loadBatch(runtime, ids, binding.options), {
-          name: def.name,
-          maxBatchSize: maxBatchSize > 0 ? maxBatchSize : Number.POSITIVE_INFINITY,
-        })
+        loaders[property] = new CacheLoader(engine, runtime, binding, maxBatchSize)
       }
       loaders[BINDING] = binding
       return loaders as Loaders<typeof definitions>

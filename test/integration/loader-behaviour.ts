@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { engineOf } from '../../src/cache/create-cache.js'
 import { defineLoader, type LoadCache } from '../../src/index.js'
 import { cacheFactory, eventually, type Mode, type RedisTarget, waitFor } from '../helpers/cache.js'
 import { type Row, TestSource } from '../helpers/source.js'
@@ -40,6 +41,41 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       expect(again).toEqual([source.rows.get('1'), source.rows.get('2'), source.rows.get('3')])
       expect(source.calls).toHaveLength(1)
       expect(cache.stats().loaders.user).toMatchObject({ fetchCalls: 1, idsFetched: 3, l1Hits: 3 })
+    })
+
+    it('answers the ids fresh in L1 without a batch, and sends only the others to one batch', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache()
+      await request(cache).user.loadMany(['1', '2'])
+      const batches = vi.spyOn(engineOf(cache), 'loadBatch')
+      const loaders = request(cache)
+      const rows = await Promise.all(['1', '3', '2', '1'].map((id) => loaders.user.load(id)))
+      expect(rows.map((row) => row?.id)).toEqual(['1', '3', '2', '1'])
+      expect(batches.mock.calls.map((call) => call[1])).toEqual([['3']])
+      expect(source.calls).toEqual([['1', '2'], ['3']])
+      expect(cache.stats().loaders.user).toMatchObject({ l1Hits: 2, idsFetched: 3 })
+    })
+
+    it('keeps DataLoader’s contract for ids answered from L1: memoized per request, clear() and prime()', async () => {
+      const { source, user, makeCache, request } = setup()
+      const cache = await makeCache()
+      await request(cache).user.loadMany(['1', '2'])
+      const loaders = request(cache)
+      const first = await loaders.user.load('1')
+      expect(first).toEqual(source.rows.get('1'))
+      const renamed = source.update('1', { name: 'renamed' })
+      await cache.invalidate(user, ['1'])
+      // The request keeps what it saw (DataLoader memoizes per request); clear() lets it load again.
+      expect(await loaders.user.load('1')).toBe(first)
+      loaders.user.clear('1')
+      expect(await loaders.user.load('1')).toEqual(renamed)
+      // prime() leaves a memoized id alone, and wins over L1 for an id not loaded yet, in this request only.
+      const primed = { ...renamed, name: 'primed' }
+      loaders.user.prime('1', primed).prime('2', primed)
+      expect(await loaders.user.load('1')).toEqual(renamed)
+      expect(await loaders.user.load('2')).toBe(primed)
+      expect(await request(cache).user.load('2')).toEqual(source.rows.get('2'))
+      expect(source.calls).toEqual([['1', '2'], ['1']])
     })
 
     it('joins concurrent requests for the same ids into one fetch (process-wide in-flight map)', async () => {

@@ -228,6 +228,47 @@ describe('the response tier', () => {
     })
   })
 
+  it('counts an entity a request’s loader served straight from L1 as a dependency of the response', async () => {
+    // A loader answers a fresh L1 hit without a batch (CacheLoader); the response must still depend on it.
+    let name = 'Ann'
+    let fetches = 0
+    const author = defineLoader({
+      name: 'author',
+      fetch: (ids: readonly string[]) => {
+        fetches++
+        return ids.map((id) => ({ id, name }))
+      },
+    })
+    const fixture = graphqlFixture({
+      typeDefs:
+        'type Query { writer(id: ID!): Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
+      resolvers: () => ({
+        Query: { writer: (_: unknown, { id }: { id: string }) => ({ id }) },
+        Writer: {
+          name: async (writer: { id: string }, _: unknown, ctx: unknown) =>
+            (await (
+              ctx as { loaders: { author: { load(id: string): Promise<{ name: string } | null> } } }
+            ).loaders.author.load(writer.id))!.name,
+        },
+      }),
+      redis,
+    })
+    const a = await fixture.instance({ responses: true, loaders: { author } })
+    // Author 1 is in L1 before the query runs, so the query's load of it is an L1 hit.
+    expect(await a.cache.loaders({ author }).author.load('1')).toEqual({ id: '1', name: 'Ann' })
+    const l1Hits = a.cache.stats().loaders.author!.l1Hits
+    expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
+      data: { writer: { name: 'Ann' } },
+    })
+    expect(a.cache.stats().loaders.author!.l1Hits).toBe(l1Hits + 1)
+    expect(fetches).toBe(1)
+    name = 'Annie'
+    await a.cache.invalidate(author, ['1'])
+    expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
+      data: { writer: { name: 'Annie' } },
+    })
+  })
+
   it('stores a response built from a primed loader entry, and refuses it when that key moved meanwhile (forced)', async () => {
     let name = 'Ann'
     let fetches = 0
