@@ -32,6 +32,7 @@ import {
   type LoaderStats,
   type ResponseStats,
 } from './stats.js'
+import { TickClock } from './tick-clock.js'
 import type { EngineTracing } from './tracing.js'
 import { type PrimeOutcome, WriteThrough, type WriteTicket } from './write-through.js'
 
@@ -127,6 +128,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #redisErrors = 0
   #l1Bypassed = 0
   #closed = false
+  readonly #clock = new TickClock()
   #tracing: EngineTracing | undefined
 
   constructor(options: ResolvedCacheOptions) {
@@ -365,10 +367,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    */
   hitNow(rt: LoaderRuntime, id: CacheId, options?: BatchOptions): unknown {
     if (this.#closed || rt.earlyRefresh !== 0) return NO_HIT
-    const memory = this.#memoryIfUsable()
+    const clock = this.#clock.read()
+    const memory = this.#memoryIfUsable(clock.monotonic)
     const shelf = rt.shelf
     if (memory === undefined || shelf === undefined) return NO_HIT
-    const now = Date.now()
+    const now = clock.wall
     const hit =
       typeof id === 'string'
         ? memory.lookup(shelf, id, now)
@@ -449,10 +452,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * L1, when it may be used: always without Redis; with Redis only while the bus holds its lease (it has
    * heard every invalidation up to maxStalenessMs ago) and the breaker is closed.
    */
-  #memoryIfUsable(): MemoryTier | undefined {
+  #memoryIfUsable(monotonicNow = performance.now()): MemoryTier | undefined {
     if (this.#redis === undefined) return this.#memory
-    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(performance.now()) !== true)
-      return undefined
+    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(monotonicNow) !== true) return undefined
     return this.#memory
   }
 
