@@ -32,7 +32,6 @@ import {
   type LoaderStats,
   type ResponseStats,
 } from './stats.js'
-import { TickClock } from './tick-clock.js'
 import type { EngineTracing } from './tracing.js'
 import { type PrimeOutcome, WriteThrough, type WriteTicket } from './write-through.js'
 
@@ -128,7 +127,6 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #redisErrors = 0
   #l1Bypassed = 0
   #closed = false
-  readonly #clock = new TickClock()
   #tracing: EngineTracing | undefined
 
   constructor(options: ResolvedCacheOptions) {
@@ -367,11 +365,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    */
   hitNow(rt: LoaderRuntime, id: CacheId, options?: BatchOptions): unknown {
     if (this.#closed || rt.earlyRefresh !== 0) return NO_HIT
-    const clock = this.#clock.read()
-    const memory = this.#memoryIfUsable(clock.monotonic)
+    const memory = this.#memoryIfUsable()
     const shelf = rt.shelf
     if (memory === undefined || shelf === undefined) return NO_HIT
-    const now = clock.wall
+    const now = Date.now()
     const hit =
       typeof id === 'string'
         ? memory.lookup(shelf, id, now)
@@ -452,9 +449,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * L1, when it may be used: always without Redis; with Redis only while the bus holds its lease (it has
    * heard every invalidation up to maxStalenessMs ago) and the breaker is closed.
    */
-  #memoryIfUsable(monotonicNow = performance.now()): MemoryTier | undefined {
+  #memoryIfUsable(): MemoryTier | undefined {
     if (this.#redis === undefined) return this.#memory
-    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(monotonicNow) !== true) return undefined
+    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(performance.now()) !== true)
+      return undefined
     return this.#memory
   }
 
