@@ -37,11 +37,16 @@ export class CacheLoader extends DataLoader<CacheId, unknown> {
   }
 
   override load(id: CacheId): Promise<unknown> {
-    // A repeated id gets the promise it got the first time, as from DataLoader (which would settle it
-    // with the next batch instead of now: same value, same promise).
+    // DataLoader's own TypeError for a missing id, even when prime() stored one under it.
+    if (id === undefined || id === null) return super.load(id)
+    // A repeated id gets the promise its first load got (DataLoader would return a new promise settled
+    // with its next batch: same value, settled sooner here).
     const memoized = this.#memo.get(id)
     if (memoized !== undefined) return memoized
-    const value = this.#engine.hitNow(this.#runtime, id, this.#binding.options)
+    const options = this.#binding.options
+    // Not bound yet while a response tier observes loads: the batch reads the binding when it dispatches.
+    if (options === undefined && this.#engine.loadersObserved) return super.load(id)
+    const value = this.#engine.hitNow(this.#runtime, id, options)
     if (value === NO_HIT) return super.load(id)
     const promise = Promise.resolve(value)
     this.#memo.set(id, promise)

@@ -30,7 +30,8 @@ export type { PrimeOutcome, WriteTicket }
 export interface LoadCache {
   /**
    * Creates fresh DataLoaders for one request (never share them across requests or viewers: each memoizes
-   * what it loaded). All loads of one tick are batched; the batch goes through L1, Redis and `fetch`.
+   * what it loaded). A load whose entry is fresh in L1 is answered at once; the other loads of one tick are
+   * batched, and the batch goes through L1, Redis and `fetch`.
    *
    * @throws LoadCacheTypeError (`E_INVALID_OPTION`) when a definition's name already stands for something
    *   else in this cache: another loader with a different `fetch`, a cached GraphQL field or tRPC procedure.

@@ -127,6 +127,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #redisErrors = 0
   #l1Bypassed = 0
   #closed = false
+  /**
+   * Set by the response tier: a request's responses depend on what its loaders serve, observed through
+   * the options its request state binds to them. A loader not bound yet (made by a context factory that
+   * loads before the integration adopts it) then sends its hits through the batch, which reads the
+   * binding at dispatch, instead of answering them in `load()` unobserved.
+   */
+  loadersObserved = false
   #tracing: EngineTracing | undefined
 
   constructor(options: ResolvedCacheOptions) {

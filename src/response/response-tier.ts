@@ -128,6 +128,9 @@ export class ResponseTier {
 
   constructor(cache: LoadCache, options: ResponseTierOptions = {}) {
     this.#engine = engineOf(cache)
+    // What a request's loaders serve becomes a dependency of its response only once the request state has
+    // adopted them (bindLoaders); loads made before that (a context factory's) must wait for the batch.
+    this.#engine.loadersObserved = true
     this.#maxTags = positiveInteger('responses.maxTags', options.maxTags, 5000)
     const rememberMs = nonNegativeInteger(
       'responses.rememberUnstorableMs',

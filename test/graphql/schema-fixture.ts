@@ -53,6 +53,8 @@ export function graphqlFixture(options: {
       responses?: boolean | ResponseCacheOptions
       // biome-ignore lint/suspicious/noExplicitAny: any definition, as useLoadCache takes them.
       loaders?: Record<string, LoaderDefinition<any, any>>
+      /** The app's own context factory (default: the viewer id only). */
+      context?: (cache: LoadCache) => (initial: { request: Request }) => Record<string, unknown>
     } = {},
   ) {
     const cache: LoadCache = createCache({
@@ -69,7 +71,8 @@ export function graphqlFixture(options: {
       schema,
       logging: false,
       maskedErrors: false,
-      context: ({ request }: { request: Request }) => ({ viewerId: viewerOf(request) }),
+      context:
+        extra.context?.(cache) ?? (({ request }: { request: Request }) => ({ viewerId: viewerOf(request) })),
       plugins: [
         useLoadCache({
           cache,

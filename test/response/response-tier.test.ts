@@ -269,6 +269,40 @@ describe('the response tier', () => {
     })
   })
 
+  it('counts an L1 hit of loaders a context factory made and loaded from before the plugin adopted them', async () => {
+    let name = 'Ann'
+    const author = defineLoader({
+      name: 'author',
+      fetch: (ids: readonly string[]) => ids.map((id) => ({ id, name })),
+    })
+    type AuthorLoaders = { author: { load(id: string): Promise<{ name: string } | null> } }
+    const fixture = graphqlFixture({
+      typeDefs: 'type Query { me: Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
+      resolvers: () => ({
+        Query: { me: () => ({ id: '1' }) },
+        Writer: {
+          name: async (writer: { id: string }, _: unknown, ctx: unknown) =>
+            (await (ctx as { loaders: AuthorLoaders }).loaders.author.load(writer.id))!.name,
+        },
+      }),
+      redis,
+    })
+    const a = await fixture.instance({
+      responses: true,
+      // The app's context preloads the viewer without awaiting it, before useLoadCache adopts its loaders.
+      context: (cache) => () => {
+        const loaders = cache.loaders({ author })
+        void loaders.author.load('1')
+        return { loaders }
+      },
+    })
+    expect(await a.cache.loaders({ author }).author.load('1')).toEqual({ id: '1', name: 'Ann' })
+    expect(await (await a.send('{ me { name } }')).json()).toEqual({ data: { me: { name: 'Ann' } } })
+    name = 'Annie'
+    await a.cache.invalidate(author, ['1'])
+    expect(await (await a.send('{ me { name } }')).json()).toEqual({ data: { me: { name: 'Annie' } } })
+  })
+
   it('stores a response built from a primed loader entry, and refuses it when that key moved meanwhile (forced)', async () => {
     let name = 'Ann'
     let fetches = 0
