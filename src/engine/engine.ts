@@ -343,7 +343,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       joined.push(
         settled.promise.then((value) => {
           results[i] = value === NOT_SHARED && mine ? settled.ownerResult : value
-          observe?.(settled.entry, key)
+          observe?.(settled.entry, key, settled.overtaken)
         }),
       )
     }

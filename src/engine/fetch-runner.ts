@@ -133,12 +133,15 @@ export class FetchRunner {
       const versions = written?.versions[j]
       // The versions its tags were stored with: a response built from this entry is checked against them.
       const entry = entries[j] && versions ? { ...entries[j]!, versions } : entries[j]
-      if (isRefusedWrite(status)) rt.stats.staleWritesRefused++
+      const refused = isRefusedWrite(status)
+      if (refused) rt.stats.staleWritesRefused++
       // In Redis mode, L1 keeps only what Redis accepted: a refused write means the value may be stale.
       const stored = entry !== undefined && (memoryOnly || status === 'written')
-      if (stored && memory !== undefined && this.#parts.mayKeepInMemory(flight, entry)) {
+      const current = entry !== undefined && this.#parts.mayKeepInMemory(flight, entry)
+      if (stored && memory !== undefined && current) {
         memory.set(flight.key, entry, Date.now(), rt.shelf, normalizeId(flight.id, rt.def.name))
       }
+      flight.overtaken = refused || (entry !== undefined && !current)
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])
     }

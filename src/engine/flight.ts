@@ -32,6 +32,13 @@ export class Flight {
   /** The entry the value came from (a hit, or this fill's stored entry); undefined when it has none. */
   entry: CacheEntry | undefined
   /**
+   * Set when an invalidation of the key or of one of the value's tags overtook this fill (its write was
+   * refused, or this process heard the invalidation while it ran; a write refused because the fill outlived
+   * its lock counts too, as it cannot tell): the value may be older than data an invalidation already
+   * announced, so nothing downstream may keep it (see BatchOptions.observe).
+   */
+  overtaken = false
+  /**
    * Set when the value may only go to the callers that started the fill (see `NOT_SHARED`); callers that
    * joined it get `NOT_SHARED` instead.
    */

@@ -57,9 +57,11 @@ export interface BatchOptions {
   /**
    * Called for each id served, with the entry it was served from (a hit or this fill's new entry), or
    * `undefined` when the value has no entry (an error, a value not stored, a fetch that held no lock):
-   * the response tier derives a response's tags and clock from these.
+   * the response tier derives a response's tags and clock from these. `overtaken`: the value comes from a
+   * fill that an invalidation of its key or tags overtook (see `Flight#overtaken`), so it may be older than
+   * an invalidation already announced, and no HTTP cache may keep a response built from it.
    */
-  readonly observe?: (entry: CacheEntry | undefined, entryKey: string) => void
+  readonly observe?: (entry: CacheEntry | undefined, entryKey: string, overtaken?: boolean) => void
   /**
    * The invalidation sequence number (`CacheEngine#seq`) from which this call's fills count invalidations,
    * when their values were computed before the call (a response built before it is stored). Default: now.

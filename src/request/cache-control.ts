@@ -14,14 +14,16 @@ export interface OperationFacts {
  * only if every root field was served through the cache and every other field that returns an object
  * was cached too (scalars inherit their parent's policy); its max-age is the smallest TTL among the cached
  * fields resolved, cached or not; any PRIVATE field makes it `private`. Mutations, errors, introspection,
- * streams, anything uncached, and PRIVATE data that could not be cached (no viewer) are `no-store`.
+ * streams, anything uncached, and PRIVATE data that could not be cached (no viewer) are `no-store`. So is a
+ * response built from a value an invalidation overtook (beyond Apollo: its cache knows no invalidation):
+ * a CDN purged by that invalidation's tags would otherwise store it after the purge.
  */
 export function cacheControlFor(policy: CachePolicySummary | undefined, facts: OperationFacts): string {
   if (policy === undefined || facts.operation !== 'query' || facts.hasErrors || facts.isIntrospection)
     return 'no-store'
   if (facts.isStream || policy.rootFields === 0 || policy.uncachedRoot || policy.uncachedComposite)
     return 'no-store'
-  if (policy.uncacheableField) return 'no-store'
+  if (policy.uncacheableField || policy.overtaken === true) return 'no-store'
   if (policy.uncachedPrivate) return 'no-store'
   if (!Number.isFinite(policy.minTtl)) return 'no-store'
   return `${policy.private ? 'private' : 'public'}, max-age=${policy.minTtl}`

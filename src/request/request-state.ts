@@ -34,6 +34,12 @@ export interface CachePolicySummary {
   uncachedComposite: boolean
   /** Whether some field whose hints say it may not be cached (a TTL of 0: Apollo's `maxAge: 0`) was resolved. */
   uncacheableField: boolean
+  /**
+   * Whether some value came from a fill an invalidation overtook (its write was refused): it may be older
+   * than that invalidation, so the response is `no-store`, or a CDN purged by the invalidation's tags could
+   * store it after the purge.
+   */
+  overtaken?: boolean
 }
 
 /**
@@ -138,6 +144,7 @@ export class RequestCacheState {
     uncachedPrivate: false,
     uncachedComposite: false,
     uncacheableField: false,
+    overtaken: false,
   }
   /** Debug counters: cached field loads, and how many of them ran the resolver. */
   loads = 0
@@ -152,8 +159,10 @@ export class RequestCacheState {
   readonly #engine: CacheEngine
   #fields = new Map<string, FieldBatch>()
   readonly #loaders: { clearAll(): unknown }[] = []
-  readonly #observe = (entry: CacheEntry | undefined, entryKey: string): void =>
+  readonly #observe = (entry: CacheEntry | undefined, entryKey: string, overtaken?: boolean): void => {
+    if (overtaken) this.policy.overtaken = true
     this.dependencies.add(entry, entryKey)
+  }
 
   constructor(cache: LoadCache, viewer: CacheId | null | undefined, loaders?: object, enabled = true) {
     this.cache = cache

@@ -72,6 +72,11 @@ export type Served =
       readonly kind: 'executed'
       readonly result: ExecutionResult | AsyncIterable<ExecutionResult>
       readonly reason: string
+      /**
+       * Its write was refused because an invalidation overtook the execution: the result may be older than
+       * that invalidation, so it must be sent `no-store` whatever its fields' policies said.
+       */
+      readonly overtaken?: boolean
     }
 
 type Verdict =
@@ -178,7 +183,7 @@ export class ResponseTier {
     let executed: Executed | undefined
     let verdict: Verdict | undefined
     const startSeq = this.#engine.seq
-    const [value, tags, kept] = await this.#load(
+    const [value, tags, kept, overtaken] = await this.#load(
       publicId,
       startSeq,
       async () => {
@@ -207,10 +212,11 @@ export class ResponseTier {
         return this.#uncacheable(executed, stats, verdict.reason)
       }
       let written = kept
+      let overtook = overtaken
       if (verdict.private && written) {
         // The marker went under the public key; the response goes under this viewer's key.
         const stored = verdict
-        ;[, , written] = await this.#load(
+        ;[, , written, overtook] = await this.#load(
           hash(`${publicId}\n${request.viewer}`),
           startSeq,
           async () => ({ kind: 'value', value: stored.response }),
@@ -218,14 +224,16 @@ export class ResponseTier {
           request.operationName ?? '',
         )
       }
-      if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN)
+      if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtook)
       stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
     if (isSharedExecution(value)) {
       // Joined an execution whose PUBLIC response could not be stored: its result, not executed again.
       stats.uncacheable++
-      return { kind: 'executed', result: { ...value.result }, reason: value.reason }
+      // Its headers come from here, not from an execution of its own: no-store if the execution was overtaken.
+      const overtaken = value.reason === OVERTAKEN
+      return { kind: 'executed', result: { ...value.result }, reason: value.reason, overtaken }
     }
     const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
     if (isResponse(stored) && stored.kind === 'response') {
@@ -250,7 +258,7 @@ export class ResponseTier {
     let executed: Executed | undefined
     let verdict: Verdict | undefined
     const startSeq = this.#engine.seq
-    const [value, tags, kept] = await this.#load(
+    const [value, tags, kept, overtaken] = await this.#load(
       hash(idSource),
       startSeq,
       async () => {
@@ -267,7 +275,7 @@ export class ResponseTier {
     if (executed !== undefined && verdict !== undefined) {
       stats.misses++
       if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
-      if (!kept) return this.#uncacheable(executed, stats, NOT_WRITTEN)
+      if (!kept) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtaken)
       stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
@@ -280,9 +288,9 @@ export class ResponseTier {
 
   /**
    * Loads one response key: a hit, or (on a miss this process locked) `fill()`'s value, stored with the
-   * verdict's tags, clock and TTL. Returns the value, the (encoded) tags of the entry it came from, and
-   * whether there is such an entry: false when the fill's write was refused (a tag or the key moved while
-   * it executed) or failed.
+   * verdict's tags, clock and TTL. Returns the value, the (encoded) tags of the entry it came from,
+   * whether there is such an entry (false when the fill's write was refused, a tag or the key moved while
+   * it executed, or failed), and whether an invalidation overtook the fill (refused, not failed).
    */
   async #load(
     id: string,
@@ -290,9 +298,10 @@ export class ResponseTier {
     fill: () => Promise<FetchOutcome>,
     verdict: () => Verdict | undefined,
     operationName: string,
-  ): Promise<[unknown, readonly string[], boolean]> {
+  ): Promise<[unknown, readonly string[], boolean, boolean]> {
     let tags: readonly string[] = []
     let kept = false
+    let overtaken = false
     const stored = () => {
       const current = verdict()
       return current?.store ? current : undefined
@@ -307,13 +316,14 @@ export class ResponseTier {
     const [value] = await this.#engine.loadBatch(this.#runtime, [id], {
       source,
       startSeq,
-      observe: (entry, entryKey) => {
+      observe: (entry, entryKey, fillOvertaken) => {
         tags = entry?.tags ?? []
         kept = entry !== undefined
+        overtaken = fillOvertaken === true
         if (entry !== undefined) this.#engine.trackResponse(entryKey, operationName)
       },
     })
-    return [value, tags, kept]
+    return [value, tags, kept, overtaken]
   }
 
   /** Whether an executed operation's response may be stored, and how. */
@@ -324,6 +334,9 @@ export class ResponseTier {
     if (((result as ExecutionResult).errors?.length ?? 0) > 0) return { store: false, reason: 'errors' }
     if (state.policy.private && viewer === null)
       return { store: false, reason: 'PRIVATE data without a viewer' }
+    // Not for its shape: the next execution is likely to be storable.
+    if (state.policy.overtaken === true)
+      return { store: false, reason: OVERTAKEN, shareable: !state.policy.private }
     const cacheControl = cacheControlFor(state.policy, {
       operation: 'query',
       hasErrors: false,
@@ -358,9 +371,9 @@ export class ResponseTier {
     }
   }
 
-  #uncacheable(executed: Executed, stats: ResponseStats, reason: string): Served {
+  #uncacheable(executed: Executed, stats: ResponseStats, reason: string, overtaken = false): Served {
     stats.uncacheable++
-    return { kind: 'executed', result: executed.result, reason }
+    return { kind: 'executed', result: executed.result, reason, overtaken }
   }
 
   async #executeUncached(
@@ -380,6 +393,9 @@ export class ResponseTier {
  * from, or the response key, moved while it executed) or failed (Redis).
  */
 const NOT_WRITTEN = 'write refused or failed'
+
+/** Why a response built from a value an invalidation overtook (see `Flight#overtaken`) is not stored. */
+const OVERTAKEN = 'a value it was built from was overtaken by an invalidation'
 
 /** What a fill that did not store its response settles joiners with: they execute for themselves. */
 const NOT_STORED = Symbol('loadcache.notStored')

@@ -62,7 +62,8 @@ export function responseHooks(
   const documents = new DocumentCache()
   const batched = new WeakSet<Request>()
   /** Why a request the tier executed was not stored, for its Cache-Status. */
-  const notStored = new WeakMap<Request, string>()
+  /** Why the tier did not store what a request executed, and whether an invalidation overtook it. */
+  const notStored = new WeakMap<Request, { reason: string; overtaken: boolean }>()
   const filling = new WeakMap<object, { state?: RequestCacheState }>()
   const bypass = options.bypass ?? (() => false)
   const tagHeader = options.cacheTagHeader ?? false
@@ -116,17 +117,24 @@ export function responseHooks(
             },
           )
           if (served.kind === 'executed') {
-            notStored.set(request, served.reason)
+            notStored.set(request, { reason: served.reason, overtaken: served.overtaken === true })
             return served.result
           }
           return { [SERVED]: { served, mediaType } } as ServedMarker
         })
       },
       onResponse({ request, response }) {
-        const reason = notStored.get(request)
-        if (reason !== undefined && !response.headers.has('cache-status')) {
-          response.headers.set('cache-status', `loadcache; fwd=miss; detail=${JSON.stringify(reason)}`)
+        const executed = notStored.get(request)
+        if (executed === undefined) return
+        if (!response.headers.has('cache-status')) {
+          response.headers.set(
+            'cache-status',
+            `loadcache; fwd=miss; detail=${JSON.stringify(executed.reason)}`,
+          )
         }
+        // Its fields' policies made it cacheable, but it may be older than an invalidation that overtook it:
+        // no HTTP cache may keep it (a CDN purged by that invalidation would store it after the purge).
+        if (executed.overtaken) response.headers.set('cache-control', 'no-store')
       },
       onResultProcess({ request, result, setResultProcessor }) {
         const marker = (result as Partial<ServedMarker>)[SERVED]

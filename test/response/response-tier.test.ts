@@ -395,8 +395,11 @@ describe('the response tier', () => {
     slow.open()
     const raced = await inFlight
     expect(raced.headers.get('cache-status')).toBe(
-      'loadcache; fwd=miss; detail="a value came from no cache entry"',
+      'loadcache; fwd=miss; detail="a value it was built from was overtaken by an invalidation"',
     )
+    // It holds the title from before the invalidation: no HTTP cache may keep it (a CDN purged by
+    // Post:p1 would otherwise store it after the purge).
+    expect(raced.headers.get('cache-control')).toBe('no-store')
     expect(await raced.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
     state.slowPosts = undefined
     await busDelivered(b.cache, a.cache)
@@ -405,6 +408,31 @@ describe('the response tier', () => {
         data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] },
       })
     }
+  })
+
+  it('sends no-store for a response built from a field fill an invalidation overtook, without the response tier too (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance(), await fixture.instance()]
+    const plain = await a.send('{ posts { title } }')
+    expect(plain.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+    await a.cache.invalidateTags(['Post:p1'])
+    state.slowPosts = { wait: slow.opened, reached: reached.open }
+    const inFlight = a.send('{ posts { title } }')
+    await reached.opened
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(await raced.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    state.slowPosts = undefined
+    await busDelivered(b.cache, a.cache)
+    const after = await a.send('{ posts { title } }')
+    expect(await after.json()).toEqual({ data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] } })
+    expect(after.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
   })
 
   it('refuses to store a response whose every entry was written, when one of them moved meanwhile (forced)', async () => {
@@ -431,6 +459,8 @@ describe('the response tier', () => {
     expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
     expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
     expect(raced.headers.get('etag')).toBe(null)
+    // Its fields' policies said public, but it holds p1's title from before the invalidation.
+    expect(raced.headers.get('cache-control')).toBe('no-store')
     // (The one fill is the earlier `post(id: "p1")` operation's.)
     expect(a.cache.stats().responses['']).toMatchObject({ fills: 1, uncacheable: 1 })
     state.slowPinned = undefined
@@ -454,9 +484,11 @@ describe('the response tier', () => {
     await redis.client().set(`${fixture.namespace}:t:Post%003ap1`, `${seconds}${micros.padStart(6, '0')}`)
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
     // A still serves p1 from its L1 (within the staleness bound), so this response holds the old title…
-    expect(await (await a.send(source)).json()).toEqual({
+    const served = await a.send(source)
+    expect(await served.json()).toEqual({
       data: { one: { title: 'First' }, two: { title: 'Second' } },
     })
+    expect(served.headers.get('cache-control')).toBe('no-store')
     // …and is not stored: its clock is its oldest entry's, which predates the move.
     expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
     expect(await (await b.send(source)).json()).toEqual({
@@ -481,8 +513,9 @@ describe('the response tier', () => {
     const answers = await Promise.all([first, ...joined])
     for (const answer of answers) {
       expect(answer.headers.get('cache-status')).toBe(
-        'loadcache; fwd=miss; detail="a value came from no cache entry"',
+        'loadcache; fwd=miss; detail="a value it was built from was overtaken by an invalidation"',
       )
+      expect(answer.headers.get('cache-control')).toBe('no-store')
       expect(await answer.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
     }
     expect(fixture.runs['Query.posts']).toBe(1)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod'
 import { createCache, defineLoader, type LoadCache, type Logger } from '../../src/index.js'
 import { createLoadCacheTRPC } from '../../src/trpc/index.js'
-import { uniqueNamespace } from '../helpers/cache.js'
+import { busDelivered, uniqueNamespace } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { TestSource } from '../helpers/source.js'
 
@@ -21,7 +21,18 @@ function database() {
   const users = new TestSource(100)
   const posts = [{ id: '1', title: 'first' }]
   let procedureRuns = 0
-  return { users, posts, runs: () => procedureRuns, ran: () => procedureRuns++ }
+  /** When set, post.list waits for it after reading the posts (to let an invalidation overtake it). */
+  let hold: { reached: () => void; wait: Promise<void> } | undefined
+  return {
+    users,
+    posts,
+    runs: () => procedureRuns,
+    ran: () => procedureRuns++,
+    hold: (next: typeof hold) => {
+      hold = next
+    },
+    held: () => hold,
+  }
 }
 
 type Db = ReturnType<typeof database>
@@ -61,9 +72,15 @@ function buildRouter(db: Db, cache: LoadCache) {
         }),
     }),
     post: t.router({
-      list: procedure.use(lc.cached({ ttl: 30, tags: () => ['posts'] })).query(() => {
+      list: procedure.use(lc.cached({ ttl: 30, tags: () => ['posts'] })).query(async () => {
         db.ran()
-        return db.posts.map((post) => ({ ...post }))
+        const posts = db.posts.map((post) => ({ ...post }))
+        const hold = db.held()
+        if (hold !== undefined) {
+          hold.reached()
+          await hold.wait
+        }
+        return posts
       }),
       create: procedure
         .input(z.object({ title: z.string() }))
@@ -277,6 +294,33 @@ describe('tRPC procedures over HTTP', () => {
       },
     )
     expect(response.headers.get('cache-control')).toBe(expected)
+  })
+
+  it('sets no-store on a response whose cached call an invalidation overtook (forced)', async () => {
+    const db = database()
+    const namespace = uniqueNamespace()
+    const [a, b] = [await instance(db, namespace), await instance(db, namespace)]
+    let reached!: () => void
+    const atHold = new Promise<void>((resolve) => (reached = resolve))
+    let release!: () => void
+    db.hold({ reached, wait: new Promise<void>((resolve) => (release = resolve)) })
+    const inFlight = fetch(`${a.url}/post.list`)
+    await atHold
+    db.posts[0]!.title = 'first, edited'
+    await b.cache.invalidateTags(['posts'])
+    release()
+    const raced = await inFlight
+    expect(((await raced.json()) as { result: { data: { title: string }[] } }).result.data[0]!.title).toBe(
+      'first',
+    )
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    db.hold(undefined)
+    await busDelivered(b.cache, a.cache)
+    const after = await fetch(`${a.url}/post.list`)
+    expect(((await after.json()) as { result: { data: { title: string }[] } }).result.data[0]!.title).toBe(
+      'first, edited',
+    )
+    expect(after.headers.get('cache-control')).toBe('public, max-age=30')
   })
 
   it('sets no-store on mutations', async () => {
