@@ -472,6 +472,38 @@ describe('the response tier', () => {
     }
   })
 
+  it('refuses to store a PRIVATE response when an entry it was built from moved meanwhile, and sends it no-store (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const source = '{ me { name } one: post(id: "p1") { title } two: pinned { title } }'
+    await a.send('{ post(id: "p1") { title } }')
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
+    const inFlight = a.send(source, {}, 'a1')
+    await reached.opened
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(await raced.json()).toEqual({
+      data: { me: { name: 'Ann' }, one: { title: 'First' }, two: { title: 'Second' } },
+    })
+    expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
+    expect(raced.headers.get('etag')).toBe(null)
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 1 })
+    state.slowPinned = undefined
+    await busDelivered(b.cache, a.cache)
+    const again = await a.send(source, {}, 'a1')
+    expect(await again.json()).toEqual({
+      data: { me: { name: 'Ann' }, one: { title: 'First, edited' }, two: { title: 'Second' } },
+    })
+    expect(again.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    expect(again.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/)
+  })
+
   it('refuses to store a response built from an L1 entry whose invalidation this process has not heard yet', async () => {
     const { typeDefs, resolvers, state } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
