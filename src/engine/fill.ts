@@ -89,7 +89,11 @@ export class FillLoop {
               rt.stats.l2Hits++
               this.#parts.reportHit(rt.def.name, flight.key, 'l2')
               const memory = this.#parts.memoryIfUsable()
-              if (memory !== undefined && this.#parts.mayKeepInMemory(flight, entry))
+              // Read before an invalidation this process heard while it ran: served (the read overlapped
+              // it), but neither kept in L1 nor in an HTTP cache (see Flight#overtaken).
+              const current = this.#parts.mayKeepInMemory(flight, entry)
+              flight.overtaken = !current
+              if (memory !== undefined && current)
                 memory.set(flight.key, entry, now, rt.shelf, normalizeId(flight.id, rt.def.name))
               // Settle first: it leaves the in-flight map, so a refresh that #serve starts is not mistaken
               // for one already running.

@@ -66,6 +66,12 @@ export type Served =
        * tags, so only a CDN tag header does (`decodeSegment`).
        */
       readonly encodedTags: readonly string[]
+      /**
+       * Set on a `hit` that joined another request's execution in this process (RFC 9211 `collapsed`) whose
+       * response was not stored: why (Cache-Status `detail`), and whether an invalidation overtook it (then
+       * it is sent `no-store`).
+       */
+      readonly collapsed?: { readonly reason: string; readonly overtaken: boolean }
     }
   /** Executed and not stored: send `result` as usual. `reason` says why (Cache-Status `detail`). */
   | {
@@ -225,6 +231,8 @@ export class ResponseTier {
         )
       }
       if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtook)
+      // Written, but this process heard an invalidation of it meanwhile: Redis will drop it; HTTP caches must not keep it.
+      if (overtook) return this.#uncacheable(executed, stats, OVERTAKEN, true)
       stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
@@ -237,6 +245,7 @@ export class ResponseTier {
     }
     const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
     if (isResponse(stored) && stored.kind === 'response') {
+      if (!kept || overtaken) return this.#collapsed(stored, tags, kept, overtaken, stats)
       stats.hits++
       return { kind: 'hit', response: stored, encodedTags: tags }
     }
@@ -276,10 +285,12 @@ export class ResponseTier {
       stats.misses++
       if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
       if (!kept) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtaken)
+      if (overtaken) return this.#uncacheable(executed, stats, OVERTAKEN, true)
       stats.fills++
       return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
     }
     if (isResponse(value) && value.kind === 'response') {
+      if (!kept || overtaken) return this.#collapsed(value, tags, kept, overtaken, stats)
       stats.hits++
       return { kind: 'hit', response: value, encodedTags: tags }
     }
@@ -369,6 +380,19 @@ export class ResponseTier {
       checks,
       ttlMs: state.policy.minTtl * 1000,
     }
+  }
+
+  /** A request that joined another's execution whose response was not stored (or was overtaken): its result. */
+  #collapsed(
+    response: StoredResponse,
+    tags: readonly string[],
+    kept: boolean,
+    overtaken: boolean,
+    stats: ResponseStats,
+  ): Served {
+    stats.uncacheable++
+    const reason = kept ? OVERTAKEN : NOT_WRITTEN
+    return { kind: 'hit', response, encodedTags: tags, collapsed: { reason, overtaken } }
   }
 
   #uncacheable(executed: Executed, stats: ResponseStats, reason: string, overtaken = false): Served {

@@ -57,11 +57,15 @@ export function responseHooks(
   hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
   adopt(params: unknown, state: RequestCacheState): void
+  /**
+   * Whether this request executed (or joined the execution of) a response an invalidation overtook: the
+   * plugin then sends it `no-store`, whatever its fields' policies said.
+   */
+  overtook(request: Request): boolean
 } {
   const tier = new ResponseTier(cache, options)
   const documents = new DocumentCache()
   const batched = new WeakSet<Request>()
-  /** Why a request the tier executed was not stored, for its Cache-Status. */
   /** Why the tier did not store what a request executed, and whether an invalidation overtook it. */
   const notStored = new WeakMap<Request, { reason: string; overtaken: boolean }>()
   const filling = new WeakMap<object, { state?: RequestCacheState }>()
@@ -70,6 +74,7 @@ export function responseHooks(
   const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
 
   return {
+    overtook: (request) => notStored.get(request)?.overtaken === true,
     adopt(params, state) {
       const fill = typeof params === 'object' && params !== null ? filling.get(params) : undefined
       if (fill === undefined) return
@@ -132,9 +137,6 @@ export function responseHooks(
             `loadcache; fwd=miss; detail=${JSON.stringify(executed.reason)}`,
           )
         }
-        // Its fields' policies made it cacheable, but it may be older than an invalidation that overtook it:
-        // no HTTP cache may keep it (a CDN purged by that invalidation would store it after the purge).
-        if (executed.overtaken) response.headers.set('cache-control', 'no-store')
       },
       onResultProcess({ request, result, setResultProcessor }) {
         const marker = (result as Partial<ServedMarker>)[SERVED]
@@ -174,29 +176,37 @@ function respond(
   tagHeader: 'Surrogate-Key' | 'Cache-Tag' | false,
   maxTagBytes: number,
 ): Response {
-  const { response } = served
+  const { response, collapsed } = served
   const headers = new Headers({ etag: response.etag })
   let cacheControl = response.cacheControl
-  if (served.kind === 'hit') {
+  if (collapsed !== undefined) {
+    // Not stored: no ETag or Age to revalidate against. Overtaken: it may be older than an invalidation, and
+    // a CDN purged by that invalidation's tags would store it after the purge.
+    headers.delete('etag')
+    headers.set('cache-status', `loadcache; fwd=miss; collapsed; detail=${JSON.stringify(collapsed.reason)}`)
+    if (collapsed.overtaken) cacheControl = 'no-store'
+  } else if (served.kind === 'hit') {
     const age = Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000))
     headers.set('age', String(age))
     headers.set('cache-status', `loadcache; hit`)
   } else {
     headers.set('cache-status', 'loadcache; fwd=miss; stored')
   }
-  if (tagHeader !== false) {
+  if (tagHeader !== false && cacheControl !== 'no-store') {
     const tags = served.encodedTags.map(decodeSegment)
     const value = tags.join(tagHeader === 'Surrogate-Key' ? ' ' : ',')
     // A tag with a space or comma in it would be read as two by the CDN and never purged as one: such a
     // response, like one whose tags do not fit, must not be cached by a CDN at all.
-    if (Buffer.byteLength(value) <= maxTagBytes && !tags.some((tag) => /[\s,]/.test(tag))) {
+    // A collapsed request whose execution Redis did not store has no tags: nothing could purge it either.
+    const purgeable = collapsed === undefined || tags.length > 0
+    if (purgeable && Buffer.byteLength(value) <= maxTagBytes && !tags.some((tag) => /[\s,]/.test(tag))) {
       headers.set(tagHeader, value)
     } else {
       cacheControl = cacheControl.replace(/^public/, 'private')
     }
   }
   headers.set('cache-control', cacheControl)
-  if (matchesEtag(request.headers.get('if-none-match'), response.etag)) {
+  if (collapsed === undefined && matchesEtag(request.headers.get('if-none-match'), response.etag)) {
     return new fetchAPI.Response(null, { status: 304, headers })
   }
   headers.set('content-type', `${mediaType}; charset=utf-8`)

@@ -260,8 +260,11 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       responses?.hooks.onResponse?.(payload)
       const { request, response } = payload
       const values = policiesByRequest.get(request)
-      if (values === undefined || response.headers.has('cache-control')) return
-      response.headers.set('cache-control', combineCacheControl(values))
+      if (options.cacheControl === false || response.headers.has('cache-control')) return
+      // Its fields' policies may say cacheable, but an invalidation overtook its response: it may be older
+      // than that invalidation (a CDN purged by it would store it after the purge).
+      if (responses?.overtook(request)) response.headers.set('cache-control', 'no-store')
+      else if (values !== undefined) response.headers.set('cache-control', combineCacheControl(values))
     },
   }
 }

@@ -53,6 +53,8 @@ export function graphqlFixture(options: {
       responses?: boolean | ResponseCacheOptions
       // biome-ignore lint/suspicious/noExplicitAny: any definition, as useLoadCache takes them.
       loaders?: Record<string, LoaderDefinition<any, any>>
+      /** useLoadCache's `cacheControl` option (default true). */
+      cacheControl?: boolean
       /** The app's own context factory (default: the viewer id only). */
       context?: (cache: LoadCache) => (initial: { request: Request }) => Record<string, unknown>
     } = {},
@@ -80,6 +82,7 @@ export function graphqlFixture(options: {
           debug: extra.debug,
           responses: extra.responses,
           loaders: extra.loaders,
+          cacheControl: extra.cacheControl,
         }),
         ...(extra.plugins ?? []),
       ],

@@ -472,6 +472,60 @@ describe('the response tier', () => {
     }
   })
 
+  it('answers the requests that joined an execution whose write was refused as collapsed and no-store, not as hits (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    await a.send('{ post(id: "p1") { title } }')
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
+    const first = a.send(source)
+    await reached.opened
+    const joined = Array.from({ length: 4 }, () => a.send(source))
+    await waitFor(() => (a.cache.stats().loaders._response?.joined ?? 0) >= 4, 'requests joining the fill')
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const [executed, ...collapsed] = await Promise.all([first, ...joined])
+    expect(executed!.headers.get('cache-status')).toBe(
+      'loadcache; fwd=miss; detail="write refused or failed"',
+    )
+    expect(executed!.headers.get('cache-control')).toBe('no-store')
+    const body = await executed!.text()
+    for (const answer of collapsed) {
+      // The same result, not executed again; but nothing stored it, and it may predate the invalidation.
+      expect(await answer.text()).toBe(body)
+      expect(answer.headers.get('cache-status')).toBe(
+        'loadcache; fwd=miss; collapsed; detail="write refused or failed"',
+      )
+      expect(answer.headers.get('cache-control')).toBe('no-store')
+      expect(answer.headers.get('etag')).toBe(null)
+    }
+    expect(JSON.parse(body)).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
+    expect(fixture.runs['Query.pinned']).toBe(1)
+  })
+
+  it('leaves the Cache-Control of an overtaken response to the app when cacheControl is false', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const a = await fixture.instance({ responses: true, cacheControl: false })
+    const b = await fixture.instance({ responses: true })
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    await a.send('{ post(id: "p1") { title } }')
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
+    const inFlight = a.send(source)
+    await reached.opened
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
+    expect(raced.headers.get('cache-control')).toBe(null)
+  })
+
   it('refuses to store a PRIVATE response when an entry it was built from moved meanwhile, and sends it no-store (forced)', async () => {
     const slow = gate()
     const reached = gate()
