@@ -191,37 +191,44 @@ describe('the response tier', () => {
     expect(b.cache.stats().responses['']!.evictions).toBeGreaterThanOrEqual(1)
   })
 
-  it('evicts responses built from a loader entry when that entry is invalidated by key', async () => {
-    let name = 'Ann'
+  /**
+   * A cached root field (`writer(id)` or `me`) whose `name` comes from the request's `author` loader, not
+   * from the field's value: `source.name` is what the loader fetches, `source.fetches` how often it did.
+   */
+  function writerByLoader(root: 'writer' | 'me') {
+    const source = { name: 'Ann', fetches: 0 }
     const author = defineLoader({
       name: 'author',
-      fetch: (ids: readonly string[]) => ids.map((id) => ({ id, name })),
+      fetch: (ids: readonly string[]) => {
+        source.fetches++
+        return ids.map((id) => ({ id, name: source.name }))
+      },
     })
+    type AuthorLoaders = { author: { load(id: string): Promise<{ name: string } | null> } }
     const fixture = graphqlFixture({
-      typeDefs:
-        'type Query { writer(id: ID!): Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
-      resolvers: (ran) => ({
-        Query: {
-          writer: (_: unknown, { id }: { id: string }) => {
-            ran('Query.writer')
-            return { id }
-          },
-        },
-        // The name comes from a loader, not from the cached field's value.
+      typeDefs: `type Query { ${root === 'writer' ? 'writer(id: ID!)' : 'me'}: Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }`,
+      resolvers: () => ({
+        Query:
+          root === 'writer'
+            ? { writer: (_: unknown, { id }: { id: string }) => ({ id }) }
+            : { me: () => ({ id: '1' }) },
         Writer: {
-          name: async (writer: { id: string }, _: unknown, ctx: { loaders: never }) =>
-            (await loaders(ctx).author.load(writer.id))!.name,
+          name: async (writer: { id: string }, _: unknown, ctx: unknown) =>
+            (await (ctx as { loaders: AuthorLoaders }).loaders.author.load(writer.id))!.name,
         },
       }),
       redis,
     })
-    const loaders = (ctx: unknown) =>
-      (ctx as { loaders: { author: { load(id: string): Promise<{ name: string } | null> } } }).loaders
+    return { author, fixture, source }
+  }
+
+  it('evicts responses built from a loader entry when that entry is invalidated by key', async () => {
+    const { author, fixture, source } = writerByLoader('writer')
     const a = await fixture.instance({ responses: true, loaders: { author } })
     expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
       data: { writer: { name: 'Ann' } },
     })
-    name = 'Annie'
+    source.name = 'Annie'
     await a.cache.invalidate(author, ['1'])
     expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
       data: { writer: { name: 'Annie' } },
@@ -230,29 +237,7 @@ describe('the response tier', () => {
 
   it('counts an entity a request’s loader served straight from L1 as a dependency of the response', async () => {
     // A loader answers a fresh L1 hit without a batch (CacheLoader); the response must still depend on it.
-    let name = 'Ann'
-    let fetches = 0
-    const author = defineLoader({
-      name: 'author',
-      fetch: (ids: readonly string[]) => {
-        fetches++
-        return ids.map((id) => ({ id, name }))
-      },
-    })
-    const fixture = graphqlFixture({
-      typeDefs:
-        'type Query { writer(id: ID!): Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
-      resolvers: () => ({
-        Query: { writer: (_: unknown, { id }: { id: string }) => ({ id }) },
-        Writer: {
-          name: async (writer: { id: string }, _: unknown, ctx: unknown) =>
-            (await (
-              ctx as { loaders: { author: { load(id: string): Promise<{ name: string } | null> } } }
-            ).loaders.author.load(writer.id))!.name,
-        },
-      }),
-      redis,
-    })
+    const { author, fixture, source } = writerByLoader('writer')
     const a = await fixture.instance({ responses: true, loaders: { author } })
     // Author 1 is in L1 before the query runs, so the query's load of it is an L1 hit.
     expect(await a.cache.loaders({ author }).author.load('1')).toEqual({ id: '1', name: 'Ann' })
@@ -261,8 +246,8 @@ describe('the response tier', () => {
       data: { writer: { name: 'Ann' } },
     })
     expect(a.cache.stats().loaders.author!.l1Hits).toBe(l1Hits + 1)
-    expect(fetches).toBe(1)
-    name = 'Annie'
+    expect(source.fetches).toBe(1)
+    source.name = 'Annie'
     await a.cache.invalidate(author, ['1'])
     expect(await (await a.send('{ writer(id: "1") { name } }')).json()).toEqual({
       data: { writer: { name: 'Annie' } },
@@ -270,23 +255,7 @@ describe('the response tier', () => {
   })
 
   it('counts an L1 hit of loaders a context factory made and loaded from before the plugin adopted them', async () => {
-    let name = 'Ann'
-    const author = defineLoader({
-      name: 'author',
-      fetch: (ids: readonly string[]) => ids.map((id) => ({ id, name })),
-    })
-    type AuthorLoaders = { author: { load(id: string): Promise<{ name: string } | null> } }
-    const fixture = graphqlFixture({
-      typeDefs: 'type Query { me: Writer @cached(ttl: 60) } type Writer { id: ID! name: String! }',
-      resolvers: () => ({
-        Query: { me: () => ({ id: '1' }) },
-        Writer: {
-          name: async (writer: { id: string }, _: unknown, ctx: unknown) =>
-            (await (ctx as { loaders: AuthorLoaders }).loaders.author.load(writer.id))!.name,
-        },
-      }),
-      redis,
-    })
+    const { author, fixture, source } = writerByLoader('me')
     const a = await fixture.instance({
       responses: true,
       // The app's context preloads the viewer without awaiting it, before useLoadCache adopts its loaders.
@@ -298,7 +267,7 @@ describe('the response tier', () => {
     })
     expect(await a.cache.loaders({ author }).author.load('1')).toEqual({ id: '1', name: 'Ann' })
     expect(await (await a.send('{ me { name } }')).json()).toEqual({ data: { me: { name: 'Ann' } } })
-    name = 'Annie'
+    source.name = 'Annie'
     await a.cache.invalidate(author, ['1'])
     expect(await (await a.send('{ me { name } }')).json()).toEqual({ data: { me: { name: 'Annie' } } })
   })
