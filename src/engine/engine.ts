@@ -15,7 +15,7 @@ import { withBuckets } from '../core/tags.js'
 import { Bus } from '../invalidation/bus.js'
 import { InvalidationLedger } from '../invalidation/ledger.js'
 import { alignFetchResult, type LoaderDefinition } from '../loader/define-loader.js'
-import { type MemoryHit, MemoryTier } from '../memory/memory-tier.js'
+import { type MemoryHit, type MemoryShelf, MemoryTier } from '../memory/memory-tier.js'
 import type { BreakerState } from '../redis/circuit-breaker.js'
 import { RedisTier } from '../redis/redis-tier.js'
 import { FetchRunner } from './fetch-runner.js'
@@ -301,14 +301,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!
       // L1 is looked up by id, before any key is built: the common case costs one Map lookup.
-      const hit =
-        shelf === undefined
-          ? undefined
-          : typeof id === 'string'
-            ? memory!.lookup(shelf, id, now)
-            : typeof id === 'number' && Number.isFinite(id)
-              ? memory!.lookup(shelf, String(id), now)
-              : undefined
+      const hit = shelf === undefined ? undefined : lookupId(memory!, shelf, id, now)
       let key: string
       if (hit !== undefined) {
         key = hit.key
@@ -376,12 +369,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     const shelf = rt.shelf
     if (memory === undefined || shelf === undefined) return NO_HIT
     const now = Date.now()
-    const hit =
-      typeof id === 'string'
-        ? memory.lookup(shelf, id, now)
-        : typeof id === 'number' && Number.isFinite(id)
-          ? memory.lookup(shelf, String(id), now)
-          : undefined
+    const hit = lookupId(memory, shelf, id, now)
     if (hit === undefined || now >= hit.freshUntil) return NO_HIT
     this.#recordHit(rt, hit, this.listenerCount('hit') > 0, options?.observe)
     return hit.value
@@ -674,4 +662,13 @@ function entryKeyCache(keyPrefix: string, loaderName: string): (id: CacheId) => 
     }
     return key
   }
+}
+
+/**
+ * An id's L1 entry on its loader's shelf (filed under the id as a string, as `normalizeId` gives it):
+ * none for an id that is neither a string nor a finite number (the batch rejects those).
+ */
+function lookupId(memory: MemoryTier, shelf: MemoryShelf, id: CacheId, now: number): MemoryHit | undefined {
+  if (typeof id === 'string') return memory.lookup(shelf, id, now)
+  return typeof id === 'number' && Number.isFinite(id) ? memory.lookup(shelf, String(id), now) : undefined
 }

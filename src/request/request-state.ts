@@ -35,7 +35,7 @@ export interface CachePolicySummary {
   /** Whether some field whose hints say it may not be cached (a TTL of 0: Apollo's `maxAge: 0`) was resolved. */
   uncacheableField: boolean
   /**
-   * Whether some value came from a fill an invalidation overtook (its write was refused): it may be older
+   * Whether some value came from a fill an invalidation overtook (see `Flight#overtaken`): it may be older
    * than that invalidation, so the response is `no-store`, or a CDN purged by the invalidation's tags could
    * store it after the purge.
    */

@@ -79,8 +79,9 @@ export type Served =
       readonly result: ExecutionResult | AsyncIterable<ExecutionResult>
       readonly reason: string
       /**
-       * Its write was refused because an invalidation overtook the execution: the result may be older than
-       * that invalidation, so it must be sent `no-store` whatever its fields' policies said.
+       * An invalidation overtook the execution (its write was refused, or this process heard the
+       * invalidation while it ran): the result may be older than that invalidation, so it must be sent
+       * `no-store` whatever its fields' policies said.
        */
       readonly overtaken?: boolean
     }
@@ -230,11 +231,7 @@ export class ResponseTier {
           request.operationName ?? '',
         )
       }
-      if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtook)
-      // Written, but this process heard an invalidation of it meanwhile: Redis will drop it; HTTP caches must not keep it.
-      if (overtook) return this.#uncacheable(executed, stats, OVERTAKEN, true)
-      stats.fills++
-      return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
+      return this.#written(executed, verdict, stats, written, overtook)
     }
     if (isSharedExecution(value)) {
       // Joined an execution whose PUBLIC response could not be stored: its result, not executed again.
@@ -244,11 +241,8 @@ export class ResponseTier {
       return { kind: 'executed', result: { ...value.result }, reason: value.reason, overtaken }
     }
     const stored = value as StoredResponse | typeof NOT_SHARED | Error | null
-    if (isResponse(stored) && stored.kind === 'response') {
-      if (!kept || overtaken) return this.#collapsed(stored, tags, kept, overtaken, stats)
-      stats.hits++
-      return { kind: 'hit', response: stored, encodedTags: tags }
-    }
+    if (isResponse(stored) && stored.kind === 'response')
+      return this.#served(stored, tags, kept, overtaken, stats)
     if (isResponse(stored) && stored.kind === 'private' && request.viewer !== null) {
       return this.#servePrivate(`${publicId}\n${request.viewer}`, request, execute, stats)
     }
@@ -284,16 +278,10 @@ export class ResponseTier {
     if (executed !== undefined && verdict !== undefined) {
       stats.misses++
       if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
-      if (!kept) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtaken)
-      if (overtaken) return this.#uncacheable(executed, stats, OVERTAKEN, true)
-      stats.fills++
-      return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
+      return this.#written(executed, verdict, stats, kept, overtaken)
     }
-    if (isResponse(value) && value.kind === 'response') {
-      if (!kept || overtaken) return this.#collapsed(value, tags, kept, overtaken, stats)
-      stats.hits++
-      return { kind: 'hit', response: value, encodedTags: tags }
-    }
+    if (isResponse(value) && value.kind === 'response')
+      return this.#served(value, tags, kept, overtaken, stats)
     return this.#executeUncached(execute, stats, 'not stored')
   }
 
@@ -382,14 +370,37 @@ export class ResponseTier {
     }
   }
 
-  /** A request that joined another's execution whose response was not stored (or was overtaken): its result. */
-  #collapsed(
+  /** What the request that executed a storable response gets, once its write settled (see `#load`). */
+  #written(
+    executed: Executed,
+    verdict: Extract<Verdict, { store: true }>,
+    stats: ResponseStats,
+    written: boolean,
+    overtaken: boolean,
+  ): Served {
+    if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtaken)
+    // Written, but this process heard an invalidation of it meanwhile: Redis drops it, and HTTP caches must
+    // not keep it.
+    if (overtaken) return this.#uncacheable(executed, stats, OVERTAKEN, true)
+    stats.fills++
+    return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }
+  }
+
+  /**
+   * What a request that did not execute gets from a response value (see `#load`): a hit, or, when it joined
+   * another request's execution whose response was not stored or was overtaken, that result `collapsed`.
+   */
+  #served(
     response: StoredResponse,
     tags: readonly string[],
     kept: boolean,
     overtaken: boolean,
     stats: ResponseStats,
   ): Served {
+    if (kept && !overtaken) {
+      stats.hits++
+      return { kind: 'hit', response, encodedTags: tags }
+    }
     stats.uncacheable++
     const reason = kept ? OVERTAKEN : NOT_WRITTEN
     return { kind: 'hit', response, encodedTags: tags, collapsed: { reason, overtaken } }
