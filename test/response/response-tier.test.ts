@@ -404,6 +404,26 @@ describe('the response tier', () => {
     expect(after.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
   })
 
+  it('sends no-store for a response built from a field fill an invalidation overtook, memory-only (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog({ slowPosts: { wait: slow.opened, reached: reached.open } })
+    const a = await graphqlFixture({ typeDefs, resolvers }).instance()
+    const inFlight = a.send('{ posts { title } }')
+    await reached.opened
+    state.posts.get('p1')!.title = 'First, edited'
+    // No Redis: the invalidation ledger is what knows the fill started before it.
+    await a.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(await raced.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    state.slowPosts = undefined
+    const after = await a.send('{ posts { title } }')
+    expect(await after.json()).toEqual({ data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] } })
+    expect(after.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+  })
+
   it('refuses to store a response whose every entry was written, when one of them moved meanwhile (forced)', async () => {
     const slow = gate()
     const reached = gate()
