@@ -27,6 +27,10 @@ export function cacheFactory(mode: Mode, server?: RedisTarget) {
     const cache = createCache({ namespace, ...options, redis })
     onTestFinished(() => cache.close())
     if (!(await cache.ready())) throw new Error('the bus did not connect in 5 s')
+    // ready() proves the bus's connection, not the client's own: wait for that too, so what the cache issued
+    // at creation (its CONFIG GET, queued until then) has gone out before a test starts counting commands.
+    const status = () => (redis as { status?: string } | undefined)?.status
+    if (status() !== undefined) await waitFor(() => status() === 'ready', 'the Redis client to be ready')
     return cache
   }
   return Object.assign(makeCache, { namespace })
@@ -61,9 +65,17 @@ export function countCommands(client: { sendCommand: (...args: never[]) => unkno
   reset(): void
 } {
   const names: string[] = []
+  // ioredis sends a command issued before its connection was ready through sendCommand again when it
+  // flushes its offline queue (the same Command object): count each command once, when it was issued, or
+  // a startup command (the cache's CONFIG GET) shows up in a count that began after it, when the machine
+  // is slow enough for the connection to finish late.
+  const seen = new WeakSet<object>()
   const original = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
   ;(client as { sendCommand: unknown }).sendCommand = (command: { name: string }, ...rest: unknown[]) => {
-    names.push(command.name)
+    if (!seen.has(command)) {
+      seen.add(command)
+      names.push(command.name)
+    }
     return original(command, ...rest)
   }
   return {
