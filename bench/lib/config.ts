@@ -35,6 +35,8 @@ export const config = {
   seconds: num('BENCH_SECONDS', smoke ? 0.5 : 12),
   /** Measured seconds per layer in the hot-path workload (after a JIT warm-up of a fifth of it, at most 1 s). */
   hotSeconds: num('BENCH_HOT_SECONDS', smoke ? 0.5 : 4),
+  /** Processes per layer in the hot-path workload (their turns are summed). */
+  hotProcesses: num('BENCH_HOT_PROCESSES', smoke ? 1 : 2),
   /** Cold-stampede rounds per layer (each round: empty Redis, 4 fresh processes). */
   stampedeRounds: num('BENCH_STAMPEDE_ROUNDS', smoke ? 1 : 3),
   /** Measured seconds per layer in the end-to-end (HTTP) workload. */
