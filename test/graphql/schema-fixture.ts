@@ -48,7 +48,10 @@ export function graphqlFixture(options: {
 
   async function instance(
     extra: {
+      /** Plugins after useLoadCache. */
       plugins?: Plugin[]
+      /** Plugins before it (their hooks run first). */
+      pluginsBefore?: Plugin[]
       debug?: boolean
       responses?: boolean | ResponseCacheOptions
       // biome-ignore lint/suspicious/noExplicitAny: any definition, as useLoadCache takes them.
@@ -76,6 +79,7 @@ export function graphqlFixture(options: {
       context:
         extra.context?.(cache) ?? (({ request }: { request: Request }) => ({ viewerId: viewerOf(request) })),
       plugins: [
+        ...(extra.pluginsBefore ?? []),
         useLoadCache({
           cache,
           viewer: ({ request }) => viewerOf(request),

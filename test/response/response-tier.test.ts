@@ -515,6 +515,39 @@ describe('the response tier', () => {
     expect(raced.headers.get('cache-control')).toBe(null)
   })
 
+  it('leaves a Cache-Control header another plugin set alone: on a miss, a hit and an overtaken response', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    // The app's own plugin, placed before useLoadCache: its onResponse runs first.
+    const appHeader = 'max-age=7, must-revalidate'
+    const appPlugin = {
+      onResponse({ response }: { response: Response }) {
+        response.headers.set('cache-control', appHeader)
+      },
+    }
+    const a = await fixture.instance({ responses: true, pluginsBefore: [appPlugin] })
+    const b = await fixture.instance({ responses: true })
+    const miss = await a.send('{ post(id: "p1") { title } }')
+    expect(miss.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    expect(miss.headers.get('cache-control')).toBe(appHeader)
+    const hit = await a.send('{ post(id: "p1") { title } }')
+    expect(hit.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(hit.headers.get('cache-control')).toBe(appHeader)
+    // Without the app's plugin the same hit says what the fields' policies say.
+    expect((await b.send('{ post(id: "p1") { title } }')).headers.get('cache-control')).toMatch(/^public, max-age=/)
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
+    const inFlight = a.send(source)
+    await reached.opened
+    await b.cache.invalidateTags(['Post:p1'])
+    slow.open()
+    const raced = await inFlight
+    expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
+    expect(raced.headers.get('cache-control')).toBe(appHeader)
+  })
+
   it('refuses to store a PRIVATE response when an entry it was built from moved meanwhile, and sends it no-store (forced)', async () => {
     const slow = gate()
     const reached = gate()
