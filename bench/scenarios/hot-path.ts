@@ -68,7 +68,8 @@ export const hotPath: Scenario = {
       const mine = reports.filter((_, slot) => slot % layers.length === i)
       const sent: Record<string, number> = {}
       for (const report of mine) {
-        for (const [name, count] of Object.entries(report.sentCommands)) sent[name] = (sent[name] ?? 0) + count
+        for (const [name, count] of Object.entries(report.sentCommands))
+          sent[name] = (sent[name] ?? 0) + count
       }
       const elapsedMs = mine.reduce((total, report) => total + report.elapsedMs, 0)
       const leftL1 = mine.reduce((total, report) => total + Number(report.extra?.leftL1 ?? 0), 0)

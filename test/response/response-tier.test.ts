@@ -536,7 +536,9 @@ describe('the response tier', () => {
     expect(hit.headers.get('cache-status')).toBe('loadcache; hit')
     expect(hit.headers.get('cache-control')).toBe(appHeader)
     // Without the app's plugin the same hit says what the fields' policies say.
-    expect((await b.send('{ post(id: "p1") { title } }')).headers.get('cache-control')).toMatch(/^public, max-age=/)
+    expect((await b.send('{ post(id: "p1") { title } }')).headers.get('cache-control')).toMatch(
+      /^public, max-age=/,
+    )
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
     state.slowPinned = { wait: slow.opened, reached: reached.open }
     const inFlight = a.send(source)
