@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
 import { useLoadCache } from '../../src/yoga/index.js'
@@ -402,6 +403,57 @@ describe('the response tier', () => {
     const after = await a.send('{ posts { title } }')
     expect(await after.json()).toEqual({ data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] } })
     expect(after.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+  })
+
+  it('sends no-store for a response built from an L2 hit whose answer arrived after this process heard its invalidation, and keeps it out of L1 (forced)', async () => {
+    const { typeDefs, resolvers, state } = blog()
+    // Instance a's Redis client, kept to hold the answer to its read on the wire.
+    const clients: Redis[] = []
+    const server = Object.create(redis) as RedisServer
+    server.client = (options) => {
+      const client = redis.client(options)
+      clients.push(client)
+      return client
+    }
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis: server })
+    const b = await fixture.instance()
+    expect(await (await b.send('{ posts { title } }')).json()).toEqual({
+      data: { posts: [{ title: 'First' }, { title: 'Second' }] },
+    })
+    const a = await fixture.instance()
+    const client = clients.at(-1)!
+    const send = client.sendCommand.bind(client)
+    const slow = gate()
+    const onWire = gate()
+    let held = false
+    client.sendCommand = ((command: Parameters<typeof send>[0]) => {
+      const sent = send(command)
+      if (held || command.name !== 'evalsha') return sent
+      // The first script a sends is the read of the posts field: Redis answers it with the current entry at
+      // once; a sees that answer only after the gate opens, as with a slow network.
+      held = true
+      onWire.open()
+      return (sent as Promise<unknown>).then(async (answer) => {
+        await slow.opened
+        return answer
+      })
+    }) as typeof client.sendCommand
+    const inFlight = a.send('{ posts { title } }')
+    await onWire.opened
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    await busDelivered(b.cache, a.cache)
+    slow.open()
+    const raced = await inFlight
+    client.sendCommand = send
+    expect(a.cache.stats().loaders['Query.posts']).toMatchObject({ l2Hits: 1, misses: 0 })
+    expect(await raced.json()).toEqual({ data: { posts: [{ title: 'First' }, { title: 'Second' }] } })
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    // Not kept in L1 (nothing else would evict it now): the next read is fresh.
+    const after = await a.send('{ posts { title } }')
+    expect(await after.json()).toEqual({ data: { posts: [{ title: 'First, edited' }, { title: 'Second' }] } })
+    expect(after.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+    expect(fixture.runs['Query.posts']).toBe(2)
   })
 
   it('sends no-store for a response built from a field fill an invalidation overtook, memory-only (forced)', async () => {
