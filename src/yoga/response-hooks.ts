@@ -62,6 +62,11 @@ export function responseHooks(
    * plugin then sends it `no-store`, whatever its fields' policies said.
    */
   overtook(request: Request): boolean
+  /**
+   * The CDN tag header, when one is configured. Only responses the tier serves or stores carry it; a
+   * response sent without it (executed but not stored, or not handled by the tier) could never be purged.
+   */
+  readonly tagHeader: 'Surrogate-Key' | 'Cache-Tag' | false
 } {
   const tier = new ResponseTier(cache, options)
   const documents = new DocumentCache()
@@ -75,6 +80,7 @@ export function responseHooks(
 
   return {
     overtook: (request) => notStored.get(request)?.overtaken === true,
+    tagHeader,
     adopt(params, state) {
       const fill = typeof params === 'object' && params !== null ? filling.get(params) : undefined
       if (fill === undefined) return

@@ -264,7 +264,13 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       // Its fields' policies may say cacheable, but an invalidation overtook its response: it may be older
       // than that invalidation (a CDN purged by it would store it after the purge).
       if (responses?.overtook(request)) response.headers.set('cache-control', 'no-store')
-      else if (values !== undefined) response.headers.set('cache-control', combineCacheControl(values))
+      else if (values !== undefined) {
+        const header = combineCacheControl(values)
+        // With a CDN tag header, a response without its tags (the tier's responses carry theirs and set
+        // their own Cache-Control) could never be purged: no CDN may keep it.
+        const untagged = responses !== undefined && responses.tagHeader !== false
+        response.headers.set('cache-control', untagged ? header.replace(/^public/, 'private') : header)
+      }
     },
   }
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
+import { writeScript } from '../../src/redis/scripts.js'
 import { useLoadCache } from '../../src/yoga/index.js'
 import { graphqlFixture } from '../graphql/schema-fixture.js'
 import { busDelivered, waitFor } from '../helpers/cache.js'
@@ -543,6 +544,62 @@ describe('the response tier', () => {
       )
       expect(answer.headers.get('cache-control')).toBe('no-store')
       expect(answer.headers.get('etag')).toBe(null)
+    }
+    expect(JSON.parse(body)).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
+    expect(fixture.runs['Query.pinned']).toBe(1)
+  })
+
+  it('sends an execution Redis failed to store, and the requests that joined it, private when a CDN tag header is on: nothing could purge them (forced)', async () => {
+    const slow = gate()
+    const reached = gate()
+    const { typeDefs, resolvers, state } = blog()
+    const clients: Redis[] = []
+    const server = Object.create(redis) as RedisServer
+    server.client = (options) => {
+      const client = redis.client(options)
+      clients.push(client)
+      return client
+    }
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis: server })
+    const a = await fixture.instance({ responses: { cacheTagHeader: 'Cache-Tag' } })
+    const client = clients.at(-1)!
+    const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
+    await a.send('{ post(id: "p1") { title } }')
+    state.slowPinned = { wait: slow.opened, reached: reached.open }
+    const first = a.send(source)
+    await reached.opened
+    const joined = Array.from({ length: 3 }, () => a.send(source))
+    await waitFor(() => (a.cache.stats().loaders._response?.joined ?? 0) >= 3, 'requests joining the fill')
+    // pinned's fill writes first (before the execution ends), then the response: fail that second write,
+    // as a Redis fault would (not an invalidation: nothing overtook it).
+    const send = client.sendCommand.bind(client)
+    let writes = 0
+    client.sendCommand = ((command: Parameters<typeof send>[0]) => {
+      if (command.name === 'evalsha' && command.args[0] === writeScript.sha && ++writes === 2) {
+        command.reject(new Error('injected: Redis failed the write'))
+        return command.promise
+      }
+      return send(command)
+    }) as typeof client.sendCommand
+    slow.open()
+    const [executed, ...collapsed] = await Promise.all([first, ...joined])
+    client.sendCommand = send
+    expect(writes).toBeGreaterThanOrEqual(2)
+    expect(executed!.headers.get('cache-status')).toBe(
+      'loadcache; fwd=miss; detail="write refused or failed"',
+    )
+    // Not stored, so not sent with its tags either: no CDN may keep it (its fields' policies said public).
+    expect(executed!.headers.get('cache-tag')).toBe(null)
+    expect(executed!.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/)
+    const body = await executed!.text()
+    for (const answer of collapsed) {
+      expect(await answer.text()).toBe(body)
+      expect(answer.headers.get('cache-status')).toBe(
+        'loadcache; fwd=miss; collapsed; detail="write refused or failed"',
+      )
+      // A joined request carries no tags (nothing stored them): no CDN could purge it, so none may keep it.
+      expect(answer.headers.get('cache-tag')).toBe(null)
+      expect(answer.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/)
     }
     expect(JSON.parse(body)).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
     expect(fixture.runs['Query.pinned']).toBe(1)
