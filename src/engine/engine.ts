@@ -365,24 +365,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    */
   hitNow(rt: LoaderRuntime, id: CacheId, options?: BatchOptions): unknown {
     if (this.#closed || rt.earlyRefresh !== 0) return NO_HIT
-    const memory = this.#memory
+    const memory = this.#memoryIfUsable()
     const shelf = rt.shelf
     if (memory === undefined || shelf === undefined) return NO_HIT
-    let hit: MemoryHit | undefined
-    if (this.#redis === undefined) {
-      const now = Date.now()
-      hit = lookupId(memory, shelf, id, now)
-      if (hit === undefined || now >= hit.freshUntil) return NO_HIT
-    } else {
-      // One monotonic reading decides both the bus lease and the entry's freshness (see #memoryIfUsable;
-      // the slot keeps its deadline on that clock). A reading per hit, never one shared between hits:
-      // user code may run for any time between two loads.
-      const now = performance.now()
-      if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(now) !== true) return NO_HIT
-      const shelved = shelfIdOf(id)
-      hit = shelved === undefined ? undefined : memory.lookupFresh(shelf, shelved, now)
-      if (hit === undefined) return NO_HIT
-    }
+    const now = Date.now()
+    const hit = lookupId(memory, shelf, id, now)
+    if (hit === undefined || now >= hit.freshUntil) return NO_HIT
     this.#recordHit(rt, hit, this.listenerCount('hit') > 0, options?.observe)
     return hit.value
   }
@@ -681,12 +669,6 @@ function entryKeyCache(keyPrefix: string, loaderName: string): (id: CacheId) => 
  * none for an id that is neither a string nor a finite number (the batch rejects those).
  */
 function lookupId(memory: MemoryTier, shelf: MemoryShelf, id: CacheId, now: number): MemoryHit | undefined {
-  const shelved = shelfIdOf(id)
-  return shelved === undefined ? undefined : memory.lookup(shelf, shelved, now)
-}
-
-/** The id a loader's shelf files `id` under; undefined for ids no entry can be filed under. */
-function shelfIdOf(id: CacheId): string | undefined {
-  if (typeof id === 'string') return id
-  return typeof id === 'number' && Number.isFinite(id) ? String(id) : undefined
+  if (typeof id === 'string') return memory.lookup(shelf, id, now)
+  return typeof id === 'number' && Number.isFinite(id) ? memory.lookup(shelf, String(id), now) : undefined
 }

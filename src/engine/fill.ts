@@ -94,7 +94,7 @@ export class FillLoop {
               const current = this.#parts.mayKeepInMemory(flight, entry)
               flight.overtaken = !current
               if (memory !== undefined && current)
-                memory.set(flight.key, entry, Date.now(), rt.shelf, normalizeId(flight.id, rt.def.name))
+                memory.set(flight.key, entry, now, rt.shelf, normalizeId(flight.id, rt.def.name))
               // Settle first: it leaves the in-flight map, so a refresh that #serve starts is not mistaken
               // for one already running.
               flight.entry = entry

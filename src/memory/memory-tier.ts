@@ -32,12 +32,6 @@ class Slot implements MemoryHit {
   readonly value: unknown
   readonly freshUntil: number
   readonly expiresAt: number
-  /**
-   * `freshUntil` on the monotonic clock (performance.now()), from the time left when the slot was made. A
-   * process with Redis must read that clock on every hit for its bus lease anyway; this lets the same
-   * reading decide freshness, so a hit costs one clock reading, not two.
-   */
-  readonly freshUntilMono: number
 
   constructor(
     readonly key: string,
@@ -47,13 +41,10 @@ class Slot implements MemoryHit {
     readonly id: string,
     /** The epoch in which its LRU place was last refreshed. */
     public epoch: number,
-    /** Date.now() when it is stored. */
-    now: number,
   ) {
     this.value = entry.value
     this.freshUntil = entry.freshUntil
     this.expiresAt = entry.expiresAt
-    this.freshUntilMono = performance.now() + (entry.freshUntil - now)
   }
 }
 
@@ -120,24 +111,8 @@ export class MemoryTier {
   }
 
   /**
-   * The entry of `id` on `shelf` if it is fresh at `monoNow` (performance.now()), counting the time it had
-   * left when it was stored on the monotonic clock. Stale and expired entries are not returned (nor
-   * removed): `lookup` handles those.
-   */
-  lookupFresh(shelf: MemoryShelf, id: string, monoNow: number): MemoryHit | undefined {
-    const slot = shelf.get(id) as Slot | undefined
-    if (slot === undefined || slot.freshUntilMono <= monoNow) return undefined
-    if (slot.epoch !== this.#epoch) {
-      slot.epoch = this.#epoch
-      this.#lru.get(slot.key)
-    }
-    return slot
-  }
-
-  /**
    * Stores an entry under `key`, and files it on `shelf` under `id` when given (the entries of loaders; the
-   * `id` is the normalized id that `key` encodes). `now` is Date.now() read just before: an older reading
-   * would lengthen the entry's freshness on the monotonic clock (see `lookupFresh`).
+   * `id` is the normalized id that `key` encodes).
    */
   set(key: string, entry: CacheEntry, now: number, shelf?: MemoryShelf, id = ''): void {
     if (entry.expiresAt <= now) return
@@ -145,7 +120,7 @@ export class MemoryTier {
     // otherwise be unindexed by the old entry's dispose after the new entry indexed it).
     this.#lru.delete(key)
     if (++this.#inserts % INSERTS_PER_EPOCH === 0) this.#epoch++
-    const slot = new Slot(key, entry, shelf as Map<string, Slot> | undefined, id, this.#epoch, now)
+    const slot = new Slot(key, entry, shelf as Map<string, Slot> | undefined, id, this.#epoch)
     this.#lru.set(key, slot)
     if (!this.#lru.has(key)) return
     slot.shelf?.set(id, slot)
