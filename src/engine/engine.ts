@@ -291,7 +291,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
     const now = Date.now()
     const results: unknown[] = new Array(ids.length)
-    const memory = this.#memoryIfUsable()
+    const memory = this.#memoryIfUsable(now)
     if (memory === undefined && this.#memory !== undefined) this.#l1Bypassed++
     const observe = options?.observe
     const hitListeners = this.listenerCount('hit') > 0
@@ -365,10 +365,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    */
   hitNow(rt: LoaderRuntime, id: CacheId, options?: BatchOptions): unknown {
     if (this.#closed || rt.earlyRefresh !== 0) return NO_HIT
-    const memory = this.#memoryIfUsable()
+    // One clock reading for the bus lease and the entry's freshness, and one per hit, never shared between
+    // hits: user code may run for any time between two loads.
+    const now = Date.now()
+    const memory = this.#memoryIfUsable(now)
     const shelf = rt.shelf
     if (memory === undefined || shelf === undefined) return NO_HIT
-    const now = Date.now()
     const hit = lookupId(memory, shelf, id, now)
     if (hit === undefined || now >= hit.freshUntil) return NO_HIT
     this.#recordHit(rt, hit, this.listenerCount('hit') > 0, options?.observe)
@@ -444,10 +446,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * L1, when it may be used: always without Redis; with Redis only while the bus holds its lease (it has
    * heard every invalidation up to maxStalenessMs ago) and the breaker is closed.
    */
-  #memoryIfUsable(): MemoryTier | undefined {
+  #memoryIfUsable(now = Date.now()): MemoryTier | undefined {
     if (this.#redis === undefined) return this.#memory
-    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(performance.now()) !== true)
-      return undefined
+    if (this.#redis.breakerState !== 'closed' || this.#bus?.leased(now) !== true) return undefined
     return this.#memory
   }
 

@@ -39,6 +39,12 @@ const MAX_PINGS_IN_FLIGHT = 4
 const MIN_UNANSWERED_MS = 1000
 
 /**
+ * A fall of the system clock against the monotonic one bigger than this, between two lease renewals, is a
+ * backward step (NTP slewing moves it by at most 0.5 ms per second).
+ */
+const CLOCK_STEP_MS = 10
+
+/**
  * The invalidation bus: one Redis pub/sub subscription per cache on `<ns>:bus`. It carries keys and tags,
  * never values. Messages are published by the Redis scripts themselves where they can (in the same round
  * trip as the write or invalidation they announce), else by the client right after.
@@ -56,6 +62,14 @@ const MIN_UNANSWERED_MS = 1000
  * value invalidated elsewhere is served from L1 for at most `maxStalenessMs` after the invalidation
  * resolved, whatever happens to Redis or the network.
  *
+ * The lease is kept on the system clock (Date.now()), the clock a hit reads anyway for its entry's TTL, so a
+ * hit costs one clock reading. A suspended system or a forward step ages it (the lease lapses: safe), where
+ * a monotonic clock would not count a suspend. A backward step would extend it: a step back past the latest
+ * answered PING voids it at once (`leased` wants `now >= sent`), a smaller one is caught by the next renewal
+ * tick (the system clock fell against the monotonic one), which voids it until a PING sent after the step
+ * is answered. So a backward step extends the lease by at most one tick (`maxStalenessMs / 4`), and only
+ * until then.
+ *
  * Message format, one item per line:
  * - `f`, then entry keys: fill notices (only keys someone waits on; see the WRITE script).
  * - `i <origin>`, then `k<entryKey>` and `t<encodedTag>` lines: invalidations. The origin process has already
@@ -66,10 +80,18 @@ export class Bus {
   readonly #o: BusOptions
   #connected = false
   #closed = false
-  /** performance.now() when the latest answered PING (or the subscription) was sent. */
+  /** Date.now() when the latest answered PING (or the subscription) was sent. */
   #confirmedAt = Number.NEGATIVE_INFINITY
-  /** Lease PINGs not answered yet, oldest first (Redis answers in order). */
-  #pings: { readonly sentAt: number }[] = []
+  /**
+   * Lease PINGs not answered yet, oldest first (Redis answers in order): sent at `sentAt`
+   * (performance.now(), for the unanswered verdict) and `wallAt` (Date.now(), for the lease), in clock
+   * generation `clock`.
+   */
+  #pings: { readonly sentAt: number; readonly wallAt: number; readonly clock: number }[] = []
+  /** Date.now() − performance.now() at the latest renewal tick: a fall is a backward step of the clock. */
+  #clockOffset = Date.now() - performance.now()
+  /** Bumped by a backward step: answers to PINGs sent before it do not renew the lease. */
+  #clock = 0
   /** Bumped when the subscription goes up or down: answers to an earlier subscription's PINGs are ignored. */
   #epoch = 0
   readonly #timer: NodeJS.Timeout
@@ -78,7 +100,7 @@ export class Bus {
     this.#o = options
     const events: BusChannelEvents = {
       subscribed: (sentAt) => {
-        this.#confirmedAt = Math.max(this.#confirmedAt, sentAt)
+        this.#confirmedAt = sentAt
         this.#setConnected(true)
       },
       lost: (reason) => this.#setConnected(false, reason),
@@ -96,9 +118,13 @@ export class Bus {
     return this.#connected
   }
 
-  /** Whether L1 may be used at `now` (performance.now()): connected, with a lease younger than maxStalenessMs. */
+  /**
+   * Whether L1 may be used at `now` (Date.now()): connected, with a lease younger than maxStalenessMs and
+   * not from the future (a clock stepped back past it).
+   */
   leased(now: number): boolean {
-    return this.#connected && now - this.#confirmedAt < this.#o.maxStalenessMs
+    const age = now - this.#confirmedAt
+    return this.#connected && age >= 0 && age < this.#o.maxStalenessMs
   }
 
   /**
@@ -118,6 +144,19 @@ export class Bus {
   }
 
   #renewLease(): void {
+    const offset = Date.now() - performance.now()
+    if (offset < this.#clockOffset - CLOCK_STEP_MS) {
+      // The system clock stepped back: the lease, measured on it, would last that much longer. Void it
+      // until a PING sent from now on is answered.
+      this.#clock++
+      if (this.#confirmedAt !== Number.NEGATIVE_INFINITY) {
+        this.#confirmedAt = Number.NEGATIVE_INFINITY
+        this.#o.logger.warn(
+          `[loadcache] [bus] the system clock stepped back ${Math.round(this.#clockOffset - offset)} ms; L1 is bypassed until the lease is renewed`,
+        )
+      }
+    }
+    this.#clockOffset = offset
     if (!this.#connected || this.#closed) return
     const now = performance.now()
     const oldest = this.#pings[0]
@@ -133,13 +172,14 @@ export class Bus {
       })
     }
     if (this.#pings.length >= MAX_PINGS_IN_FLIGHT) return
-    const ping = { sentAt: now }
+    const ping = { sentAt: now, wallAt: Date.now(), clock: this.#clock }
     const epoch = this.#epoch
     this.#pings.push(ping)
     const settle = (subscribed: boolean) => {
       if (epoch !== this.#epoch) return
       this.#pings.splice(this.#pings.indexOf(ping), 1)
-      if (subscribed) this.#confirmedAt = Math.max(this.#confirmedAt, ping.sentAt)
+      // Answers come in order, so each is the latest; one sent before a backward step renews nothing.
+      if (subscribed && ping.clock === this.#clock) this.#confirmedAt = ping.wallAt
     }
     this.#channel.ping().then(settle, () => settle(false))
   }

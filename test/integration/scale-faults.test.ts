@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
 import { cacheFactory, uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { startWorker } from '../helpers/processes.js'
@@ -124,6 +124,71 @@ describe('a Redis that goes silent (the L1 lease)', () => {
     }
   }, 30_000)
 
+  it('voids the lease when the system clock steps back past it, and renews it with a PING sent after the step', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(3)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const a = await makeCache({ maxStalenessMs: 1000 })
+    await a.loaders({ user }).user.load('1')
+    await a.loaders({ user }).user.load('1')
+    const hits = a.stats().loaders.user!.l1Hits
+    expect(hits).toBeGreaterThanOrEqual(1)
+    // The system clock, stepped: Date.now() runs on from 60 s earlier (timers and the monotonic clock run on).
+    const step = steppedClock()
+    try {
+      step(-60_000)
+      const bypassed = a.stats().memory.bypassed
+      expect((await a.loaders({ user }).user.load('1'))?.version).toBe(1)
+      expect(a.stats().loaders.user!.l1Hits).toBe(hits)
+      expect(a.stats().memory.bypassed).toBe(bypassed + 1)
+      // The next renewal sees the step, and the first PING sent after it brings L1 back.
+      const deadline = performance.now() + 5000
+      while (a.stats().loaders.user!.l1Hits === hits) {
+        if (performance.now() > deadline) throw new Error('L1 not in use 5 s after the step')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        await a.loaders({ user }).user.load('1')
+      }
+    } finally {
+      vi.restoreAllMocks()
+    }
+  })
+
+  it('does not let a small backward clock step extend the lease of a frozen bus: the next renewal voids it (SIGSTOP)', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(3)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const warnings: string[] = []
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} }
+    // A long lease, so that without the renewal's check it would still hold when L1 is tried below.
+    const options = {
+      maxStalenessMs: 5000,
+      redisTimeoutMs: 200,
+      breaker: { breakDurationMs: 60_000 },
+      logger,
+    }
+    const a = await makeCache(options)
+    await a.loaders({ user }).user.load('1')
+    await a.loaders({ user }).user.load('1')
+    const hits = a.stats().loaders.user!.l1Hits
+    expect(hits).toBeGreaterThanOrEqual(1)
+    server.signal('SIGSTOP')
+    const step = steppedClock()
+    try {
+      // The last answered PING was sent before the freeze, so a step back of less than the time since
+      // leaves "now" after it: only the renewal tick can see the step.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      step(-250)
+      await waitFor(() => warnings.some((w) => w.includes('system clock stepped back')), 'the step noticed')
+      const bypassed = a.stats().memory.bypassed
+      await a.loaders({ user }).user.load('1')
+      expect(a.stats().loaders.user!.l1Hits).toBe(hits)
+      expect(a.stats().memory.bypassed).toBe(bypassed + 1)
+    } finally {
+      vi.restoreAllMocks()
+      server.signal('SIGCONT')
+    }
+  }, 30_000)
+
   it('stops using L1 at once when its bus connection is dropped, and uses it again once it is back', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(3)
@@ -194,3 +259,13 @@ describe('a Redis that evicts tag versions (allkeys-lru)', () => {
     }
   }, 60_000)
 })
+
+/** Makes Date.now() run `shift` ms off the real clock from the call of the returned function on. */
+function steppedClock(): (shift: number) => void {
+  const real = Date.now.bind(Date)
+  let shift = 0
+  vi.spyOn(Date, 'now').mockImplementation(() => real() + shift)
+  return (by) => {
+    shift += by
+  }
+}
