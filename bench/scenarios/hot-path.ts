@@ -74,7 +74,10 @@ export const hotPath: Scenario = {
       const elapsedMs = mine.reduce((total, report) => total + report.elapsedMs, 0)
       const leftL1 = mine.reduce((total, report) => total + Number(report.extra?.leftL1 ?? 0), 0)
       if (leftL1 > 0) context.log(`${NAME} ${layer}: ${leftL1} loads left L1 while measuring`)
-      return toFigures(NAME, layer, mine, commandFigures(sent, sent), { elapsedMs, extra: { leftL1 } })
+      return toFigures(NAME, layer, mine, commandFigures(sent, sent), {
+        elapsedMs,
+        extra: { leftL1Total: leftL1 },
+      })
     })
     const floor = figures.find((row) => row.layer === 'dataloader-map')
     for (const row of figures) {
