@@ -1,7 +1,7 @@
 /** What a bus channel reports to the bus. Each callback is called by the channel only, never re-entrantly. */
 export interface BusChannelEvents {
   /**
-   * The channel is subscribed (again). `sentAt` (Date.now()) is when the subscribe command was sent:
+   * The channel is subscribed (again). `sentAt` (performance.now()) is when the subscribe command was sent:
    * every message Redis pushes on this connection from then on is heard.
    */
   subscribed(sentAt: number): void

@@ -39,8 +39,9 @@ const MAX_PINGS_IN_FLIGHT = 4
 const MIN_UNANSWERED_MS = 1000
 
 /**
- * A fall of the system clock against the monotonic one bigger than this, between two lease renewals, is a
- * backward step (NTP slewing moves it by at most 0.5 ms per second).
+ * A move of the system clock against the monotonic one bigger than this between two clock checks is a step
+ * or a suspend (Date.now() has 1 ms resolution; slewing moves the two together on Linux, and elsewhere by at
+ * most 0.5 ms per second).
  */
 const CLOCK_STEP_MS = 10
 
@@ -62,13 +63,15 @@ const CLOCK_STEP_MS = 10
  * value invalidated elsewhere is served from L1 for at most `maxStalenessMs` after the invalidation
  * resolved, whatever happens to Redis or the network.
  *
- * The lease is kept on the system clock (Date.now()), the clock a hit reads anyway for its entry's TTL, so a
- * hit costs one clock reading. A suspended system or a forward step ages it (the lease lapses: safe), where
- * a monotonic clock would not count a suspend. A backward step would extend it: a step back past the latest
- * answered PING voids it at once (`leased` wants `now >= sent`), a smaller one is caught by the next renewal
- * tick (the system clock fell against the monotonic one), which voids it until a PING sent after the step
- * is answered. So a backward step extends the lease by at most one tick (`maxStalenessMs / 4`), and only
- * until then.
+ * The lease is measured on the monotonic clock (performance.now(): when each answered PING was sent) and
+ * projected onto the system clock (Date.now()), which a hit reads anyway for its entry's TTL, so a hit
+ * costs one clock reading. The projection is redone at every renewal tick and every answer, from the
+ * current difference of the two clocks, so a step of the system clock moves it with the clock:
+ * - backward: until the next tick the lease looks younger, by at most the step and for at most one tick
+ *   (a step back past the latest answered PING makes it look sent in the future: void at once);
+ * - forward, or a suspend (which the monotonic clock does not count): the lease is void until a PING sent
+ *   after the jump is answered (what was heard before may not cover the time that passed); until the tick
+ *   notices, the jump only ages it.
  *
  * Message format, one item per line:
  * - `f`, then entry keys: fill notices (only keys someone waits on; see the WRITE script).
@@ -80,18 +83,16 @@ export class Bus {
   readonly #o: BusOptions
   #connected = false
   #closed = false
-  /** Date.now() when the latest answered PING (or the subscription) was sent. */
+  /** performance.now() when the latest answered PING (or the subscription) was sent. */
+  #confirmedMono = Number.NEGATIVE_INFINITY
+  /** The same instant on the system clock, as of the latest clock check: what `leased` compares with. */
   #confirmedAt = Number.NEGATIVE_INFINITY
-  /**
-   * Lease PINGs not answered yet, oldest first (Redis answers in order): sent at `sentAt`
-   * (performance.now(), for the unanswered verdict) and `wallAt` (Date.now(), for the lease), in clock
-   * generation `clock`.
-   */
-  #pings: { readonly sentAt: number; readonly wallAt: number; readonly clock: number }[] = []
-  /** Date.now() − performance.now() at the latest renewal tick: a fall is a backward step of the clock. */
+  /** Date.now() − performance.now() at the latest clock check. */
   #clockOffset = Date.now() - performance.now()
-  /** Bumped by a backward step: answers to PINGs sent before it do not renew the lease. */
-  #clock = 0
+  /** performance.now() when a forward jump of the system clock was last noticed: older PINGs renew nothing. */
+  #jumpedAt = Number.NEGATIVE_INFINITY
+  /** Lease PINGs not answered yet, oldest first (Redis answers in order), by performance.now() sent. */
+  #pings: { readonly sentAt: number }[] = []
   /** Bumped when the subscription goes up or down: answers to an earlier subscription's PINGs are ignored. */
   #epoch = 0
   readonly #timer: NodeJS.Timeout
@@ -100,7 +101,7 @@ export class Bus {
     this.#o = options
     const events: BusChannelEvents = {
       subscribed: (sentAt) => {
-        this.#confirmedAt = sentAt
+        this.#confirm(sentAt)
         this.#setConnected(true)
       },
       lost: (reason) => this.#setConnected(false, reason),
@@ -120,7 +121,7 @@ export class Bus {
 
   /**
    * Whether L1 may be used at `now` (Date.now()): connected, with a lease younger than maxStalenessMs and
-   * not from the future (a clock stepped back past it).
+   * not from the future (a clock stepped back past it since the last check).
    */
   leased(now: number): boolean {
     const age = now - this.#confirmedAt
@@ -144,19 +145,7 @@ export class Bus {
   }
 
   #renewLease(): void {
-    const offset = Date.now() - performance.now()
-    if (offset < this.#clockOffset - CLOCK_STEP_MS) {
-      // The system clock stepped back: the lease, measured on it, would last that much longer. Void it
-      // until a PING sent from now on is answered.
-      this.#clock++
-      if (this.#confirmedAt !== Number.NEGATIVE_INFINITY) {
-        this.#confirmedAt = Number.NEGATIVE_INFINITY
-        this.#o.logger.warn(
-          `[loadcache] [bus] the system clock stepped back ${Math.round(this.#clockOffset - offset)} ms; L1 is bypassed until the lease is renewed`,
-        )
-      }
-    }
-    this.#clockOffset = offset
+    this.#checkClock()
     if (!this.#connected || this.#closed) return
     const now = performance.now()
     const oldest = this.#pings[0]
@@ -172,16 +161,45 @@ export class Bus {
       })
     }
     if (this.#pings.length >= MAX_PINGS_IN_FLIGHT) return
-    const ping = { sentAt: now, wallAt: Date.now(), clock: this.#clock }
+    const ping = { sentAt: now }
     const epoch = this.#epoch
     this.#pings.push(ping)
     const settle = (subscribed: boolean) => {
       if (epoch !== this.#epoch) return
       this.#pings.splice(this.#pings.indexOf(ping), 1)
-      // Answers come in order, so each is the latest; one sent before a backward step renews nothing.
-      if (subscribed && ping.clock === this.#clock) this.#confirmedAt = ping.wallAt
+      if (subscribed) this.#confirm(ping.sentAt)
     }
     this.#channel.ping().then(settle, () => settle(false))
+  }
+
+  /** Renews the lease from an answer to what was sent at `sentAt` (performance.now()); answers come in order. */
+  #confirm(sentAt: number): void {
+    this.#checkClock()
+    if (sentAt < this.#jumpedAt) return
+    this.#confirmedMono = sentAt
+    this.#confirmedAt = sentAt + this.#clockOffset
+  }
+
+  /**
+   * Compares the system clock with the monotonic one and projects the lease onto the system clock again.
+   * A forward jump (a suspend, a step) voids the lease: PINGs sent before it renew nothing.
+   */
+  #checkClock(): void {
+    const offset = Date.now() - performance.now()
+    const moved = offset - this.#clockOffset
+    this.#clockOffset = offset
+    if (moved > CLOCK_STEP_MS) {
+      this.#jumpedAt = performance.now()
+      this.#confirmedMono = Number.NEGATIVE_INFINITY
+      this.#o.logger.debug?.(
+        `[loadcache] [bus] the system clock jumped ${Math.round(moved)} ms ahead of the monotonic one (a suspend or a step); L1 waits for the next answered PING`,
+      )
+    } else if (moved < -CLOCK_STEP_MS) {
+      this.#o.logger.debug?.(
+        `[loadcache] [bus] the system clock stepped back ${Math.round(-moved)} ms; the lease is measured again`,
+      )
+    }
+    this.#confirmedAt = this.#confirmedMono + offset
   }
 
   #unansweredLimitMs(): number {

@@ -149,7 +149,7 @@ export class ClusterChannel implements BusChannel {
       const notReady = await untilFirst(connection.connect(), ended, CONNECT_TIMEOUT_MS)
       if (notReady !== undefined || this.#closed) return { wasUp, reason: `${node}: ${notReady ?? reason}` }
       const sharded = this.#sharded
-      const sentAt = Date.now()
+      const sentAt = performance.now()
       const refused = await untilFirst(
         sharded ? connection.ssubscribe(this.#channel) : connection.subscribe(this.#channel),
         ended,

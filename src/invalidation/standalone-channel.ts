@@ -65,7 +65,7 @@ export class StandaloneChannel implements BusChannel {
 
   #subscribe(): void {
     if (this.#closed) return
-    const sentAt = Date.now()
+    const sentAt = performance.now()
     this.#subscriber.subscribe(this.#channel).then(
       () => {
         if (!this.#closed) this.#events.subscribed(sentAt)

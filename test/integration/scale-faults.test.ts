@@ -124,7 +124,7 @@ describe('a Redis that goes silent (the L1 lease)', () => {
     }
   }, 30_000)
 
-  it('voids the lease when the system clock steps back past it, and renews it with a PING sent after the step', async () => {
+  it('bypasses L1 at once when the system clock steps back past the lease, and uses it again from the next renewal', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(3)
     const user = defineLoader({ name: 'user', fetch: source.fetch })
@@ -141,7 +141,7 @@ describe('a Redis that goes silent (the L1 lease)', () => {
       expect((await a.loaders({ user }).user.load('1'))?.version).toBe(1)
       expect(a.stats().loaders.user!.l1Hits).toBe(hits)
       expect(a.stats().memory.bypassed).toBe(bypassed + 1)
-      // The next renewal sees the step, and the first PING sent after it brings L1 back.
+      // The next renewal measures the lease on the stepped clock: L1 is back.
       const deadline = performance.now() + 5000
       while (a.stats().loaders.user!.l1Hits === hits) {
         if (performance.now() > deadline) throw new Error('L1 not in use 5 s after the step')
@@ -153,13 +153,54 @@ describe('a Redis that goes silent (the L1 lease)', () => {
     }
   })
 
-  it('does not let a small backward clock step extend the lease of a frozen bus: the next renewal voids it (SIGSTOP)', async () => {
+  it('ends the lease of a frozen bus maxStalenessMs after its last answered PING, whatever the system clock did (SIGSTOP)', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(3)
     const user = defineLoader({ name: 'user', fetch: source.fetch })
-    const warnings: string[] = []
-    const logger = { warn: (message: string) => warnings.push(message), error: () => {} }
-    // A long lease, so that without the renewal's check it would still hold when L1 is tried below.
+    const notes: string[] = []
+    const logger = { warn: () => {}, error: () => {}, debug: (message: string) => notes.push(message) }
+    const options = {
+      maxStalenessMs: 1000,
+      redisTimeoutMs: 200,
+      breaker: { breakDurationMs: 60_000 },
+      logger,
+    }
+    const a = await makeCache(options)
+    await a.loaders({ user }).user.load('1')
+    await a.loaders({ user }).user.load('1')
+    const hits = a.stats().loaders.user!.l1Hits
+    expect(hits).toBeGreaterThanOrEqual(1)
+    server.signal('SIGSTOP')
+    const frozenAt = performance.now()
+    const step = steppedClock()
+    try {
+      // The last answered PING was sent before the freeze. A step back of less than the time since leaves
+      // "now" after it; measured on the system clock alone, the lease would last 600 ms longer.
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      step(-600)
+      await waitFor(
+        () => notes.some((note) => note.includes('stepped back')),
+        'a renewal tick to see the step',
+      )
+      const due = frozenAt + options.maxStalenessMs + 50 - performance.now()
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
+      const bypassed = a.stats().memory.bypassed
+      await a.loaders({ user }).user.load('1')
+      expect(a.stats().loaders.user!.l1Hits).toBe(hits)
+      expect(a.stats().memory.bypassed).toBe(bypassed + 1)
+    } finally {
+      vi.restoreAllMocks()
+      server.signal('SIGCONT')
+    }
+  }, 30_000)
+
+  it('voids the lease when the system clock jumps ahead (a suspend), until a PING sent after the jump is answered (SIGSTOP)', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(3)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const notes: string[] = []
+    const logger = { warn: () => {}, error: () => {}, debug: (message: string) => notes.push(message) }
+    // A long lease: only the jump can end it within this test.
     const options = {
       maxStalenessMs: 5000,
       redisTimeoutMs: 200,
@@ -174,11 +215,9 @@ describe('a Redis that goes silent (the L1 lease)', () => {
     server.signal('SIGSTOP')
     const step = steppedClock()
     try {
-      // The last answered PING was sent before the freeze, so a step back of less than the time since
-      // leaves "now" after it: only the renewal tick can see the step.
-      await new Promise((resolve) => setTimeout(resolve, 300))
-      step(-250)
-      await waitFor(() => warnings.some((w) => w.includes('system clock stepped back')), 'the step noticed')
+      // A suspend the monotonic clock does not count: 300 ms of system time gone, well inside the lease.
+      step(300)
+      await waitFor(() => notes.some((note) => note.includes('jumped')), 'a renewal tick to see the jump')
       const bypassed = a.stats().memory.bypassed
       await a.loaders({ user }).user.load('1')
       expect(a.stats().loaders.user!.l1Hits).toBe(hits)
@@ -187,7 +226,37 @@ describe('a Redis that goes silent (the L1 lease)', () => {
       vi.restoreAllMocks()
       server.signal('SIGCONT')
     }
+    // Redis answers again: the first PING sent after the jump brings L1 back.
+    const deadline = performance.now() + 10_000
+    while (a.stats().loaders.user!.l1Hits === hits) {
+      if (performance.now() > deadline) throw new Error('L1 not in use 10 s after Redis came back')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      await a.loaders({ user }).user.load('1')
+    }
   }, 30_000)
+
+  it('keeps serving L1 while a test freezes Date (fake timers on Date only): the lease follows the frozen clock', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(3)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const a = await makeCache({ maxStalenessMs: 400 })
+    await a.loaders({ user }).user.load('1')
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      // Frozen for 5 leases: the lease is still renewed (each answer is measured on the monotonic clock).
+      const until = performance.now() + 2000
+      while (performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50))
+      const hits = a.stats().loaders.user!.l1Hits
+      const deadline = performance.now() + 5000
+      while (a.stats().loaders.user!.l1Hits === hits) {
+        if (performance.now() > deadline) throw new Error('L1 not in use with Date frozen')
+        await a.loaders({ user }).user.load('1')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 
   it('stops using L1 at once when its bus connection is dropped, and uses it again once it is back', async () => {
     const makeCache = cacheFactory('redis', server)
