@@ -125,14 +125,7 @@ describe('a Redis that goes silent (the L1 lease)', () => {
   }, 30_000)
 
   it('bypasses L1 at once when the system clock steps back past the lease, and uses it again from the next renewal', async () => {
-    const makeCache = cacheFactory('redis', server)
-    const source = new TestSource(3)
-    const user = defineLoader({ name: 'user', fetch: source.fetch })
-    const a = await makeCache({ maxStalenessMs: 1000 })
-    await a.loaders({ user }).user.load('1')
-    await a.loaders({ user }).user.load('1')
-    const hits = a.stats().loaders.user!.l1Hits
-    expect(hits).toBeGreaterThanOrEqual(1)
+    const { a, user, hits } = await servingFromL1({ maxStalenessMs: 1000 })
     // The system clock, stepped: Date.now() runs on from 60 s earlier (timers and the monotonic clock run on).
     const step = steppedClock()
     try {
@@ -154,22 +147,8 @@ describe('a Redis that goes silent (the L1 lease)', () => {
   })
 
   it('ends the lease of a frozen bus maxStalenessMs after its last answered PING, whatever the system clock did (SIGSTOP)', async () => {
-    const makeCache = cacheFactory('redis', server)
-    const source = new TestSource(3)
-    const user = defineLoader({ name: 'user', fetch: source.fetch })
-    const notes: string[] = []
-    const logger = { warn: () => {}, error: () => {}, debug: (message: string) => notes.push(message) }
-    const options = {
-      maxStalenessMs: 1000,
-      redisTimeoutMs: 200,
-      breaker: { breakDurationMs: 60_000 },
-      logger,
-    }
-    const a = await makeCache(options)
-    await a.loaders({ user }).user.load('1')
-    await a.loaders({ user }).user.load('1')
-    const hits = a.stats().loaders.user!.l1Hits
-    expect(hits).toBeGreaterThanOrEqual(1)
+    const options = { ...WHILE_FROZEN, maxStalenessMs: 1000 }
+    const { a, user, hits, notes } = await servingFromL1(options)
     server.signal('SIGSTOP')
     const frozenAt = performance.now()
     const step = steppedClock()
@@ -195,23 +174,8 @@ describe('a Redis that goes silent (the L1 lease)', () => {
   }, 30_000)
 
   it('voids the lease when the system clock jumps ahead (a suspend), until a PING sent after the jump is answered (SIGSTOP)', async () => {
-    const makeCache = cacheFactory('redis', server)
-    const source = new TestSource(3)
-    const user = defineLoader({ name: 'user', fetch: source.fetch })
-    const notes: string[] = []
-    const logger = { warn: () => {}, error: () => {}, debug: (message: string) => notes.push(message) }
     // A long lease: only the jump can end it within this test.
-    const options = {
-      maxStalenessMs: 5000,
-      redisTimeoutMs: 200,
-      breaker: { breakDurationMs: 60_000 },
-      logger,
-    }
-    const a = await makeCache(options)
-    await a.loaders({ user }).user.load('1')
-    await a.loaders({ user }).user.load('1')
-    const hits = a.stats().loaders.user!.l1Hits
-    expect(hits).toBeGreaterThanOrEqual(1)
+    const { a, user, hits, notes } = await servingFromL1({ ...WHILE_FROZEN, maxStalenessMs: 5000 })
     server.signal('SIGSTOP')
     const step = steppedClock()
     try {
@@ -236,11 +200,7 @@ describe('a Redis that goes silent (the L1 lease)', () => {
   }, 30_000)
 
   it('keeps serving L1 while a test freezes Date (fake timers on Date only): the lease follows the frozen clock', async () => {
-    const makeCache = cacheFactory('redis', server)
-    const source = new TestSource(3)
-    const user = defineLoader({ name: 'user', fetch: source.fetch })
-    const a = await makeCache({ maxStalenessMs: 400 })
-    await a.loaders({ user }).user.load('1')
+    const { a, user } = await servingFromL1({ maxStalenessMs: 400 })
     vi.useFakeTimers({ toFake: ['Date'] })
     try {
       // Frozen for 5 leases: the lease is still renewed (each answer is measured on the monotonic clock).
@@ -337,4 +297,24 @@ function steppedClock(): (shift: number) => void {
   return (by) => {
     shift += by
   }
+}
+
+/** For tests that freeze Redis: a load that bypasses L1 gives up on Redis fast, and the breaker stays open. */
+const WHILE_FROZEN = { redisTimeoutMs: 200, breaker: { breakDurationMs: 60_000 } }
+
+/**
+ * A Redis-configured cache with one user in L1 and its lease live: the cache, the loader, its L1 hits so
+ * far, and the debug notes its logger received (the bus notes clock steps there).
+ */
+async function servingFromL1(options: { maxStalenessMs: number; redisTimeoutMs?: number; breaker?: object }) {
+  const notes: string[] = []
+  const logger = { warn: () => {}, error: () => {}, debug: (message: string) => notes.push(message) }
+  const source = new TestSource(3)
+  const user = defineLoader({ name: 'user', fetch: source.fetch })
+  const a = await cacheFactory('redis', server)({ ...options, logger })
+  await a.loaders({ user }).user.load('1')
+  await a.loaders({ user }).user.load('1')
+  const hits = a.stats().loaders.user!.l1Hits
+  expect(hits).toBeGreaterThanOrEqual(1)
+  return { a, user, hits, notes }
 }

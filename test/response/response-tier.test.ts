@@ -409,13 +409,7 @@ describe('the response tier', () => {
   it('sends no-store for a response built from an L2 hit whose answer arrived after this process heard its invalidation, and keeps it out of L1 (forced)', async () => {
     const { typeDefs, resolvers, state } = blog()
     // Instance a's Redis client, kept to hold the answer to its read on the wire.
-    const clients: Redis[] = []
-    const server = Object.create(redis) as RedisServer
-    server.client = (options) => {
-      const client = redis.client(options)
-      clients.push(client)
-      return client
-    }
+    const { server, clients } = recordingClients()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis: server })
     const b = await fixture.instance()
     expect(await (await b.send('{ posts { title } }')).json()).toEqual({
@@ -553,13 +547,7 @@ describe('the response tier', () => {
     const slow = gate()
     const reached = gate()
     const { typeDefs, resolvers, state } = blog()
-    const clients: Redis[] = []
-    const server = Object.create(redis) as RedisServer
-    server.client = (options) => {
-      const client = redis.client(options)
-      clients.push(client)
-      return client
-    }
+    const { server, clients } = recordingClients()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis: server })
     const a = await fixture.instance({ responses: { cacheTagHeader: 'Cache-Tag' } })
     const client = clients.at(-1)!
@@ -899,3 +887,15 @@ describe('the response tier', () => {
     expect(spaced.headers.get('cache-control')).toMatch(/^private/)
   })
 })
+
+/** The test's redis-server, keeping every client the fixture makes from it (to inject a fault into one). */
+function recordingClients(): { server: RedisServer; clients: Redis[] } {
+  const clients: Redis[] = []
+  const server = Object.create(redis) as RedisServer
+  server.client = (options) => {
+    const client = redis.client(options)
+    clients.push(client)
+    return client
+  }
+  return { server, clients }
+}
