@@ -67,9 +67,9 @@ const CLOCK_STEP_MS = 10
  * projected onto the system clock (Date.now()), which a hit reads anyway for its entry's TTL, so a hit
  * costs one clock reading. The projection is redone at every renewal tick and every answer, from the
  * current difference of the two clocks, so a step of the system clock moves it with the clock:
- * - backward: until the next tick runs the lease looks younger, by at most the step (ticks wait for the
- *   event loop: hits answered in one chain of promises do not let one run)
- *   (a step back past the latest answered PING makes it look sent in the future: void at once);
+ * - backward: until the next tick runs, the lease looks younger by at most the step (ticks wait for the
+ *   event loop: hits answered in one chain of promises do not let one run); a step back past the latest
+ *   answered PING makes it look sent in the future, which voids it at once;
  * - forward, or a suspend (which the monotonic clock does not count): the lease is void until a PING sent
  *   after the jump is answered (what was heard before may not cover the time that passed); until the tick
  *   notices, the jump only ages it.

@@ -23,7 +23,7 @@ export function cacheControlFor(policy: CachePolicySummary | undefined, facts: O
     return 'no-store'
   if (facts.isStream || policy.rootFields === 0 || policy.uncachedRoot || policy.uncachedComposite)
     return 'no-store'
-  if (policy.uncacheableField || policy.overtaken === true) return 'no-store'
+  if (policy.uncacheableField || policy.overtaken) return 'no-store'
   if (policy.uncachedPrivate) return 'no-store'
   if (!Number.isFinite(policy.minTtl)) return 'no-store'
   return `${policy.private ? 'private' : 'public'}, max-age=${policy.minTtl}`

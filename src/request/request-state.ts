@@ -37,7 +37,7 @@ export interface CachePolicySummary {
   /**
    * Whether some value came from a fill an invalidation overtook (see `Flight#overtaken`): it may be older
    * than that invalidation, so the response is `no-store`, or a CDN purged by the invalidation's tags could
-   * store it after the purge.
+   * store it after the purge. Optional: the type is public, and summaries built before it existed mean false.
    */
   overtaken?: boolean
 }

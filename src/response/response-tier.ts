@@ -334,8 +334,7 @@ export class ResponseTier {
     if (state.policy.private && viewer === null)
       return { store: false, reason: 'PRIVATE data without a viewer' }
     // Not for its shape: the next execution is likely to be storable.
-    if (state.policy.overtaken === true)
-      return { store: false, reason: OVERTAKEN, shareable: !state.policy.private }
+    if (state.policy.overtaken) return { store: false, reason: OVERTAKEN, shareable: !state.policy.private }
     const cacheControl = cacheControlFor(state.policy, {
       operation: 'query',
       hasErrors: false,

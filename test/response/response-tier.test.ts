@@ -472,23 +472,21 @@ describe('the response tier', () => {
   })
 
   it('refuses to store a response whose every entry was written, when one of them moved meanwhile (forced)', async () => {
-    const slow = gate()
-    const reached = gate()
-    const { typeDefs, resolvers, state } = blog({ slowPinned: { wait: slow.opened, reached: reached.open } })
+    const { typeDefs, resolvers, state } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
     // post(p1)'s entry is written first (by another operation); this one reads it, while pinned (p2, which
     // does not hold p1) waits at the gate.
-    state.slowPinned = undefined
     await a.send('{ post(id: "p1") { title } }')
-    state.slowPinned = { wait: slow.opened, reached: reached.open }
-    const inFlight = a.send(source)
-    await reached.opened
-    state.posts.get('p1')!.title = 'First, edited'
-    await b.cache.invalidateTags(['Post:p1'])
-    slow.open()
-    const raced = await inFlight
+    const raced = await overtaken(
+      state,
+      b,
+      () => a.send(source),
+      () => {
+        state.posts.get('p1')!.title = 'First, edited'
+      },
+    )
     expect(await raced.json()).toEqual({ data: { one: { title: 'First' }, two: { title: 'Second' } } })
     // Its response was judged storable (every value from an entry), but post(p1)'s tag moved since that
     // entry recorded its version: the write is refused, and the response says it was not stored.
@@ -594,27 +592,18 @@ describe('the response tier', () => {
   })
 
   it('leaves the Cache-Control of an overtaken response to the app when cacheControl is false', async () => {
-    const slow = gate()
-    const reached = gate()
     const { typeDefs, resolvers, state } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     const a = await fixture.instance({ responses: true, cacheControl: false })
     const b = await fixture.instance({ responses: true })
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
     await a.send('{ post(id: "p1") { title } }')
-    state.slowPinned = { wait: slow.opened, reached: reached.open }
-    const inFlight = a.send(source)
-    await reached.opened
-    await b.cache.invalidateTags(['Post:p1'])
-    slow.open()
-    const raced = await inFlight
+    const raced = await overtaken(state, b, () => a.send(source))
     expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
     expect(raced.headers.get('cache-control')).toBe(null)
   })
 
   it('leaves a Cache-Control header another plugin set alone: on a miss, a hit and an overtaken response', async () => {
-    const slow = gate()
-    const reached = gate()
     const { typeDefs, resolvers, state } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     // The app's own plugin, placed before useLoadCache: its onResponse runs first.
@@ -637,31 +626,25 @@ describe('the response tier', () => {
       /^public, max-age=/,
     )
     const source = '{ one: post(id: "p1") { title } two: pinned { title } }'
-    state.slowPinned = { wait: slow.opened, reached: reached.open }
-    const inFlight = a.send(source)
-    await reached.opened
-    await b.cache.invalidateTags(['Post:p1'])
-    slow.open()
-    const raced = await inFlight
+    const raced = await overtaken(state, b, () => a.send(source))
     expect(raced.headers.get('cache-status')).toBe('loadcache; fwd=miss; detail="write refused or failed"')
     expect(raced.headers.get('cache-control')).toBe(appHeader)
   })
 
   it('refuses to store a PRIVATE response when an entry it was built from moved meanwhile, and sends it no-store (forced)', async () => {
-    const slow = gate()
-    const reached = gate()
     const { typeDefs, resolvers, state } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
     const [a, b] = [await fixture.instance({ responses: true }), await fixture.instance({ responses: true })]
     const source = '{ me { name } one: post(id: "p1") { title } two: pinned { title } }'
     await a.send('{ post(id: "p1") { title } }')
-    state.slowPinned = { wait: slow.opened, reached: reached.open }
-    const inFlight = a.send(source, {}, 'a1')
-    await reached.opened
-    state.posts.get('p1')!.title = 'First, edited'
-    await b.cache.invalidateTags(['Post:p1'])
-    slow.open()
-    const raced = await inFlight
+    const raced = await overtaken(
+      state,
+      b,
+      () => a.send(source, {}, 'a1'),
+      () => {
+        state.posts.get('p1')!.title = 'First, edited'
+      },
+    )
     expect(await raced.json()).toEqual({
       data: { me: { name: 'Ann' }, one: { title: 'First' }, two: { title: 'Second' } },
     })
@@ -898,4 +881,25 @@ function recordingClients(): { server: RedisServer; clients: Redis[] } {
     return client
   }
   return { server, clients }
+}
+
+/**
+ * Sends a request whose `pinned` field waits at a gate and, while it waits (after `meanwhile`), has `b`
+ * invalidate p1's tag: what it answers was built from a value that invalidation overtook.
+ */
+async function overtaken<T>(
+  state: ReturnType<typeof blog>['state'],
+  b: { cache: { invalidateTags(tags: string[]): Promise<boolean> } },
+  send: () => Promise<T>,
+  meanwhile?: () => void,
+): Promise<T> {
+  const slow = gate()
+  const reached = gate()
+  state.slowPinned = { wait: slow.opened, reached: reached.open }
+  const inFlight = send()
+  await reached.opened
+  meanwhile?.()
+  await b.cache.invalidateTags(['Post:p1'])
+  slow.open()
+  return inFlight
 }
