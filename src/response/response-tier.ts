@@ -378,8 +378,9 @@ export class ResponseTier {
     overtaken: boolean,
   ): Served {
     if (!written) return this.#uncacheable(executed, stats, NOT_WRITTEN, overtaken)
-    // Written, but this process heard an invalidation of it meanwhile: Redis drops it, and HTTP caches must
-    // not keep it.
+    // Written, but this process heard an invalidation of one of its keys or tags after the request began:
+    // it may hold a value that invalidation overtook, so no HTTP cache may keep it. (Redis's copy is current
+    // when the invalidation landed before the write's checks, and unreadable when it landed after.)
     if (overtaken) return this.#uncacheable(executed, stats, OVERTAKEN, true)
     stats.fills++
     return { kind: 'stored', response: verdict.response, encodedTags: verdict.tags }

@@ -451,6 +451,53 @@ describe('the response tier', () => {
     expect(fixture.runs['Query.posts']).toBe(2)
   })
 
+  it('sends no-store for a response Redis stored when this process heard an invalidation of its tags after the request began (forced)', async () => {
+    const { typeDefs, resolvers, state } = blog()
+    const { server, clients } = recordingClients()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis: server })
+    const b = await fixture.instance({ responses: true })
+    const a = await fixture.instance({ responses: true })
+    const client = clients.at(-1)!
+    const send = client.sendCommand.bind(client)
+    const release = gate()
+    const reached = gate()
+    let held = false
+    client.sendCommand = ((command: Parameters<typeof send>[0]) => {
+      if (held || command.name !== 'evalsha') return send(command)
+      // The first script a sends is the read of the response key: it leaves only once the gate opens, so the
+      // request has begun (its invalidation sequence is taken) before the invalidation below.
+      held = true
+      reached.open()
+      return release.opened.then(() => send(command))
+    }) as typeof client.sendCommand
+    const source = '{ post(id: "p1") { title } }'
+    const inFlight = a.send(source)
+    await reached.opened
+    state.posts.get('p1')!.title = 'First, edited'
+    await b.cache.invalidateTags(['Post:p1'])
+    await busDelivered(b.cache, a.cache)
+    release.open()
+    const raced = await inFlight
+    client.sendCommand = send
+    // Executed after the invalidation, so Redis's checks pass and it is stored; but this process heard an
+    // invalidation of one of its tags after the request began, so it is treated as overtaken: no HTTP cache
+    // may keep it (Redis refuses such a write whenever the invalidation lands after the write's checks).
+    expect(await raced.json()).toEqual({ data: { post: { title: 'First, edited' } } })
+    expect(a.cache.stats().loaders._response).toMatchObject({ staleWritesRefused: 0 })
+    expect(raced.headers.get('cache-control')).toBe('no-store')
+    expect(raced.headers.get('etag')).toBe(null)
+    expect(raced.headers.get('cache-status')).toBe(
+      'loadcache; fwd=miss; detail="a value it was built from was overtaken by an invalidation"',
+    )
+    expect(a.cache.stats().responses['']).toMatchObject({ misses: 1, fills: 0, uncacheable: 1 })
+    // What Redis holds is current: the other instance serves it without executing.
+    const fromB = await b.send(source)
+    expect(await fromB.json()).toEqual({ data: { post: { title: 'First, edited' } } })
+    expect(fromB.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(fromB.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+    expect(fixture.runs['Query.post']).toBe(1)
+  })
+
   it('sends no-store for a response built from a field fill an invalidation overtook, memory-only (forced)', async () => {
     const slow = gate()
     const reached = gate()
