@@ -58,6 +58,8 @@ export function graphqlFixture(options: {
       loaders?: Record<string, LoaderDefinition<any, any>>
       /** useLoadCache's `cacheControl` option (default true). */
       cacheControl?: boolean
+      /** yoga's `batching` option: several operations in one HTTP request (default off). */
+      batching?: boolean
       /** The app's own context factory (default: the viewer id only). */
       context?: (cache: LoadCache) => (initial: { request: Request }) => Record<string, unknown>
     } = {},
@@ -76,6 +78,7 @@ export function graphqlFixture(options: {
       schema,
       logging: false,
       maskedErrors: false,
+      batching: extra.batching ?? false,
       context:
         extra.context?.(cache) ?? (({ request }: { request: Request }) => ({ viewerId: viewerOf(request) })),
       plugins: [

@@ -916,6 +916,49 @@ describe('the response tier', () => {
     expect(spaced.headers.get('surrogate-key')).toBe(null)
     expect(spaced.headers.get('cache-control')).toMatch(/^private/)
   })
+
+  it('sends the responses the tier does not handle private when a CDN tag header is on: a batched request, a non-JSON Accept', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    type Instance = Awaited<ReturnType<typeof fixture.instance>>
+    const batch = (instance: Instance) =>
+      instance.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ query: '{ post(id: "p1") { title } }' }, { query: '{ pinned { title } }' }]),
+      })
+    const multipart = (instance: Instance) =>
+      instance.send('{ post(id: "p1") { title } }', {}, undefined, { accept: 'multipart/mixed' })
+    // Without a tag header these are public: the tier does not store them, and nothing names them.
+    const plain = await fixture.instance({ responses: true, batching: true })
+    const plainBatch = await batch(plain)
+    expect(await plainBatch.json()).toEqual([
+      { data: { post: { title: 'First' } } },
+      { data: { pinned: { title: 'Second' } } },
+    ])
+    expect(plainBatch.headers.get('cache-control')).toBe('public, max-age=60')
+    expect(plainBatch.headers.get('cache-status')).toBe(null)
+    const plainMultipart = await multipart(plain)
+    expect(await plainMultipart.text()).toContain('"title":"First"')
+    expect(plainMultipart.headers.get('cache-control')).toBe('public, max-age=60')
+    // With one, a CDN would keep them and no purge could name them: private, with no tag header.
+    const tagged = await fixture.instance({ responses: { cacheTagHeader: 'Cache-Tag' }, batching: true })
+    const taggedBatch = await batch(tagged)
+    expect(await taggedBatch.json()).toEqual([
+      { data: { post: { title: 'First' } } },
+      { data: { pinned: { title: 'Second' } } },
+    ])
+    expect(taggedBatch.headers.get('cache-control')).toBe('private, max-age=60')
+    expect(taggedBatch.headers.get('cache-tag')).toBe(null)
+    const taggedMultipart = await multipart(tagged)
+    expect(await taggedMultipart.text()).toContain('"title":"First"')
+    expect(taggedMultipart.headers.get('cache-control')).toBe('private, max-age=60')
+    expect(taggedMultipart.headers.get('cache-tag')).toBe(null)
+    // A single JSON request is the tier's: public, with its tags.
+    const single = await tagged.send('{ post(id: "p1") { title } }')
+    expect(single.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/)
+    expect(single.headers.get('cache-tag')!.split(',')).toEqual(expect.arrayContaining(['Post:p1']))
+  })
 })
 
 /** The test's redis-server, keeping every client the fixture makes from it (to inject a fault into one). */
