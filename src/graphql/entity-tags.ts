@@ -65,6 +65,7 @@ export async function collectValueTags(
     reachable: new Set(),
     incomplete: undefined,
   }
+  let objects = 0
   const walk = async (member: unknown, memberType: GraphQLOutputType, depth: number): Promise<void> => {
     if (member === null || typeof member !== 'object' || found.incomplete !== undefined) return
     if (depth > MAX_DEPTH) {
@@ -89,7 +90,7 @@ export async function collectValueTags(
       }
     }
     if (objectType === undefined) return
-    if (found.reachable.size >= MAX_OBJECTS) {
+    if (++objects > MAX_OBJECTS) {
       found.incomplete = `more than ${MAX_OBJECTS} objects`
       return
     }
@@ -102,7 +103,9 @@ export async function collectValueTags(
     }
   }
   await walk(value, type, 0)
-  collectReachable(value, found.reachable)
+  if (!collectReachable(value, found.reachable) && found.incomplete === undefined) {
+    found.incomplete = `more than ${MAX_OBJECTS} objects`
+  }
   return found
 }
 
@@ -125,12 +128,17 @@ export async function runtimeType(
   return isObjectType(type) && schema.isSubType(abstractType, type) ? type : undefined
 }
 
-/** Adds every object reachable from `value` through own enumerable properties (bounded). */
-function collectReachable(value: unknown, into: Set<object>): void {
+/**
+ * Adds every object reachable from `value` through own enumerable properties; false (and a partial set) when
+ * there are more than MAX_OBJECTS.
+ */
+function collectReachable(value: unknown, into: Set<object>): boolean {
   const stack: unknown[] = [value]
-  while (stack.length > 0 && into.size < MAX_OBJECTS) {
+  while (stack.length > 0) {
     const item = stack.pop()
     if (item === null || typeof item !== 'object' || into.has(item)) continue
+    // One object more than the bound: the set would be partial, and the under-tag check with it.
+    if (into.size >= MAX_OBJECTS) return false
     into.add(item)
     if (Array.isArray(item)) {
       for (const element of item) stack.push(element)
@@ -142,6 +150,7 @@ function collectReachable(value: unknown, into: Set<object>): void {
       for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
     }
   }
+  return true
 }
 
 function isIterable(value: object): boolean {
