@@ -55,6 +55,8 @@ export class FillLoop {
       let pending = flights
       let pass: ReadMode = mode
       let firstPass = true
+      /** Flights counted in `lockWaits`: an id that waited counts once, however many times it re-read. */
+      const waited = new Set<Flight>()
       while (pending.length > 0) {
         const since = this.#notices.seq
         let read: Awaited<ReturnType<RedisTier['read']>>
@@ -137,12 +139,16 @@ export class FillLoop {
         pass = 'lock'
         firstPass = false
         if (busy.length === 0 && retry.length === 0) return
-        rt.stats.lockWaits += busy.length
         const remaining = deadline - Date.now()
         if (remaining <= 0) {
           // Waited long enough: load it ourselves, without writing (the lock is not ours).
           fetches.push(this.#runner.fetchAndStore(rt, [...busy, ...retry], undefined, source))
           return
+        }
+        for (const flight of busy) {
+          if (waited.has(flight)) continue
+          waited.add(flight)
+          rt.stats.lockWaits++
         }
         if (retry.length === 0) {
           // Wake on the fill notice; otherwise when the holder's lock expires (it may have died). Without
