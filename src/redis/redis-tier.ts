@@ -168,6 +168,8 @@ export class RedisTier {
   #replaying: Promise<void> | undefined
   #probeTimer: NodeJS.Timeout | undefined
   #lastFault: string | undefined
+  /** Invalidations dropped from the full queue since it last emptied (see the constructor). */
+  #dropped = 0
   #closed = false
   /** Set while a tracer (loadcache/otel) instruments the cache; undefined costs one check per command. */
   tracer: CommandTracer | undefined
@@ -175,11 +177,13 @@ export class RedisTier {
   constructor(options: RedisTierOptions) {
     this.#o = options
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true
-    this.#pending = new PendingInvalidations(options.maxPendingInvalidations, (what) =>
+    // Logged once per outage, not per drop: an outage under write load would otherwise log every write.
+    this.#pending = new PendingInvalidations(options.maxPendingInvalidations, (what) => {
+      if (this.#dropped++ > 0) return
       options.logger.error(
-        `[loadcache] [redis] pending invalidation queue is full (${options.maxPendingInvalidations}); the oldest ${what} was dropped and may be served stale until its TTL. Raise "maxPendingInvalidations" or restore Redis.`,
-      ),
-    )
+        `[loadcache] [redis] pending invalidation queue is full (${options.maxPendingInvalidations}); the oldest ${what} was dropped, and the oldest go on being dropped until Redis takes the queue: what they evict may be served stale until its TTL. Raise "maxPendingInvalidations" or restore Redis.`,
+      )
+    })
     this.#breaker = new CircuitBreaker({
       failureThreshold: options.failureThreshold,
       breakDurationMs: options.breakDurationMs,
@@ -786,10 +790,13 @@ export class RedisTier {
   }
 
   #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
+    const first = this.#pending.size === 0
     this.#pending.add(entryKeys, encodedTags)
-    this.#o.logger.warn(
-      `[loadcache] [redis] invalidation queued for replay (${this.#pending.size} pending); L2 reads are paused until it is applied`,
-    )
+    if (first) {
+      this.#o.logger.warn(
+        '[loadcache] [redis] invalidation queued for replay; L2 reads are paused until the queue is applied (invalidations queued meanwhile are not logged one by one)',
+      )
+    }
     this.#replaySoon()
   }
 
@@ -816,6 +823,12 @@ export class RedisTier {
             taken.tags.map(([tag]) => tag),
           )
           this.#pending.applied(taken)
+        }
+        if (this.#dropped > 0) {
+          this.#o.logger.warn(
+            `[loadcache] [redis] queued invalidations replayed; ${this.#dropped} older keys or tags were dropped from the full queue before Redis took it (what they evict may be served stale until its TTL)`,
+          )
+          this.#dropped = 0
         }
       } finally {
         this.#replaying = undefined

@@ -134,6 +134,57 @@ describe('Redis faults', () => {
     expect((await fresh.loaders({ user }).user.load('1'))?.name).toBe('changed during the outage')
   })
 
+  it('bounds the queue (keys and tags apart), drops the oldest, logs once per outage, and replays the newest', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(6)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const logged: { level: string; message: string }[] = []
+    const a = await makeCache({
+      ...faultOptions,
+      maxPendingInvalidations: 4,
+      logger: {
+        warn: (message) => logged.push({ level: 'warn', message }),
+        error: (message) => logged.push({ level: 'error', message }),
+      },
+    })
+    const b = await makeCache(faultOptions)
+    const ids = ['1', '2', '3', '4', '5', '6']
+    await a.loaders({ user }).user.loadMany(ids)
+    await b.loaders({ user }).user.loadMany(ids)
+
+    server.signal('SIGSTOP')
+    try {
+      // Open a's breaker first (three reads time out), so the invalidations below send nothing: a command
+      // sent to a stopped Redis still runs when it resumes, which would apply a "dropped" one after all.
+      for (const id of ['x1', 'x2', 'x3']) await a.loaders({ user }).user.load(id)
+      expect(a.stats().redis.breaker).toBe('open')
+      for (const id of ids) source.update(id, { name: `renamed ${id}` })
+      // One turn of the event loop: queued before the breaker's probe can take any of them.
+      expect(await Promise.all(ids.map((id) => a.invalidate(user, [id])))).toEqual(ids.map(() => false))
+      // Each invalidation queues its key and two tags (its key tag and that tag's bucket): at most 4 of each.
+      expect(a.stats().redis.pendingInvalidations).toBe(8)
+    } finally {
+      server.signal('SIGCONT')
+    }
+    await waitFor(() => a.stats().redis.pendingInvalidations === 0, 'replay')
+    await waitFor(() => b.stats().redis.busConnected && b.stats().redis.breaker === 'closed', 'b recovered')
+    // The newest four reached Redis and every process; the two oldest were dropped, as the log said.
+    for (const id of ['3', '4', '5', '6']) {
+      expect((await b.loaders({ user }).user.load(id))?.name).toBe(`renamed ${id}`)
+    }
+    const fresh = await makeCache(faultOptions)
+    for (const id of ['1', '2']) {
+      expect((await fresh.loaders({ user }).user.load(id))?.name).toBe(`user ${id}`)
+    }
+    const queued = logged.filter(({ message }) => message.includes('queued for replay'))
+    const full = logged.filter(({ message }) => message.includes('queue is full'))
+    const replayed = logged.filter(({ message }) => message.includes('replayed'))
+    expect(queued).toHaveLength(1)
+    expect(full).toEqual([{ level: 'error', message: expect.stringContaining('maxPendingInvalidations') }])
+    // 2 keys and 8 tags (12 queued, 4 kept) dropped.
+    expect(replayed).toEqual([{ level: 'warn', message: expect.stringContaining('; 10 older keys or tags') }])
+  })
+
   it('bypasses L1 while the bus is disconnected, so a remote invalidation cannot be missed', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(10)
