@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
 import { primeScript } from '../../src/redis/scripts.js'
-import { cacheFactory, type Mode, uniqueNamespace } from '../helpers/cache.js'
+import { cacheFactory, type Mode, uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { startWorker, type Worker } from '../helpers/processes.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { type Row, TestSource } from '../helpers/source.js'
@@ -218,6 +218,37 @@ describe('cache.prime with Redis', () => {
     expect(await cache.loaders({ user }).user.load('1')).toEqual(updated)
     await cache.close()
     client.disconnect()
+  })
+
+  it('stores nothing with a ticket taken while Redis was unreachable, even once Redis is back', async () => {
+    const source = new TestSource(1)
+    const user = userLoader(source)
+    const makeCache = cacheFactory('redis', { client: () => server.client() })
+    const cache = await makeCache({
+      redisTimeoutMs: 100,
+      breaker: { failureThreshold: 100, breakDurationMs: 200 },
+    })
+    await cache.loaders({ user }).user.load('1')
+    server.signal('SIGSTOP')
+    let ticket: Awaited<ReturnType<typeof cache.writeTicket>>
+    try {
+      // The clock cannot be read: an invalidation made meanwhile (by any process) could not be ruled out.
+      ticket = await cache.writeTicket()
+    } finally {
+      server.signal('SIGCONT')
+    }
+    await waitFor(() => cache.stats().redis.breaker === 'closed', 'Redis back')
+    const updated = source.update('1', { name: 'Ada' })
+    expect(await cache.prime(user, [['1', updated]], { since: ticket })).toEqual({
+      stored: [],
+      evicted: ['1'],
+    })
+    // Redis took the eviction: it is the ticket, not a fault, that kept the value out.
+    expect(cache.stats().redis.pendingInvalidations).toBe(0)
+    const calls = source.calls.length
+    const other = await makeCache()
+    expect(await other.loaders({ user }).user.load('1')).toEqual(updated)
+    expect(source.calls.length).toBe(calls + 1)
   })
 })
 
