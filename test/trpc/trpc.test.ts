@@ -90,6 +90,35 @@ function buildRouter(db: Db, cache: LoadCache) {
           db.posts.push(post)
           return post
         }),
+      /** The same list keyed by its entity alone: no declared tag, only what `entity` adds. */
+      byEntity: procedure.use(lc.cached({ ttl: 30, entity: 'Post' })).query(() => {
+        db.ran()
+        return db.posts.map((post) => ({ ...post }))
+      }),
+      find: procedure
+        .input(z.object({ id: z.string() }))
+        .use(lc.cached({ ttl: 30, entity: 'Post' }))
+        .query(({ input }) => {
+          db.ran()
+          const post = db.posts.find((candidate) => candidate.id === input.id)
+          return post ? { ...post } : null
+        }),
+      add: procedure
+        .input(z.object({ title: z.string() }))
+        .use(lc.invalidates({ entity: 'Post' }))
+        .mutation(({ input }) => {
+          const post = { id: String(db.posts.length + 1), title: input.title }
+          db.posts.push(post)
+          return post
+        }),
+      addQuietly: procedure
+        .input(z.object({ title: z.string() }))
+        .use(lc.invalidates({ entity: 'Post', lists: false }))
+        .mutation(({ input }) => {
+          const post = { id: String(db.posts.length + 1), title: input.title }
+          db.posts.push(post)
+          return post
+        }),
       createFailing: procedure
         .input(z.object({ title: z.string() }))
         .use(lc.invalidates({ tags: () => ['posts'] }))
@@ -187,6 +216,33 @@ describe('tRPC procedures over HTTP', () => {
     await a.client().post.create.mutate({ title: 'second' })
     expect((await a.client().post.list.query()).map((post) => post.title)).toEqual(['first', 'second'])
     expect((await b.client().post.list.query()).map((post) => post.title)).toEqual(['first', 'second'])
+  })
+
+  it('tags an entity list and a null result with the Type tag, which a mutation returning that type evicts unless lists: false', async () => {
+    const db = database()
+    const namespace = uniqueNamespace()
+    const a = await instance(db, namespace)
+    const b = await instance(db, namespace)
+    expect(await a.client().post.byEntity.query()).toEqual([{ id: '1', title: 'first' }])
+    expect(await a.client().post.find.query({ id: '2' })).toBe(null)
+    expect(await b.client().post.find.query({ id: '2' })).toBe(null)
+    expect(db.runs()).toBe(2)
+    // No declared tag: the `Post` tag that `entity` put on the list and on the null is what moves.
+    await a.client().post.add.mutate({ title: 'second' })
+    await busDelivered(a.cache, b.cache)
+    const both = [
+      { id: '1', title: 'first' },
+      { id: '2', title: 'second' },
+    ]
+    expect(await b.client().post.byEntity.query()).toEqual(both)
+    expect(await b.client().post.find.query({ id: '2' })).toEqual({ id: '2', title: 'second' })
+    expect(db.runs()).toBe(4)
+    // lists: false evicts the returned entity's own tag only: the cached list stays as it was.
+    await a.client().post.addQuietly.mutate({ title: 'third' })
+    await busDelivered(a.cache, b.cache)
+    expect(await b.client().post.byEntity.query()).toEqual(both)
+    expect(await a.client().post.byEntity.query()).toEqual(both)
+    expect(db.runs()).toBe(4)
   })
 
   it('evicts the entity a mutation returns, and nothing when a mutation fails', async () => {
