@@ -917,6 +917,49 @@ describe('the response tier', () => {
     expect(spaced.headers.get('cache-control')).toMatch(/^private/)
   })
 
+  it('carries bucket tags for a response holding more than 256 entities, and is still evicted when one of them moves', async () => {
+    const { typeDefs, resolvers, state } = blog()
+    for (let i = 3; i <= 300; i++)
+      state.posts.set(`p${i}`, { id: `p${i}`, title: `Post ${i}`, authorId: 'a1' })
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    const a = await fixture.instance({ responses: { cacheTagHeader: 'Cache-Tag' } })
+    const b = await fixture.instance({ responses: true })
+    const source = '{ posts { id title } }'
+    const first = await a.send(source)
+    expect(first.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    // 300 entity tags do not fit in 256: the `Post:` ones are carried as their (at most 64) buckets.
+    const tags = first.headers.get('cache-tag')!.split(',')
+    expect(tags.length).toBeLessThanOrEqual(256)
+    expect(tags.filter((tag) => tag.startsWith('Post:'))).toEqual([])
+    const buckets = tags.filter((tag) => /^Post#\d+$/.test(tag))
+    expect(buckets.length).toBeGreaterThan(32)
+    expect(buckets.length).toBeLessThanOrEqual(64)
+    expect((await b.send(source)).headers.get('cache-status')).toBe('loadcache; hit')
+    // One post's entity tag alone (no type tag, no key) moves its bucket, which the response carries.
+    const events: { instance: string; source: string; tags: readonly string[] }[] = []
+    a.cache.on('evict', ({ source, tags }) => events.push({ instance: 'a', source, tags }))
+    b.cache.on('evict', ({ source, tags }) => events.push({ instance: 'b', source, tags }))
+    state.posts.get('p150')!.title = 'Edited'
+    await a.cache.invalidateTags(['Post:p150'])
+    await busDelivered(a.cache, b.cache)
+    // Reported `local` once, by the process that made it, with the bucket a CDN purge needs to name.
+    // (busDelivered's own probe invalidation is reported too: only the events naming Post:p150 count.)
+    const about = events.filter((event) => event.tags.includes('Post:p150'))
+    expect(about.map(({ instance, source }) => `${instance} ${source}`).sort()).toEqual([
+      'a local',
+      'b remote',
+    ])
+    expect(
+      about.find((event) => event.source === 'local')!.tags.filter((tag) => buckets.includes(tag)),
+    ).toHaveLength(1)
+    const after = await b.send(source)
+    expect(after.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    const body = (await after.json()) as { data: { posts: Post[] } }
+    expect(body.data.posts).toHaveLength(300)
+    expect(body.data.posts[149]).toEqual({ id: 'p150', title: 'Edited' })
+    expect(fixture.runs['Query.posts']).toBe(2)
+  })
+
   it('sends the responses the tier does not handle private when a CDN tag header is on: a batched request, a non-JSON Accept', async () => {
     const { typeDefs, resolvers } = blog()
     const fixture = graphqlFixture({ typeDefs, resolvers, redis })
