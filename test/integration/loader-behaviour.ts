@@ -147,6 +147,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       const short = defineLoader({ name: 'short', fetch: () => [{ id: 'only one' }] })
       const results = await cache.loaders({ short }).short.loadMany(['1', '2'])
       expect(results[0]).toBeInstanceOf(TypeError)
+      expect(results[0]).toMatchObject({ code: 'E_INVALID_FETCH_RESULT' })
       expect((results[0] as Error).message).toBe(
         '[loadcache] loader "short": fetch must return an array with one value per id (2), or a Map; got an array of 1',
       )
@@ -158,6 +159,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       const loaders = request(cache) as unknown as { user: { loadMany(ids: unknown[]): Promise<unknown[]> } }
       const results = await loaders.user.loadMany([{ id: 1 }, '1', Number.NaN])
       expect(results[0]).toBeInstanceOf(TypeError)
+      expect(results[0]).toMatchObject({ code: 'E_INVALID_ID' })
       expect((results[0] as Error).message).toBe(
         '[loadcache] loader "user" got the id [object Object]; ids must be strings or finite numbers',
       )
@@ -436,6 +438,91 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       await waitFor(() => errors.length > 0, 'the refresh to time out')
       expect(errors).toEqual(['E_FETCH_TIMEOUT'])
       expect((await request(cache).user.load('1'))?.name).toBe('user 1')
+    })
+
+    it('caches absent ids for negativeTtl, not at all with 0, and never serves them stale within grace', async () => {
+      const { source, makeCache } = setup()
+      const cache = await makeCache({ jitter: 0 })
+      const short = defineLoader({ name: 'short', fetch: source.fetch, negativeTtl: 0.05, grace: 30 })
+      const never = defineLoader({ name: 'never', fetch: source.fetch, negativeTtl: 0 })
+      expect(await cache.loaders({ short }).short.load('late')).toBeNull()
+      expect(await cache.loaders({ short }).short.load('late')).toBeNull()
+      expect(source.calls).toEqual([['late']])
+      // Created after the lookup; once the absent entry is past negativeTtl, the next load fetches it at once
+      // (grace would have served the stale null and refreshed in the background).
+      source.put({ id: 'late', name: 'late', orgId: 0, version: 1 })
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      expect(await cache.loaders({ short }).short.load('late')).toMatchObject({ id: 'late' })
+      expect(source.calls).toEqual([['late'], ['late']])
+      expect(await cache.loaders({ never }).never.load('nope')).toBeNull()
+      expect(await cache.loaders({ never }).never.load('nope')).toBeNull()
+      expect(source.calls).toEqual([['late'], ['late'], ['nope'], ['nope']])
+    })
+
+    it('splits a batch into fetches of at most maxBatchSize ids', async () => {
+      const { source, makeCache } = setup()
+      const cache = await makeCache()
+      const small = defineLoader({ name: 'small', fetch: source.fetch, maxBatchSize: 2 })
+      const rows = await cache.loaders({ small }).small.loadMany(['1', '2', '3', '4', '5'])
+      expect(rows.map((row) => (row as Row).id)).toEqual(['1', '2', '3', '4', '5'])
+      // Batches run concurrently (on a Cluster their fetches may start in any order).
+      expect(source.calls.map((ids) => ids.join(',')).sort()).toEqual(['1,2', '3,4', '5'])
+    })
+
+    it('keeps nothing in process memory with memory: false', async () => {
+      const { source, makeCache, request } = setup()
+      const cache = await makeCache({ memory: false })
+      await request(cache).user.loadMany(['1', '2'])
+      await request(cache).user.loadMany(['1', '2'])
+      expect(cache.stats().memory.entries).toBe(0)
+      expect(cache.stats().loaders.user).toMatchObject({ l1Hits: 0 })
+      if (mode === 'redis') {
+        // Redis still serves the second request.
+        expect(source.calls).toEqual([['1', '2']])
+        expect(cache.stats().loaders.user).toMatchObject({ l2Hits: 2 })
+      } else {
+        expect(source.calls).toEqual([
+          ['1', '2'],
+          ['1', '2'],
+        ])
+      }
+    })
+
+    it('refuses loaders() once closed, and leaves the Redis client it was given open', async () => {
+      const { makeCache, request } = setup()
+      const client = mode === 'redis' ? server()!.client() : undefined
+      const cache = await makeCache(client ? { redis: client } : {})
+      await request(cache).user.load('1')
+      await cache.close()
+      expect(() => request(cache)).toThrow(expect.objectContaining({ code: 'E_CACHE_CLOSED' }))
+      if (client) expect(await client.ping()).toBe('PONG')
+    })
+
+    it('cannot fail a load with a throwing logger', async () => {
+      const { source, makeCache } = setup()
+      const thrown: string[] = []
+      const cache = await makeCache({
+        logger: {
+          warn: (message) => {
+            thrown.push(message)
+            throw new Error('logger down')
+          },
+          error: (message) => {
+            thrown.push(message)
+            throw new Error('logger down')
+          },
+        },
+      })
+      // A tags() that throws makes the value uncached and logs a warning: the warning throws, the load does not.
+      const broken = defineLoader({
+        name: 'broken',
+        fetch: source.fetch,
+        tags: () => {
+          throw new Error('bad tags')
+        },
+      })
+      expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
+      expect(thrown.filter((message) => message.includes('loader "broken"'))).toHaveLength(1)
     })
 
     it('returns a value whose tags() throws, without caching it', async () => {
