@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defineLoader } from '../../src/index.js'
-import { cacheFactory, countCommands } from '../helpers/cache.js'
+import { encodeSegment } from '../../src/core/keys.js'
+import { createCache, defineLoader } from '../../src/index.js'
+import { cacheFactory, countCommands, uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { TestSource } from '../helpers/source.js'
 import { describeLoaderBehaviour } from './loader-behaviour.js'
@@ -13,7 +14,23 @@ afterAll(() => server.dispose())
 
 describeLoaderBehaviour('redis', () => server)
 
+/**
+ * Has a throwaway cache run every script once on this server, so the counts below are not an EVALSHA's
+ * one-time NOSCRIPT fallback to EVAL (which a test run alone, before any other, would see).
+ */
+async function loadScripts(): Promise<void> {
+  const client = server.client()
+  const cache = createCache({ namespace: uniqueNamespace(), redis: client })
+  const warm = defineLoader({ name: 'warm', fetch: (ids: readonly string[]) => ids.map((id) => ({ id })) })
+  await cache.loaders({ warm }).warm.load('1')
+  await cache.invalidate(warm, ['1'])
+  await cache.close()
+  client.disconnect()
+}
+
 describe('round trips per batch', () => {
+  beforeAll(loadScripts)
+
   it('costs 2 round trips and 1 fetch for a batch of misses, 1 for L2 hits, 0 for L1 hits', async () => {
     const makeCache = cacheFactory('redis', server)
     const source = new TestSource(100)
@@ -52,6 +69,68 @@ describe('round trips per batch', () => {
     otherSent.reset()
     await other.loaders({ user }).user.loadMany(ids)
     expect(otherSent.names).toEqual([])
+  })
+
+  it('costs a caller that finds the batch locked by another process 1 read and 1 re-read on the fill notice, and no fetch', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(100)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const ids = Array.from({ length: 50 }, (_, i) => String(i + 1))
+    const holder = await makeCache({ lockTtlMs: 10_000 })
+    const client = server.client()
+    const sent = countCommands(client)
+    const waiter = await makeCache({ redis: client, lockTtlMs: 10_000 })
+    const held = source.holdNextFetch()
+    const filling = holder.loaders({ user }).user.loadMany(ids)
+    await held.started
+    sent.reset()
+    let settled = false
+    const waiting = waiter
+      .loaders({ user })
+      .user.loadMany(ids)
+      .finally(() => {
+        settled = true
+      })
+    await waitFor(() => waiter.stats().loaders.user?.lockWaits === 50, 'the waiter to find the locks')
+    expect(sent.names).toEqual(['evalsha'])
+    expect(settled).toBe(false)
+    held.release()
+    await filling
+    // Woken by the notice, long before the 10 s lock TTL.
+    expect(await waiting).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(sent.names).toEqual(['evalsha', 'evalsha'])
+    expect(source.calls).toEqual([ids])
+    expect(waiter.stats().loaders.user).toMatchObject({ l2Hits: 50, fetchCalls: 0, lockWaits: 50 })
+  })
+
+  it('sends the invalidations of one event-loop turn as one script and one bus message', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(10)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const client = server.client()
+    const sent = countCommands(client)
+    const cache = await makeCache({ redis: client })
+    await cache.loaders({ user }).user.loadMany(['1', '2', '3'])
+    const subscriber = server.client()
+    const messages: string[] = []
+    subscriber.on('message', (_channel: string, message: string) => messages.push(message))
+    await subscriber.subscribe(`${makeCache.namespace}:bus`)
+    sent.reset()
+    const results = await Promise.all([
+      cache.invalidate(user, ['1']),
+      cache.invalidate(user, ['2', '3']),
+      cache.invalidateTags(['org:1', 'org:2']),
+      cache.invalidateTypes(['User']),
+    ])
+    expect(results).toEqual([true, true, true, true])
+    expect(sent.names).toEqual(['evalsha'])
+    await waitFor(() => messages.length > 0, 'the bus message')
+    // Nothing else was published meanwhile (a PING on the subscriber's own connection shows delivery done).
+    await subscriber.call('PING')
+    expect(messages).toHaveLength(1)
+    const lines = messages[0]!.split('\n')
+    for (const id of ['1', '2', '3']) expect(lines).toContain(`k${makeCache.namespace}:{user:${id}}`)
+    for (const tag of ['org:1', 'org:2', 'User']) expect(lines).toContain(`t${encodeSegment(tag)}`)
   })
 })
 
