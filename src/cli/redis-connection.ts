@@ -34,6 +34,9 @@ export async function connectRedis(url: string): Promise<Redis> {
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
+    // The PING below proves the connection. ioredis's ready check runs INFO, which the read-only user the
+    // README gives for inspect may not run (ioredis then prints a warning of its own).
+    enableReadyCheck: false,
   })
   // connect() rejects with "Connection is closed"; the socket's own error (ECONNREFUSED, ENOTFOUND, a
   // refused password) is the one that says what is wrong.

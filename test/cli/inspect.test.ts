@@ -351,6 +351,42 @@ describe('loadcache inspect --tags and --counts', () => {
     expect(stdout).toContain('tag versions  5 (3 created by writes, 2 set by invalidations)')
     expect(stdout).not.toContain('other keys')
   })
+
+  it('needs only the read commands the README lists (+get +pttl +mget +scan +ping): it writes nothing', async () => {
+    const username = `inspect-${namespace}`
+    await reader.call(
+      'ACL',
+      'SETUSER',
+      username,
+      'on',
+      '>inspect-pw',
+      `~${namespace}:*`,
+      '+get',
+      '+pttl',
+      '+mget',
+      '+scan',
+      '+ping',
+    )
+    const url = redis.url.replace('redis://', `redis://${username}:inspect-pw@`)
+    const before = await reader.info('commandstats')
+    for (const args of [['--loader', 'user', '--id', '1'], ['--tags', 'User:1,org:7'], ['--counts']]) {
+      const asAdmin = await inspect('--redis', redis.url, '--namespace', namespace, ...args)
+      const limited = await inspect('--redis', url, '--namespace', namespace, ...args)
+      expect(limited.stderr).toBe('')
+      expect(limited.code).toBe(0)
+      // The same report, but for the times it shows.
+      const timeless = (text: string) =>
+        text.replace(/[\d.]+ s\b/g, 'N s').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T')
+      expect(timeless(limited.stdout)).toBe(timeless(asAdmin.stdout))
+    }
+    // And no write command ran meanwhile on the server (the cache under test is idle).
+    const writes = (stats: string) =>
+      stats
+        .split('\n')
+        .filter((line) => /^cmdstat_(set|del|unlink|incr|pexpire|expire|eval|evalsha|publish)[:|]/.test(line))
+        .join('\n')
+    expect(writes(await reader.info('commandstats'))).toBe(writes(before))
+  })
 })
 
 describe('loadcache inspect refuses what it cannot do, saying what to do', () => {
