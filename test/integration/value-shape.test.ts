@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => server.dispose())
 
 describe('one value shape in every tier and process (the default serializer)', () => {
-  it('returns a Date, Map, Set, BigInt, undefined and NaN identically from the filler’s L1 and from another process', async () => {
+  it('returns a Date, Map, Set, BigInt, RegExp, typed array, undefined, NaN, -0, shared and cyclic references identically from the filler’s L1 and from another process', async () => {
     const namespace = uniqueNamespace()
     const file = join(mkdtempSync(join(tmpdir(), 'loadcache-db-')), 'db.json')
     writeFileSync(file, '{}')
@@ -54,6 +54,13 @@ describe('one value shape in every tier and process (the default serializer)', (
       expect(typeof first.big).toBe('bigint')
       expect('missing' in first).toBe(true)
       expect(first.ratio).toBeNaN()
+      expect(first.pattern).toBeInstanceOf(RegExp)
+      expect([first.pattern.source, first.pattern.flags]).toEqual(['ab+c1', 'gi'])
+      expect(first.bytes).toBeInstanceOf(Uint8Array)
+      expect([...first.bytes]).toEqual([1, 2, 1])
+      expect(Object.is(first.negativeZero, -0)).toBe(true)
+      expect(first.pair[0]).toBe(first.pair[1])
+      expect(first.self).toBe(first)
     }
     await cache.close()
     client.disconnect()
