@@ -152,6 +152,23 @@ describe('the response tier', () => {
     expect(fixture.runs).toEqual(runs)
     expect(b.cache.stats().responses['']).toMatchObject({ hits: 1, misses: 0 })
     expect(a.cache.stats().responses['']).toMatchObject({ hits: 0, misses: 1, fills: 1 })
+    // A document longer than 50,000 characters (or 5,000 tokens) is left to yoga: executed, not stored.
+    const padded = `${FEED}${' '.repeat(50_001 - FEED.length)}`
+    for (let i = 0; i < 2; i++) {
+      const long = await b.send(padded)
+      expect(long.headers.get('cache-status')).toBe(null)
+      expect(await long.text()).toBe(firstBody)
+    }
+    // 5,100 tokens in 22,100 characters: `x:__typename` is three.
+    const tokens = `{ posts { title author { name } ${'x:__typename '.repeat(1_700)} } }`
+    const manyTokens = await b.send(tokens)
+    expect(manyTokens.headers.get('cache-status')).toBe(null)
+    expect(manyTokens.status).toBe(200)
+    expect(b.cache.stats().responses['']).toMatchObject({ hits: 1, misses: 0 })
+    // A client's no-cache is not a bypass: what is stored is evicted when its data changes.
+    const noCache = await b.send(FEED, {}, undefined, { 'cache-control': 'no-cache', pragma: 'no-cache' })
+    expect(noCache.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(await noCache.text()).toBe(firstBody)
   })
 
   it('keys by variables whatever their order, and by operation name', async () => {
