@@ -209,6 +209,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
       options,
       memoryIfUsable: () => this.#memoryIfUsable(),
       mayKeepInMemory: (flight, entry) => this.#mayKeepInMemory(flight, entry),
+      invalidatedSince: (flight) => flight.dirty || this.#ledger.seq > flight.startSeq,
       serve: (rt, key, id, entry, now) => this.#serve(rt, key, id, entry, now),
       reportFetchError: (loader, error) => this.#emitSafely('fetchError', loader, error),
       reportFetch: (event) => {

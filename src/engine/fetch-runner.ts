@@ -141,7 +141,9 @@ export class FetchRunner {
       if (stored && memory !== undefined && current) {
         memory.set(flight.key, entry, Date.now(), rt.shelf, normalizeId(flight.id, rt.def.name))
       }
-      flight.overtaken = refused || (entry !== undefined && !current)
+      // A value with no entry (one that cannot be stored, or a TTL of 0) has no tags to check: any
+      // invalidation heard while it was fetched may be about it.
+      flight.overtaken = refused || (entry !== undefined ? !current : this.#parts.invalidatedSince(flight))
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])
     }

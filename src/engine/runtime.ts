@@ -82,6 +82,11 @@ export interface EngineParts {
     flight: { readonly key: string; readonly startSeq: number; dirty: boolean },
     entry: CacheEntry,
   ): boolean
+  /**
+   * Whether this flight's key was invalidated, or this process heard any invalidation, since it started:
+   * what can be said of a value that has no entry, hence no tags, to check.
+   */
+  invalidatedSince(flight: { readonly startSeq: number; dirty: boolean }): boolean
   /** Returns an entry's value, starting a background refresh when it is stale or due early. */
   serve(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): unknown
   /** Reports a fetch failure to `fetchError` listeners. */
