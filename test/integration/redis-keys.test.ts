@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeSegment } from '../../src/core/keys.js'
 import { createCache, defineLoader } from '../../src/index.js'
-import { cacheFactory, uniqueNamespace, waitFor } from '../helpers/cache.js'
+import { cacheFactory, countCommands, uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { type Row, TestSource } from '../helpers/source.js'
 
@@ -200,6 +200,63 @@ describe('the ACL the README gives', () => {
       expect(await server.client().exists(`${namespace}:{user:1}`)).toBe(0)
     } finally {
       await cache.close()
+    }
+  })
+})
+
+describe('a cache whose bus cannot subscribe', () => {
+  it('bypasses L1, and has a waiter poll every 50 ms instead of waiting out the lock', async () => {
+    // A user without +subscribe: every command works but the bus never comes up.
+    const namespace = uniqueNamespace()
+    const username = `nobus-${namespace}`
+    await server
+      .client()
+      .call(
+        'ACL',
+        'SETUSER',
+        username,
+        'on',
+        '>pw',
+        `~${namespace}:*`,
+        `&${namespace}:bus`,
+        '+@all',
+        '-subscribe',
+      )
+    const source = new TestSource(3)
+    const user = userLoader(source)
+    const holder = createCache({ namespace, redis: server.client(), lockTtlMs: 10_000 })
+    const client = server.client({ username, password: 'pw' })
+    const sent = countCommands(client)
+    const waiter = createCache({
+      namespace,
+      redis: client,
+      lockTtlMs: 10_000,
+      logger: { warn: () => {}, error: () => {} },
+    })
+    try {
+      expect(await holder.ready()).toBe(true)
+      expect(await waiter.ready(300)).toBe(false)
+      expect(waiter.stats().redis.busConnected).toBe(false)
+      const held = source.holdNextFetch()
+      const filling = holder.loaders({ user }).user.load('1')
+      await held.started
+      sent.reset()
+      const waiting = waiter.loaders({ user }).user.load('1')
+      // It re-reads while it waits (no notice can reach it): several reads within a few hundred ms.
+      await waitFor(() => sent.names.filter((name) => name === 'evalsha').length >= 3, 'the waiter to poll')
+      held.release()
+      await filling
+      const startedAt = performance.now()
+      expect(await waiting).toEqual(source.rows.get('1'))
+      expect(performance.now() - startedAt).toBeLessThan(5_000)
+      expect(waiter.stats().loaders.user).toMatchObject({ l2Hits: 1, fetchCalls: 0 })
+      // Nothing goes to L1 while the bus is down: the next load reads Redis again.
+      sent.reset()
+      expect(await waiter.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+      expect(sent.names).toEqual(['evalsha'])
+      expect(waiter.stats().memory.bypassed).toBeGreaterThan(0)
+    } finally {
+      await Promise.all([holder.close(), waiter.close()])
     }
   })
 })
