@@ -23,6 +23,17 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
     return { source, user, makeCache, request }
   }
 
+  /** A loader whose tags() throws: its values are returned, not cached, with one warning. */
+  function brokenTags(source: TestSource) {
+    return defineLoader({
+      name: 'broken',
+      fetch: source.fetch,
+      tags: () => {
+        throw new Error('bad tags')
+      },
+    })
+  }
+
   describe(`loading (${mode})`, () => {
     it('batches every load of one tick into one fetch of the distinct ids', async () => {
       const { source, makeCache, request } = setup()
@@ -514,13 +525,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
         },
       })
       // A tags() that throws makes the value uncached and logs a warning: the warning throws, the load does not.
-      const broken = defineLoader({
-        name: 'broken',
-        fetch: source.fetch,
-        tags: () => {
-          throw new Error('bad tags')
-        },
-      })
+      const broken = brokenTags(source)
       expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
       expect(thrown.filter((message) => message.includes('loader "broken"'))).toHaveLength(1)
     })
@@ -528,13 +533,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
     it('returns a value whose tags() throws, without caching it', async () => {
       const { source, makeCache } = setup()
       const cache = await makeCache()
-      const broken = defineLoader({
-        name: 'broken',
-        fetch: source.fetch,
-        tags: () => {
-          throw new Error('bad tags')
-        },
-      })
+      const broken = brokenTags(source)
       expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
       expect(await cache.loaders({ broken }).broken.load('1')).toEqual(source.rows.get('1'))
       expect(source.calls).toEqual([['1'], ['1']])

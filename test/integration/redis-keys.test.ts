@@ -44,6 +44,22 @@ async function keysOf(namespace: string): Promise<string[]> {
   return keys.sort()
 }
 
+/** Creates (or replaces) an ACL user limited to the namespace's keys and bus channel. */
+async function setUser(username: string, password: string, namespace: string, permissions: string[]) {
+  await server
+    .client()
+    .call(
+      'ACL',
+      'SETUSER',
+      username,
+      'on',
+      `>${password}`,
+      `~${namespace}:*`,
+      `&${namespace}:bus`,
+      ...permissions,
+    )
+}
+
 describe('the keys loadcache writes to Redis', () => {
   it('all expire except the tag clock, tag versions outlive their entries, and a held lock expires too', async () => {
     const source = new TestSource(6)
@@ -116,18 +132,7 @@ describe('the ACL the README gives', () => {
       '+info',
       '+config|get',
     ].filter((permission) => permission !== without)
-    await server
-      .client()
-      .call(
-        'ACL',
-        'SETUSER',
-        username,
-        'on',
-        `>${password}`,
-        `~${namespace}:*`,
-        `&${namespace}:bus`,
-        ...permissions,
-      )
+    await setUser(username, password, namespace, permissions)
     return { username, password }
   }
 
@@ -209,19 +214,7 @@ describe('a cache whose bus cannot subscribe', () => {
     // A user without +subscribe: every command works but the bus never comes up.
     const namespace = uniqueNamespace()
     const username = `nobus-${namespace}`
-    await server
-      .client()
-      .call(
-        'ACL',
-        'SETUSER',
-        username,
-        'on',
-        '>pw',
-        `~${namespace}:*`,
-        `&${namespace}:bus`,
-        '+@all',
-        '-subscribe',
-      )
+    await setUser(username, 'pw', namespace, ['+@all', '-subscribe'])
     const source = new TestSource(3)
     const user = userLoader(source)
     const holder = createCache({ namespace, redis: server.client(), lockTtlMs: 10_000 })
