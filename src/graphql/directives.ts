@@ -187,6 +187,7 @@ export function loadCacheDirectives(options: LoadCacheDirectivesOptions = {}): {
         logger: options.cache ? engineOf(options.cache).options.logger : undefined,
         privateCoordinates: [],
         warnedWithoutState: false,
+        warnedMutations: new Set(),
       }
       const transformed = mapSchema(schema, {
         [MapperKind.OBJECT_FIELD]: (fieldConfig, fieldName, typeName) =>
@@ -217,6 +218,8 @@ interface BuildContext {
   readonly privateCoordinates: string[]
   /** Whether the schema already warned that it runs without a request state (once per transformed schema). */
   warnedWithoutState: boolean
+  /** Mutation fields whose result could not be tagged completely, warned about once each. */
+  readonly warnedMutations: Set<string>
 }
 
 const privateCoordinates = new WeakMap<GraphQLSchema, readonly string[]>()
@@ -627,7 +630,21 @@ function evictingResolver(
     }
     if (result instanceof Error) return result
     const tracker = trackerOf(state, info)
-    const walked = await collectValueTags(schema, result, field.type, identity, ctx, info)
+    // Whole, not bounded as a cached value is: a tag left out here is an eviction missed. Visiting each
+    // object once bounds the walk by the result's size; the depth bound only stops a runaway chain (and
+    // the recursion).
+    const walked = await collectValueTags(schema, result, field.type, identity, ctx, info, undefined, {
+      maxDepth: MUTATION_MAX_DEPTH,
+      maxObjects: Number.POSITIVE_INFINITY,
+      reachable: false,
+    })
+    const coordinate = `${info.parentType.name}.${info.fieldName}`
+    if (walked.incomplete !== undefined && !build.warnedMutations.has(coordinate)) {
+      build.warnedMutations.add(coordinate)
+      build.logger?.warn(
+        `[loadcache] ${coordinate}: its result cannot be tagged completely (${walked.incomplete}), so the entities beyond that are evicted only if the client selected them (this warning is shown once)`,
+      )
+    }
     const tags = walked.tags
     if (primed !== undefined) {
       // What the mutation returned becomes the loader's value.
@@ -743,6 +760,9 @@ function parseTemplates(
     throw error
   }
 }
+
+/** Levels walked in a mutation's result (see evictingResolver). */
+const MUTATION_MAX_DEPTH = 1_000
 
 const warned = new WeakSet<CachePlan>()
 

@@ -28,8 +28,21 @@ export function defaultIdentity(_typeName: string, value: Record<string, unknown
 
 /** Levels of nesting walked in a value; deeper objects make the value uncacheable (see collectValueTags). */
 const MAX_DEPTH = 32
-/** Objects walked in one value; more make it uncacheable rather than tagged in part. */
+/**
+ * Distinct objects (records: not arrays, Maps, Sets, Dates, RegExps or binary data) in one value; more make
+ * it uncacheable rather than tagged in part.
+ */
 const MAX_OBJECTS = 20_000
+
+/** How far collectValueTags walks. A cached value is bounded; a mutation's result is walked whole. */
+export interface WalkLimits {
+  /** Levels of nesting; deeper makes the result incomplete. Default 32. */
+  readonly maxDepth?: number
+  /** Distinct objects; more make the result incomplete. Default 20,000. */
+  readonly maxObjects?: number
+  /** Whether to collect `reachable` (a cached value's under-tag check needs it; an eviction does not). */
+  readonly reachable?: boolean
+}
 
 /** What walking a resolved value found. */
 export interface ValueTags {
@@ -59,17 +72,22 @@ export async function collectValueTags(
   context: unknown,
   info: GraphQLResolveInfo,
   listTags: (list: GraphQLOutputType) => readonly string[] = () => [],
+  limits: WalkLimits = {},
 ): Promise<ValueTags> {
+  const maxDepth = limits.maxDepth ?? MAX_DEPTH
+  const maxObjects = limits.maxObjects ?? MAX_OBJECTS
   const found: { tags: Set<string>; reachable: Set<object>; incomplete: string | undefined } = {
     tags: new Set(),
     reachable: new Set(),
     incomplete: undefined,
   }
-  let objects = 0
+  // Each object once per object type: a shared object (one author of many posts) costs one visit, and a
+  // cycle ends.
+  const visited = new Map<object, Set<GraphQLObjectType>>()
   const walk = async (member: unknown, memberType: GraphQLOutputType, depth: number): Promise<void> => {
     if (member === null || typeof member !== 'object' || found.incomplete !== undefined) return
-    if (depth > MAX_DEPTH) {
-      found.incomplete = `deeper than ${MAX_DEPTH} levels`
+    if (depth > maxDepth) {
+      found.incomplete = `deeper than ${maxDepth} levels`
       return
     }
     const nullable = getNullableType(memberType)
@@ -90,10 +108,17 @@ export async function collectValueTags(
       }
     }
     if (objectType === undefined) return
-    if (++objects > MAX_OBJECTS) {
-      found.incomplete = `more than ${MAX_OBJECTS} objects`
-      return
+    let types = visited.get(member)
+    if (types?.has(objectType)) return
+    if (types === undefined) {
+      if (visited.size >= maxObjects) {
+        found.incomplete = `more than ${maxObjects} objects`
+        return
+      }
+      types = new Set()
+      visited.set(member, types)
     }
+    types.add(objectType)
     const record = member as Record<string, unknown>
     const id = identity(objectType.name, record)
     if (id !== null && id !== undefined && id !== '') found.tags.add(entityTag(objectType.name, id))
@@ -103,8 +128,9 @@ export async function collectValueTags(
     }
   }
   await walk(value, type, 0)
-  if (!collectReachable(value, found.reachable) && found.incomplete === undefined) {
-    found.incomplete = `more than ${MAX_OBJECTS} objects`
+  if (limits.reachable !== false && found.incomplete === undefined) {
+    if (!collectReachable(value, found.reachable, maxObjects))
+      found.incomplete = `more than ${maxObjects} objects`
   }
   return found
 }
@@ -129,26 +155,34 @@ export async function runtimeType(
 }
 
 /**
- * Adds every object reachable from `value` through own enumerable properties; false (and a partial set) when
- * there are more than MAX_OBJECTS.
+ * Adds every record (plain or class object) reachable from `value` through own enumerable properties, arrays,
+ * Maps and Sets: what a child resolver may later run on. Containers, Dates, RegExps and binary data are
+ * walked through or skipped, not counted. False (and a partial set) when there are more than `max`.
  */
-function collectReachable(value: unknown, into: Set<object>): boolean {
+function collectReachable(value: unknown, into: Set<object>, max: number): boolean {
+  const containers = new Set<object>()
   const stack: unknown[] = [value]
   while (stack.length > 0) {
     const item = stack.pop()
-    if (item === null || typeof item !== 'object' || into.has(item)) continue
-    // One object more than the bound: the set would be partial, and the under-tag check with it.
-    if (into.size >= MAX_OBJECTS) return false
-    into.add(item)
-    if (Array.isArray(item)) {
-      for (const element of item) stack.push(element)
-    } else if (item instanceof Map) {
-      for (const element of item.values()) stack.push(element)
-    } else if (item instanceof Set) {
-      for (const element of item) stack.push(element)
-    } else {
-      for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
+    if (item === null || typeof item !== 'object') continue
+    if (Array.isArray(item) || item instanceof Map || item instanceof Set) {
+      if (containers.has(item)) continue
+      containers.add(item)
+      for (const element of item instanceof Map ? item.values() : item) stack.push(element)
+      continue
     }
+    if (
+      item instanceof Date ||
+      item instanceof RegExp ||
+      item instanceof ArrayBuffer ||
+      ArrayBuffer.isView(item)
+    )
+      continue
+    if (into.has(item)) continue
+    // One record more than the bound: the set would be partial, and the under-tag check with it.
+    if (into.size >= max) return false
+    into.add(item)
+    for (const key of Object.keys(item)) stack.push((item as Record<string, unknown>)[key])
   }
   return true
 }
