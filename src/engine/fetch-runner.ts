@@ -71,6 +71,8 @@ export class FetchRunner {
     const fetchMs = Math.max(1, Math.round(performance.now() - started))
     const results: unknown[] = new Array(flights.length)
     const shareable: boolean[] = new Array(flights.length).fill(true)
+    /** Ids answered with their fetch's error: no data was read, so no invalidation can have overtaken it. */
+    const failed: boolean[] = new Array(flights.length).fill(false)
     const entries: (CacheEntry | undefined)[] = new Array(flights.length)
     const writes: WriteItem[] = []
     for (let j = 0; j < flights.length; j++) {
@@ -88,6 +90,7 @@ export class FetchRunner {
           results[j] = flight.stale.value
         } else {
           results[j] = outcome.error
+          failed[j] = true
         }
       } else if (outcome.kind === 'uncached') {
         results[j] = outcome.value
@@ -141,9 +144,11 @@ export class FetchRunner {
       if (stored && memory !== undefined && current) {
         memory.set(flight.key, entry, Date.now(), rt.shelf, normalizeId(flight.id, rt.def.name))
       }
-      // A value with no entry (one that cannot be stored, or a TTL of 0) has no tags to check: any
-      // invalidation heard while it was fetched may be about it.
-      flight.overtaken = refused || (entry !== undefined ? !current : this.#parts.invalidatedSince(flight))
+      // A value with no entry (one that cannot be stored, an absent id with negativeTtl 0, a TTL of 0) has
+      // no tags to check: any invalidation heard while it was fetched may be about it. Conservative: under
+      // steady writes elsewhere in the fleet, such values make their responses no-store.
+      flight.overtaken =
+        refused || (entry !== undefined ? !current : !failed[j] && this.#parts.invalidatedSince(flight))
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])
     }
