@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type BreakerState, defineLoader } from '../../src/index.js'
-import { cacheFactory, countCommands, waitFor } from '../helpers/cache.js'
+import { busDelivered, cacheFactory, countCommands, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { TestSource } from '../helpers/source.js'
 
@@ -168,6 +168,8 @@ describe('Redis faults', () => {
     }
     await waitFor(() => a.stats().redis.pendingInvalidations === 0, 'replay')
     await waitFor(() => b.stats().redis.busConnected && b.stats().redis.breaker === 'closed', 'b recovered')
+    // The bus delivers in order: once a's probe reaches b, so has the replay before it.
+    await busDelivered(a, b)
     // The newest four reached Redis and every process; the two oldest were dropped, as the log said.
     for (const id of ['3', '4', '5', '6']) {
       expect((await b.loaders({ user }).user.load(id))?.name).toBe(`renamed ${id}`)

@@ -454,7 +454,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
     it('caches absent ids for negativeTtl, not at all with 0, and never serves them stale within grace', async () => {
       const { source, makeCache } = setup()
       const cache = await makeCache({ jitter: 0 })
-      const short = defineLoader({ name: 'short', fetch: source.fetch, negativeTtl: 0.05, grace: 30 })
+      const short = defineLoader({ name: 'short', fetch: source.fetch, negativeTtl: 0.5, grace: 30 })
       const never = defineLoader({ name: 'never', fetch: source.fetch, negativeTtl: 0 })
       expect(await cache.loaders({ short }).short.load('late')).toBeNull()
       expect(await cache.loaders({ short }).short.load('late')).toBeNull()
@@ -462,7 +462,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       // Created after the lookup; once the absent entry is past negativeTtl, the next load fetches it at once
       // (grace would have served the stale null and refreshed in the background).
       source.put({ id: 'late', name: 'late', orgId: 0, version: 1 })
-      await new Promise((resolve) => setTimeout(resolve, 80))
+      await new Promise((resolve) => setTimeout(resolve, 600))
       expect(await cache.loaders({ short }).short.load('late')).toMatchObject({ id: 'late' })
       expect(source.calls).toEqual([['late'], ['late']])
       expect(await cache.loaders({ never }).never.load('nope')).toBeNull()

@@ -94,10 +94,12 @@ describe('round trips per batch', () => {
     await waitFor(() => waiter.stats().loaders.user?.lockWaits === 50, 'the waiter to find the locks')
     expect(sent.names).toEqual(['evalsha'])
     expect(settled).toBe(false)
+    const releasedAt = performance.now()
     held.release()
     await filling
     // Woken by the notice, long before the 10 s lock TTL.
     expect(await waiting).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(performance.now() - releasedAt).toBeLessThan(2_000)
     expect(sent.names).toEqual(['evalsha', 'evalsha'])
     expect(source.calls).toEqual([ids])
     expect(waiter.stats().loaders.user).toMatchObject({ l2Hits: 50, fetchCalls: 0, lockWaits: 50 })
