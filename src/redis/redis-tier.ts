@@ -6,11 +6,13 @@ import { MAX_TAGS_PER_SCRIPT, pick, runLimited, runScripts, scriptGroups } from 
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import {
+  clockBumpScript,
   clockScript,
   invalidateScript,
   primeScript,
   type RedisClient,
   readScript,
+  tagBumpScript,
   tagScript,
   writeScript,
 } from './scripts.js'
@@ -214,7 +216,7 @@ export class RedisTier {
       if (policy === undefined || policy === 'volatile-ttl') continue
       this.#o.logger.warn(
         policy === 'noeviction'
-          ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses loadcache's writes, invalidations included (they are queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`
+          ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses loadcache's writes, so nothing more is cached (invalidations still apply on Redis 7; on Redis 6 they are refused too, queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`
           : `[loadcache] [redis] maxmemory-policy is ${policy}: under memory pressure Redis may evict the tag versions that entries are checked against. loadcache never serves an entry whose tag version is gone (it is a miss), so this costs hit rate, not correctness. Set maxmemory-policy to volatile-ttl (tag versions outlive the entries that need them, so entries go first).`,
       )
       return
@@ -578,13 +580,13 @@ export class RedisTier {
     const version =
       bumped.size === 0
         ? ''
-        : String(await this.#run('prime', () => clockScript.run(client, [keys.clockKey], ['bump'])))
+        : String(await this.#run('prime', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])))
     const tags = [...ttlOf]
     const replies = await this.#run('prime', () =>
       runLimited(
         tags,
         ([tag, ttlMs]) =>
-          tagScript.run(
+          tagBumpScript.run(
             client,
             [keys.tagPrefix + tag],
             ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],
@@ -752,12 +754,12 @@ export class RedisTier {
     const bumping = (async () => {
       if (encodedTags.length === 0) return
       const version = String(
-        await this.#run('invalidate', () => clockScript.run(client, [keys.clockKey], ['bump'])),
+        await this.#run('invalidate', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])),
       )
       await this.#run('invalidate', () =>
         runLimited(
           encodedTags,
-          (tag) => tagScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
+          (tag) => tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
           TAG_COMMANDS_IN_FLIGHT,
         ),
       )

@@ -429,9 +429,48 @@ export class Script {
   }
 }
 
+/**
+ * A script that must run even when Redis is out of memory under `noeviction`: an invalidation refused
+ * half-way (its DELs run, its version bumps are refused) would leave every other process serving what it
+ * evicts. Flagged `allow-oom` (Redis 7+), it runs whole; a bump adds a few bytes past `maxmemory`. A server
+ * that cannot compile the flag (Redis 6) gets the plain script from then on, whose invalidations a full
+ * Redis refuses: queued and replayed, as before.
+ */
+export class EvictionScript {
+  readonly flagged: Script
+  readonly plain: Script
+  readonly #plainFor = new WeakSet<object>()
+
+  constructor(source: string) {
+    this.plain = new Script(source)
+    this.flagged = new Script(`#!lua flags=allow-oom\n${source}`)
+  }
+
+  async run(
+    client: RedisClient,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    if (!this.#plainFor.has(client)) {
+      try {
+        return await this.flagged.run(client, keys, args)
+      } catch (error) {
+        // Redis 6: "Error compiling script (new function): user_script:1: unexpected symbol near '#'".
+        if (!(error instanceof Error) || !error.message.includes('Error compiling script')) throw error
+        this.#plainFor.add(client)
+      }
+    }
+    return this.plain.run(client, keys, args)
+  }
+}
+
 export const readScript = new Script(READ_SCRIPT)
 export const writeScript = new Script(WRITE_SCRIPT)
-export const invalidateScript = new Script(INVALIDATE_SCRIPT)
+export const invalidateScript = new EvictionScript(INVALIDATE_SCRIPT)
 export const clockScript = new Script(CLOCK_SCRIPT)
+/** The clock bumped by an invalidation or a prime on Redis Cluster (see EvictionScript). */
+export const clockBumpScript = new EvictionScript(CLOCK_SCRIPT)
 export const tagScript = new Script(TAG_SCRIPT)
-export const primeScript = new Script(PRIME_SCRIPT)
+/** A tag bumped by an invalidation or a prime on Redis Cluster (see EvictionScript). */
+export const tagBumpScript = new EvictionScript(TAG_SCRIPT)
+export const primeScript = new EvictionScript(PRIME_SCRIPT)
