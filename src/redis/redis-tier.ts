@@ -216,7 +216,7 @@ export class RedisTier {
       if (policy === undefined || policy === 'volatile-ttl') continue
       this.#o.logger.warn(
         policy === 'noeviction'
-          ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses loadcache's writes, so nothing more is cached (invalidations still apply on Redis 7; on Redis 6 they are refused too, queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`
+          ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses most of loadcache's writes, so little more is cached (invalidations still apply on Redis 7; on Redis 6 those by tag alone are refused too, queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`
           : `[loadcache] [redis] maxmemory-policy is ${policy}: under memory pressure Redis may evict the tag versions that entries are checked against. loadcache never serves an entry whose tag version is gone (it is a miss), so this costs hit rate, not correctness. Set maxmemory-policy to volatile-ttl (tag versions outlive the entries that need them, so entries go first).`,
       )
       return
@@ -580,13 +580,13 @@ export class RedisTier {
     const version =
       bumped.size === 0
         ? ''
-        : String(await this.#run('prime', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])))
+        : String(await this.#run('prime', () => clockScript.run(client, [keys.clockKey], ['bump'])))
     const tags = [...ttlOf]
     const replies = await this.#run('prime', () =>
       runLimited(
         tags,
         ([tag, ttlMs]) =>
-          tagBumpScript.run(
+          tagScript.run(
             client,
             [keys.tagPrefix + tag],
             ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],

@@ -430,11 +430,14 @@ export class Script {
 }
 
 /**
- * A script that must run even when Redis is out of memory under `noeviction`: an invalidation refused
- * half-way (its DELs run, its version bumps are refused) would leave every other process serving what it
- * evicts. Flagged `allow-oom` (Redis 7+), it runs whole; a bump adds a few bytes past `maxmemory`. A server
- * that cannot compile the flag (Redis 6) gets the plain script from then on, whose invalidations a full
- * Redis refuses: queued and replayed, as before.
+ * A script that must run even when Redis is out of memory under `noeviction`. Redis refuses a script whose
+ * first write comes while memory is full: an invalidation by tag alone (its first write bumps the clock) was
+ * refused whole, and on a Cluster the clock and tag bumps that follow the key deletes were refused after
+ * them; either way no bus message went out, and every other process went on serving what it evicts. Flagged
+ * `allow-oom` (Redis 7+), it runs whole; a bump adds a few bytes past `maxmemory`. `allow-cross-slot-keys`
+ * keeps what a plain script may do on a cluster-enabled server reached as one node (the clock and tag keys
+ * live in other slots). A server that cannot compile the flags (Redis 6) gets the plain script from then on,
+ * per client: the old behaviour (such invalidations queued and replayed).
  */
 export class EvictionScript {
   readonly flagged: Script
@@ -443,7 +446,7 @@ export class EvictionScript {
 
   constructor(source: string) {
     this.plain = new Script(source)
-    this.flagged = new Script(`#!lua flags=allow-oom\n${source}`)
+    this.flagged = new Script(`#!lua flags=allow-oom,allow-cross-slot-keys\n${source}`)
   }
 
   async run(
@@ -468,9 +471,13 @@ export const readScript = new Script(READ_SCRIPT)
 export const writeScript = new Script(WRITE_SCRIPT)
 export const invalidateScript = new EvictionScript(INVALIDATE_SCRIPT)
 export const clockScript = new Script(CLOCK_SCRIPT)
-/** The clock bumped by an invalidation or a prime on Redis Cluster (see EvictionScript). */
+/** The clock bumped by an invalidation on Redis Cluster (see EvictionScript). */
 export const clockBumpScript = new EvictionScript(CLOCK_SCRIPT)
 export const tagScript = new Script(TAG_SCRIPT)
-/** A tag bumped by an invalidation or a prime on Redis Cluster (see EvictionScript). */
+/** A tag bumped by an invalidation on Redis Cluster (see EvictionScript). */
 export const tagBumpScript = new EvictionScript(TAG_SCRIPT)
-export const primeScript = new EvictionScript(PRIME_SCRIPT)
+/**
+ * Not flagged: a prime also stores entries, which must not grow a full Redis. Refused there, it falls back
+ * to a flagged invalidation of its ids (see WriteThrough), so it still evicts everywhere.
+ */
+export const primeScript = new Script(PRIME_SCRIPT)

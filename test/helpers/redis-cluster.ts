@@ -37,14 +37,19 @@ export async function startRedisCluster(
   const nodes = await Promise.all(
     ports.map((port) => launchNode(port, join(dir, String(port)), options.serverArgs ?? [])),
   )
-  await run('redis-cli', [
-    '--cluster',
-    'create',
-    ...ports.map((port) => `127.0.0.1:${port}`),
-    '--cluster-replicas',
-    String(replicas),
-    '--cluster-yes',
-  ])
+  if (masters === 1 && replicas === 0) {
+    // `--cluster create` wants 3 masters; one node takes every slot itself (a single-shard managed Redis).
+    await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'addslotsrange', '0', '16383'])
+  } else {
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ])
+  }
   // `--cluster create` returns before every node agrees the cluster is up.
   const deadline = Date.now() + 20_000
   for (const port of ports) {

@@ -1,14 +1,17 @@
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineLoader } from '../../src/index.js'
 import { EvictionScript } from '../../src/redis/scripts.js'
 import { busDelivered, cacheFactory } from '../helpers/cache.js'
+import { startRedisCluster } from '../helpers/redis-cluster.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { TestSource } from '../helpers/source.js'
 
 /*
  * Redis out of memory under `noeviction` (README, "Redis settings"), on a redis-server of this file's own:
- * writes are refused, so fills are not stored; invalidations must still land whole, or every other process
- * goes on serving what they evict.
+ * most writes are refused, so little is stored; invalidations must still land whole, or every other process
+ * goes on serving what they evict. By tag alone, an invalidation's first write is a version bump, which a
+ * full Redis refuses unless the script is flagged allow-oom.
  */
 
 let server: RedisServer
@@ -18,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => server.dispose())
 
 describe('Redis out of memory under noeviction', () => {
-  it('still applies invalidations whole: every process serves the new value, the fills are not stored', async () => {
+  it('still applies invalidations, by key, by tag and from a refused prime: every process serves the new value', async () => {
     const source = new TestSource(3)
     const user = defineLoader({ name: 'user', entity: 'User', fetch: source.fetch })
     const makeCache = cacheFactory('redis', server)
@@ -41,12 +44,39 @@ describe('Redis out of memory under noeviction', () => {
       expect(await b.loaders({ user }).user.loadMany(['1', '2'])).toEqual([renamed, retitled])
       const c = await makeCache({ logger })
       expect(await c.loaders({ user }).user.loadMany(['1', '2'])).toEqual([renamed, retitled])
-      // Their fills could not be stored: each read goes to the source.
-      const calls = source.calls.length
-      await c.loaders({ user }).user.load('1')
-      expect(source.calls.length).toBeGreaterThan(calls)
+      // A write-through cannot store on a full Redis, but still evicts everywhere (as an invalidation).
+      const ticket = await a.writeTicket()
+      const again = source.update('1', { name: 'Ada' })
+      expect(await a.prime(user, [['1', again]], { since: ticket })).toEqual({ stored: [], evicted: ['1'] })
+      expect(a.stats().redis.pendingInvalidations).toBe(0)
+      await busDelivered(a, b)
+      expect(await b.loaders({ user }).user.load('1')).toEqual(again)
+      expect(await c.loaders({ user }).user.load('1')).toEqual(again)
     } finally {
       await admin.config('SET', 'maxmemory', '0')
+    }
+  })
+})
+
+describe('a cluster-enabled Redis of one node, reached by a plain client (a single-shard managed service)', () => {
+  it('applies invalidations by tag: the flagged script may touch keys of other slots, as a plain one does', async () => {
+    const cluster = await startRedisCluster({ masters: 1 })
+    try {
+      const source = new TestSource(2)
+      const user = defineLoader({ name: 'user', entity: 'User', fetch: source.fetch })
+      const target = {
+        client: () => new Redis({ host: '127.0.0.1', port: cluster.ports[0]!, maxRetriesPerRequest: 1 }),
+      }
+      const makeCache = cacheFactory('redis', target)
+      const [a, b] = [await makeCache(), await makeCache()]
+      await b.loaders({ user }).user.load('1')
+      const renamed = source.update('1', { name: 'Ann' })
+      expect(await a.invalidateTags(['User:1'])).toBe(true)
+      expect(a.stats().redis.pendingInvalidations).toBe(0)
+      await busDelivered(a, b)
+      expect(await b.loaders({ user }).user.load('1')).toEqual(renamed)
+    } finally {
+      await cluster.dispose()
     }
   })
 })

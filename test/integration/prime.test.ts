@@ -172,7 +172,7 @@ describe('cache.prime with Redis', () => {
     })
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>
     ;(client as unknown as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
-      if (args[0] === primeScript.flagged.sha) {
+      if (args[0] === primeScript.sha) {
         primeSent()
         await primeHeld
       }
