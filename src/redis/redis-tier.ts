@@ -425,17 +425,22 @@ export class RedisTier {
     })
     const ensured = [...ensure]
     const others = [...checked].filter((tag) => !ensure.has(tag))
-    const [ensuredVersions, otherVersions] = await this.#run('write-tags', () =>
-      Promise.all([
-        runLimited(
-          ensured,
-          ([tag, ttlMs]) =>
+    // A timeout per command (see #applyInvalidation).
+    const [ensuredVersions, otherVersions] = await Promise.all([
+      runLimited(
+        ensured,
+        ([tag, ttlMs]) =>
+          this.#run('write-tags', () =>
             tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
-          TAG_COMMANDS_IN_FLIGHT,
-        ),
-        runLimited(others, (tag) => this.#o.client.get(this.#o.keys.tagPrefix + tag), TAG_COMMANDS_IN_FLIGHT),
-      ]),
-    )
+          ),
+        TAG_COMMANDS_IN_FLIGHT,
+      ),
+      runLimited(
+        others,
+        (tag) => this.#run('write-tags', () => this.#o.client.get(this.#o.keys.tagPrefix + tag)),
+        TAG_COMMANDS_IN_FLIGHT,
+      ),
+    ])
     const versionOf = new Map<string, string | null>()
     ensured.forEach(([tag], i) => {
       versionOf.set(tag, ensuredVersions[i] === null ? null : String(ensuredVersions[i]))
@@ -483,8 +488,11 @@ export class RedisTier {
     const moved = new Set<number>()
     if (headers.length === 0) return moved
     const keys = [...tagKeys]
-    const values = await this.#run('read-tags', () =>
-      runLimited(keys, (key) => this.#o.client.get(key), TAG_COMMANDS_IN_FLIGHT),
+    // A timeout per command (see #applyInvalidation).
+    const values = await runLimited(
+      keys,
+      (key) => this.#run('read-tags', () => this.#o.client.get(key)),
+      TAG_COMMANDS_IN_FLIGHT,
     )
     const versions = new Map(keys.map((key, i) => [key, values[i] ?? null]))
     for (const { index, tags, versions: recorded } of headers) {
@@ -582,17 +590,18 @@ export class RedisTier {
         ? ''
         : String(await this.#run('prime', () => clockScript.run(client, [keys.clockKey], ['bump'])))
     const tags = [...ttlOf]
-    const replies = await this.#run('prime', () =>
-      runLimited(
-        tags,
-        ([tag, ttlMs]) =>
+    // A timeout per command (see #applyInvalidation).
+    const replies = await runLimited(
+      tags,
+      ([tag, ttlMs]) =>
+        this.#run('prime', () =>
           tagScript.run(
             client,
             [keys.tagPrefix + tag],
             ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],
           ),
-        TAG_COMMANDS_IN_FLIGHT,
-      ),
+        ),
+      TAG_COMMANDS_IN_FLIGHT,
     )
     const state = new Map<string, { moved: boolean; version: string }>()
     tags.forEach(([tag], i) => {
@@ -756,12 +765,15 @@ export class RedisTier {
       const version = String(
         await this.#run('invalidate', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])),
       )
-      await this.#run('invalidate', () =>
-        runLimited(
-          encodedTags,
-          (tag) => tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
-          TAG_COMMANDS_IN_FLIGHT,
-        ),
+      // One timeout per command, not one for them all: 100,000 tags take longer than any round trip, and
+      // one timeout over the lot failed the whole invalidation under load (queued, past the queue's bound).
+      await runLimited(
+        encodedTags,
+        (tag) =>
+          this.#run('invalidate', () =>
+            tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
+          ),
+        TAG_COMMANDS_IN_FLIGHT,
       )
     })()
     const [deleted, bumped] = await Promise.allSettled([deleting, bumping])
