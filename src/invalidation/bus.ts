@@ -86,9 +86,10 @@ export class Bus {
   #closed = false
   /** performance.now() when the latest answered PING (or the subscription) was sent. */
   #confirmedMono = Number.NEGATIVE_INFINITY
-  /** The same instant on the system clock, as of the latest clock check: what `leased` compares with. */
-  #confirmedAt = Number.NEGATIVE_INFINITY
-  /** Date.now() − performance.now() at the latest clock check. */
+  /**
+   * Date.now() − performance.now() at the latest clock check: `#confirmedMono` plus this is the lease's
+   * instant on the system clock, what `leased` compares with.
+   */
   #clockOffset = Date.now() - performance.now()
   /** performance.now() when a forward jump of the system clock was last noticed: older PINGs renew nothing. */
   #jumpedAt = Number.NEGATIVE_INFINITY
@@ -125,7 +126,7 @@ export class Bus {
    * not from the future (a clock stepped back past it since the last check).
    */
   leased(now: number): boolean {
-    const age = now - this.#confirmedAt
+    const age = now - (this.#confirmedMono + this.#clockOffset)
     return this.#connected && age >= 0 && age < this.#o.maxStalenessMs
   }
 
@@ -178,7 +179,6 @@ export class Bus {
     this.#checkClock()
     if (sentAt <= this.#jumpedAt) return
     this.#confirmedMono = sentAt
-    this.#confirmedAt = sentAt + this.#clockOffset
   }
 
   /**
@@ -200,7 +200,6 @@ export class Bus {
         `[loadcache] [bus] the system clock stepped back ${Math.round(-moved)} ms; the lease is measured again`,
       )
     }
-    this.#confirmedAt = this.#confirmedMono + offset
   }
 
   #unansweredLimitMs(): number {
