@@ -425,21 +425,11 @@ export class RedisTier {
     })
     const ensured = [...ensure]
     const others = [...checked].filter((tag) => !ensure.has(tag))
-    // A timeout per command (see #applyInvalidation).
     const [ensuredVersions, otherVersions] = await Promise.all([
-      runLimited(
-        ensured,
-        ([tag, ttlMs]) =>
-          this.#run('write-tags', () =>
-            tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
-          ),
-        TAG_COMMANDS_IN_FLIGHT,
+      this.#runEach('write-tags', ensured, ([tag, ttlMs]) =>
+        tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
       ),
-      runLimited(
-        others,
-        (tag) => this.#run('write-tags', () => this.#o.client.get(this.#o.keys.tagPrefix + tag)),
-        TAG_COMMANDS_IN_FLIGHT,
-      ),
+      this.#runEach('write-tags', others, (tag) => this.#o.client.get(this.#o.keys.tagPrefix + tag)),
     ])
     const versionOf = new Map<string, string | null>()
     ensured.forEach(([tag], i) => {
@@ -488,12 +478,7 @@ export class RedisTier {
     const moved = new Set<number>()
     if (headers.length === 0) return moved
     const keys = [...tagKeys]
-    // A timeout per command (see #applyInvalidation).
-    const values = await runLimited(
-      keys,
-      (key) => this.#run('read-tags', () => this.#o.client.get(key)),
-      TAG_COMMANDS_IN_FLIGHT,
-    )
+    const values = await this.#runEach('read-tags', keys, (key) => this.#o.client.get(key))
     const versions = new Map(keys.map((key, i) => [key, values[i] ?? null]))
     for (const { index, tags, versions: recorded } of headers) {
       if (
@@ -590,18 +575,12 @@ export class RedisTier {
         ? ''
         : String(await this.#run('prime', () => clockScript.run(client, [keys.clockKey], ['bump'])))
     const tags = [...ttlOf]
-    // A timeout per command (see #applyInvalidation).
-    const replies = await runLimited(
-      tags,
-      ([tag, ttlMs]) =>
-        this.#run('prime', () =>
-          tagScript.run(
-            client,
-            [keys.tagPrefix + tag],
-            ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],
-          ),
-        ),
-      TAG_COMMANDS_IN_FLIGHT,
+    const replies = await this.#runEach('prime', tags, ([tag, ttlMs]) =>
+      tagScript.run(
+        client,
+        [keys.tagPrefix + tag],
+        ['prime', bumped.has(tag) ? version : '', ttlMs, since === undefined ? '' : clockText(since)],
+      ),
     )
     const state = new Map<string, { moved: boolean; version: string }>()
     tags.forEach(([tag], i) => {
@@ -765,15 +744,8 @@ export class RedisTier {
       const version = String(
         await this.#run('invalidate', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])),
       )
-      // One timeout per command, not one for them all: 100,000 tags take longer than any round trip, and
-      // one timeout over the lot failed the whole invalidation under load (queued, past the queue's bound).
-      await runLimited(
-        encodedTags,
-        (tag) =>
-          this.#run('invalidate', () =>
-            tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
-          ),
-        TAG_COMMANDS_IN_FLIGHT,
+      await this.#runEach('invalidate', encodedTags, (tag) =>
+        tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
       )
     })()
     const [deleted, bumped] = await Promise.allSettled([deleting, bumping])
@@ -905,6 +877,15 @@ export class RedisTier {
       }
       throw error
     }
+  }
+
+  /**
+   * Runs `command` for each item (a tag's command on Redis Cluster), TAG_COMMANDS_IN_FLIGHT at a time, each
+   * bounded by a timeout of its own: 100,000 tags take longer than any round trip, and one timeout over the
+   * lot failed a whole invalidation on a loaded machine (queued, past the queue's bound, dropped).
+   */
+  #runEach<T, R>(operation: string, items: readonly T[], command: (item: T) => Promise<R>): Promise<R[]> {
+    return runLimited(items, (item) => this.#run(operation, () => command(item)), TAG_COMMANDS_IN_FLIGHT)
   }
 
   #withTimeout<T>(operation: string, promise: Promise<T>): Promise<T> {

@@ -470,12 +470,12 @@ export class EvictionScript {
 export const readScript = new Script(READ_SCRIPT)
 export const writeScript = new Script(WRITE_SCRIPT)
 export const invalidateScript = new EvictionScript(INVALIDATE_SCRIPT)
-export const clockScript = new Script(CLOCK_SCRIPT)
 /** The clock bumped by an invalidation on Redis Cluster (see EvictionScript). */
 export const clockBumpScript = new EvictionScript(CLOCK_SCRIPT)
-export const tagScript = new Script(TAG_SCRIPT)
+export const clockScript = clockBumpScript.plain
 /** A tag bumped by an invalidation on Redis Cluster (see EvictionScript). */
 export const tagBumpScript = new EvictionScript(TAG_SCRIPT)
+export const tagScript = tagBumpScript.plain
 /**
  * Not flagged: a prime also stores entries, which must not grow a full Redis. Refused there, it falls back
  * to a flagged invalidation of its ids (see WriteThrough), so it still evicts everywhere.
