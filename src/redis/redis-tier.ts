@@ -744,8 +744,11 @@ export class RedisTier {
       const version = String(
         await this.#run('invalidate', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])),
       )
-      await this.#runEach('invalidate', encodedTags, (tag) =>
-        tagBumpScript.run(client, [keys.tagPrefix + tag], ['bump', version, tagTtlMs]),
+      // One script per slot's tags (at most MAX_TAGS_PER_SCRIPT): 100,000 tags over 16,384 slots are about
+      // 16,000 scripts, not 100,000 single-tag ones.
+      const tagKeys = encodedTags.map((tag) => keys.tagPrefix + tag)
+      await this.#runEach('invalidate', scriptGroups(tagKeys, true, MAX_TAGS_PER_SCRIPT), (indices) =>
+        tagBumpScript.run(client, pick(tagKeys, indices), ['bump', version, tagTtlMs]),
       )
     })()
     const [deleted, bumped] = await Promise.allSettled([deleting, bumping])

@@ -374,11 +374,13 @@ return string.format('%.0f', clock)
  * TAG (Redis Cluster): one tag's version, in the tag's own slot.
  * - `ensure` (before a write): the version, created (unique, `c<now_us>`) when missing, its TTL extended to
  *   at least ARGV[3] ms.
- * - `bump` (an invalidation): set it to ARGV[2], keeping a TTL it has, else ARGV[3] ms.
+ * - `bump` (an invalidation): set every key given (tags of one slot) to ARGV[2], each keeping a TTL it has,
+ *   else ARGV[3] ms. A huge invalidation's tags then cost a script per slot, not one per tag.
  * - `prime` (a write-through, see PRIME): first whether the version moved after the clock reading ARGV[4]
  *   (`1`/`0`; `0` when ARGV[4] is `''`), then set to ARGV[2] when given, else created when missing; either
  *   way its TTL extended to at least ARGV[3] ms. Returns { moved, version }.
- * KEYS: tagKey. ARGV: `ensure` | `bump` | `prime`, version, ttlMs, since. Returns the version.
+ * KEYS: tagKey (`bump`: tag keys of one slot). ARGV: `ensure` | `bump` | `prime`, version, ttlMs, since.
+ * Returns the version.
  */
 export const TAG_SCRIPT = `${COMMON}
 if ARGV[1] == 'prime' then
@@ -396,7 +398,7 @@ if ARGV[1] == 'prime' then
   return { moved, current }
 end
 if ARGV[1] == 'bump' then
-  bump_version(KEYS[1], ARGV[2], ARGV[3])
+  for i = 1, #KEYS do bump_version(KEYS[i], ARGV[2], ARGV[3]) end
   return ARGV[2]
 end
 local version = ensure_version(KEYS[1], tonumber(ARGV[3]))

@@ -89,6 +89,31 @@ describe('Redis Cluster specifics', () => {
       .versions
     expect(seen).toEqual([5, 5, 0])
   }, 60_000)
+
+  it('bumps a huge tag invalidation with one script per slot, not one per tag, and moves every tag', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(200)
+    const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => [`bulk:${id}`] })
+    const ids = [...source.rows.keys()]
+    const reader = await makeCache()
+    await reader.loaders({ item }).item.loadMany(ids)
+    // 40,000 tags (and a bucket tag each moves with): more tags than the 16,384 slots they fall in.
+    const tags = Array.from({ length: 40_000 }, (_, i) => `bulk:${i + 1}`)
+    const client = cluster.client()
+    const sent = countCommands(client)
+    const writer = await makeCache({ redis: client })
+    sent.reset()
+    await writer.invalidateTags(tags)
+    const scripts = sent.names.filter((name) => name === 'evalsha' || name === 'eval').length
+    // The clock bump, then at most one script per slot (a slot holds far fewer than 500 of these tags).
+    expect(scripts).toBeGreaterThan(1)
+    expect(scripts).toBeLessThanOrEqual(1 + 16_384)
+    // Every slot's script landed: a process with nothing in memory finds all 200 entries invalid.
+    const fresh = await makeCache({ memory: false })
+    const fetched = source.calls.length
+    await fresh.loaders({ item }).item.loadMany(ids)
+    expect(source.calls.slice(fetched).flat().sort()).toEqual([...ids].sort())
+  }, 60_000)
 })
 
 describe('cache.prime on Redis Cluster (tags in other slots: checked and bumped by the client)', () => {
