@@ -629,7 +629,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#redis?.close()
+    await this.#redis?.close()
     await this.#bus?.close()
   }
 }

@@ -700,9 +700,23 @@ export class RedisTier {
     }
   }
 
-  close(): void {
+  /**
+   * Stops the probe and the replay. Invalidations still queued get one last replay when Redis is reachable
+   * (the breaker closed); what stays queued is lost with the process, and said so: other processes may serve
+   * what it evicts until its TTL.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    if (this.#pending.size > 0 && this.#breaker.isClosed) await this.#replay().catch(() => {})
     this.#closed = true
     if (this.#probeTimer) clearTimeout(this.#probeTimer)
+    if (this.#pending.size > 0) {
+      const dropped =
+        this.#dropped > 0 ? ` (and ${this.#dropped} older ones were dropped from the full queue)` : ''
+      this.#o.logger.error(
+        `[loadcache] [redis] cache closed with ${this.#pending.size} invalidated keys or tags never applied to Redis${dropped}: other processes may serve what they evict until its TTL. Close the cache once Redis is reachable to replay them.`,
+      )
+    }
   }
 
   async #applyInvalidation(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<void> {
