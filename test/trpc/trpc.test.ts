@@ -153,6 +153,15 @@ function buildRouter(db: Db, cache: LoadCache) {
       db.ran()
       return 'constant'
     }),
+    /** Misused middleware: cached() on a mutation, invalidates() on a query. */
+    cachedMutation: procedure.use(lc.cached({ ttl: 30 })).mutation(() => {
+      db.ran()
+      return db.runs()
+    }),
+    invalidatingQuery: procedure.use(lc.invalidates({ tags: () => ['posts'] })).query(() => {
+      db.ran()
+      return db.runs()
+    }),
   })
   return { router, lc }
 }
@@ -303,6 +312,28 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().noInput.query(undefined)).toBe('constant')
     expect(db.runs()).toBe(1)
     expect(await (a.client().noInput.query as (input: unknown) => Promise<string>)({ a: 1 })).toBe('constant')
+  })
+
+  it('says once that cached() on a mutation and invalidates() on a query do nothing, and runs them as if absent', async () => {
+    const db = database()
+    const warnings: string[] = []
+    const logger = { warn: (message: string) => warnings.push(message), error: () => {} }
+    const a = await instance(db, uniqueNamespace(), logger)
+    // The mutation runs every time: nothing of it is cached.
+    expect(await a.client().cachedMutation.mutate()).toBe(1)
+    expect(await a.client().cachedMutation.mutate()).toBe(2)
+    // The query evicts nothing: the cached post list keeps its entry.
+    expect(await a.client().post.list.query()).toEqual([{ id: '1', title: 'first' }])
+    expect(await a.client().invalidatingQuery.query()).toBe(4)
+    expect(await a.client().invalidatingQuery.query()).toBe(5)
+    expect(await a.client().post.list.query()).toEqual([{ id: '1', title: 'first' }])
+    expect(db.runs()).toBe(5)
+    expect(warnings.filter((warning) => warning.includes('"cachedMutation"'))).toEqual([
+      expect.stringContaining('cached() on the mutation "cachedMutation" does nothing'),
+    ])
+    expect(warnings.filter((warning) => warning.includes('"invalidatingQuery"'))).toEqual([
+      expect.stringContaining('invalidates() on the query "invalidatingQuery" does nothing'),
+    ])
   })
 
   it('runs a call whose parsed input no key can represent (a Set) uncached, and says so once', async () => {
