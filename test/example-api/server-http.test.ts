@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import type { Database } from '../../example-api/db/index.js'
+import { type Database, openDatabase } from '../../example-api/db/index.js'
 import type { ExampleServer } from '../../example-api/server.js'
 import type { RedisServer } from '../helpers/redis-server.js'
 import { parseMetrics as parse } from '../helpers/scrape.js'
-import { openForFile, startApi } from './api-harness.js'
+import { OPEN_DB_TIMEOUT_MS, openForFile, startApi } from './api-harness.js'
 
 /* The example API over real HTTP on a free loopback port: /graphql, /health, /metrics. */
 
@@ -99,6 +99,31 @@ describe('the example API over HTTP', () => {
       await redisServer.restart()
     }
   })
+
+  it(
+    'answers /health with 503 and status "down" once the database does not answer',
+    async () => {
+      // A database of its own, closed under the running server: every statement then fails.
+      const own = await openDatabase()
+      try {
+        const server = await startApi(own, { kind: 'memory' })
+        const base = await listen(server)
+        expect((await fetch(`${base}/health`)).status).toBe(200)
+        await own.close()
+        const health = await fetch(`${base}/health`)
+        expect(health.status).toBe(503)
+        expect(health.headers.get('cache-control')).toBe('no-store')
+        expect(await health.json()).toEqual({
+          status: 'down',
+          db: { status: 'down', driver: 'pglite' },
+          redis: { status: 'disabled', breaker: 'disabled', busConnected: false, pendingInvalidations: 0 },
+        })
+      } finally {
+        await own.close().catch(() => {})
+      }
+    },
+    OPEN_DB_TIMEOUT_MS,
+  )
 
   it('answers 404 on other paths, and stops listening on close()', async () => {
     const server = await startApi(db, { kind: 'memory' })

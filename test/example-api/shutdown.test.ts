@@ -165,6 +165,26 @@ describe('the example API process on SIGTERM', () => {
     STARTUP_TIMEOUT_MS + 30_000,
   )
 
+  it(
+    'exits 1 at once on a second signal while it drains',
+    async () => {
+      const main = await startMain({ PORT: '0', NODE_ENV: 'production' })
+      // Never finished: without the second signal the drain would wait for it (up to 10 s).
+      const stuck = heldPost(`${main.base}/graphql`, JSON.stringify({ query: '{ me { id } }' }))
+      stuck.response.catch(() => {})
+      await vi.waitFor(async () => expect(await requestsInFlight(main.base)).toBe(2), {
+        timeout: 30_000,
+        interval: 20,
+      })
+      main.child.kill('SIGTERM')
+      await main.line(/^example-api: SIGTERM, not accepting connections, draining 1 requests in flight$/)
+      main.child.kill('SIGINT')
+      expect(await main.exited).toBe(1)
+      expect(main.output).not.toContain('example-api: closed')
+    },
+    STARTUP_TIMEOUT_MS,
+  )
+
   it('closes the connections of requests still in flight after shutdownTimeoutMs, and says how many', async () => {
     const warnings: string[] = []
     const server = await createExampleServer({
