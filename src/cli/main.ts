@@ -56,7 +56,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const namespace = values.namespace ?? 'loadcache'
   const keys = new KeySpace(namespace)
-  const client = await connectRedis(values.redis!)
+  const client = await connectRedis(values.redis!, {
+    onLoading: (message) => process.stderr.write(`loadcache: ${message}\n`),
+  })
   try {
     const sections: string[] = []
     const json: Record<string, unknown> = { namespace }

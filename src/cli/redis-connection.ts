@@ -3,15 +3,30 @@ import { LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 
 /** How long `inspect` waits for Redis before saying it cannot reach it. */
 const CONNECT_TIMEOUT_MS = 3000
+/** How long `inspect` waits for a Redis that is loading its dataset (after a restart) by default. */
+const LOADING_WAIT_MS = 60_000
+/** Between two PINGs to a loading Redis. */
+const LOADING_POLL_MS = 200
+
+export interface ConnectOptions {
+  /** How long to wait for a Redis that answers LOADING. Default 60 s. */
+  readonly loadingWaitMs?: number
+  /** Called once when Redis is loading its dataset and the connection waits for it. */
+  readonly onLoading?: (message: string) => void
+}
 
 /**
  * Connects to the Redis server at `url` for one command: no retries and no offline queue, so a wrong host or
  * port fails in seconds with the reason, instead of hanging while ioredis reconnects forever.
  *
+ * A server that is loading its dataset (after a restart it answers every command with LOADING) is waited
+ * for, up to `loadingWaitMs`: it is reachable, only not ready yet.
+ *
  * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a URL that is not `redis://` or `rediss://`, or when
- *   ioredis is not installed; LoadCacheError (`E_REDIS_UNREACHABLE`) when the server does not answer.
+ *   ioredis is not installed; LoadCacheError (`E_REDIS_UNREACHABLE`) when the server does not answer, or
+ *   is still loading its dataset after `loadingWaitMs`.
  */
-export async function connectRedis(url: string): Promise<Redis> {
+export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<Redis> {
   let parsed: URL
   try {
     parsed = new URL(url)
@@ -46,8 +61,12 @@ export async function connectRedis(url: string): Promise<Redis> {
   })
   try {
     await client.connect()
-    await client.ping()
+    await pingOnceLoaded(client, redact(parsed), options)
   } catch (error) {
+    if (error instanceof LoadCacheError) {
+      client.disconnect()
+      throw error
+    }
     client.disconnect()
     const reason = (socketError ?? (error as Error)).message.replace(/\.$/, '')
     throw new LoadCacheError(
@@ -57,6 +76,34 @@ export async function connectRedis(url: string): Promise<Redis> {
     )
   }
   return client
+}
+
+/** PINGs until Redis answers, waiting while it answers LOADING (at most `loadingWaitMs`). */
+async function pingOnceLoaded(client: Redis, where: string, options: ConnectOptions): Promise<void> {
+  const waitMs = options.loadingWaitMs ?? LOADING_WAIT_MS
+  const deadline = performance.now() + waitMs
+  const wait = waitMs >= 1000 ? `${Math.round(waitMs / 1000)} s` : `${waitMs} ms`
+  let told = false
+  for (;;) {
+    try {
+      await client.ping()
+      return
+    } catch (error) {
+      if (!(error as Error)?.message?.startsWith('LOADING')) throw error
+      if (performance.now() >= deadline) {
+        throw new LoadCacheError(
+          'E_REDIS_UNREACHABLE',
+          `Redis at ${where} is still loading its dataset after ${wait}; run inspect again once it has loaded`,
+          { cause: error },
+        )
+      }
+      if (!told) {
+        told = true
+        options.onLoading?.(`Redis at ${where} is loading its dataset; waiting for it (at most ${wait})`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOADING_POLL_MS))
+    }
+  }
 }
 
 function badUrl(url: string): LoadCacheTypeError {
