@@ -1,21 +1,23 @@
 import { entryHeader } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
-import { KeySpace } from '../core/keys.js'
+import type { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
-import { MAX_TAGS_PER_SCRIPT, pick, runLimited, runScripts, scriptGroups } from './chunks.js'
-import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
-import { PendingInvalidations } from './pending-invalidations.js'
+import { publishInMessages } from './bus-messages.js'
+import { pick, runScripts, scriptGroups } from './chunks.js'
+import type { BreakerState, CircuitBreaker } from './circuit-breaker.js'
+import { InvalidationWriter } from './invalidation-writer.js'
+import { type CommandTracer, describeError, RedisCommands } from './redis-commands.js'
 import {
-  clockBumpScript,
   clockScript,
-  invalidateScript,
   primeScript,
   type RedisClient,
   readScript,
-  tagBumpScript,
   tagScript,
+  withLockKeys,
   writeScript,
 } from './scripts.js'
+
+export type { CommandTracer } from './redis-commands.js'
 
 export type ReadMode = 'lock' | 'refresh'
 
@@ -117,12 +119,6 @@ export interface RedisTierOptions {
   readonly publish: (message: string) => Promise<unknown>
 }
 
-/**
- * Runs one Redis round trip on a tracer's behalf (a span that is active while the command is in flight):
- * must call `run` once and return what it returns, rejections included.
- */
-export type CommandTracer = <T>(operation: string, run: () => Promise<T>) => Promise<T>
-
 /** Raised when L2 is skipped (breaker open or invalidations waiting to be replayed). Never reaches users. */
 export class RedisUnavailableError extends Error {
   constructor(reason: string) {
@@ -130,18 +126,6 @@ export class RedisUnavailableError extends Error {
     this.name = 'RedisUnavailableError'
   }
 }
-
-class RedisTimeoutError extends Error {
-  constructor(operation: string, timeoutMs: number) {
-    super(`[loadcache] [redis] ${operation} timed out after ${timeoutMs} ms`)
-    this.name = 'RedisTimeoutError'
-  }
-}
-
-/** Bytes of one bus message at most: a huge invalidation is split into several, never dropped. */
-const MAX_MESSAGE_BYTES = 64 * 1024
-/** Single-key commands (tag versions on Redis Cluster) in flight at once. */
-const TAG_COMMANDS_IN_FLIGHT = 64
 
 /**
  * L2: every Redis operation loadcache performs, each bounded by a timeout and guarded by the circuit
@@ -151,10 +135,10 @@ const TAG_COMMANDS_IN_FLIGHT = 64
  * once, each with its own timeout, so no script holds Redis for more than a few milliseconds and other
  * clients' commands run in between. A failed write releases every lock of its batch.
  *
- * Invalidations that cannot reach Redis are never dropped: they are queued (bounded, newest wins) and
- * replayed before L2 is read again, so an entry invalidated during an outage is not served after it. The
- * invalidations of one event-loop turn go out together (one script and one bus message per 200 keys or 500
- * tags, however many callers).
+ * Invalidations that cannot reach Redis are queued (bounded, newest wins) and replayed before L2 is read
+ * again, so an entry invalidated during an outage is not served after it. The invalidations of one
+ * event-loop turn go out together (one script and one bus message per 200 keys or 500 tags, however many
+ * callers): see InvalidationWriter. How each round trip runs (timeout, breaker, probe): RedisCommands.
  *
  * Redis Cluster: a script may only touch one slot, so a batch becomes scripts per slot, sent together
  * (ioredis routes each to its node); the tag clock is read by its own script in the same step; tag versions
@@ -163,37 +147,49 @@ const TAG_COMMANDS_IN_FLIGHT = 64
  */
 export class RedisTier {
   readonly #o: RedisTierOptions
+  readonly #commands: RedisCommands
   readonly #breaker: CircuitBreaker
   readonly #cluster: boolean
-  readonly #pending: PendingInvalidations
-  #batch: { keys: Set<string>; tags: Set<string>; settle: ((applied: boolean) => void)[] } | undefined
-  #replaying: Promise<void> | undefined
-  #probeTimer: NodeJS.Timeout | undefined
-  #lastFault: string | undefined
-  /** Invalidations dropped from the full queue since it last emptied (see the constructor). */
-  #dropped = 0
-  #closed = false
-  /** Set while a tracer (loadcache/otel) instruments the cache; undefined costs one check per command. */
-  tracer: CommandTracer | undefined
+  readonly #invalidations: InvalidationWriter
 
   constructor(options: RedisTierOptions) {
     this.#o = options
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true
-    // Logged once per outage, not per drop: an outage under write load would otherwise log every write.
-    this.#pending = new PendingInvalidations(options.maxPendingInvalidations, (what) => {
-      if (this.#dropped++ > 0) return
-      options.logger.error(
-        `[loadcache] [redis] pending invalidation queue is full (${options.maxPendingInvalidations}); the oldest ${what} was dropped, and the oldest go on being dropped until Redis takes the queue: what they evict may be served stale until its TTL. Raise "maxPendingInvalidations" or restore Redis.`,
-      )
-    })
-    this.#breaker = new CircuitBreaker({
+    const commands: RedisCommands = new RedisCommands({
+      client: options.client,
+      timeoutMs: options.timeoutMs,
       failureThreshold: options.failureThreshold,
       breakDurationMs: options.breakDurationMs,
-      onStateChange: (state, previous) => {
-        options.onBreakerChange(state, previous, state === 'open' ? this.#lastFault : undefined)
-        if (state === 'open') this.#scheduleProbe()
-      },
+      onBreakerChange: options.onBreakerChange,
+      onError: options.onError,
+      onCommand: options.onCommand,
+      probe: (): Promise<void> =>
+        this.#invalidations.pending > 0
+          ? this.#invalidations.replay()
+          : commands.withTimeout('probe', options.client.ping()).then(() => {}),
     })
+    this.#commands = commands
+    this.#breaker = commands.breaker
+    this.#invalidations = new InvalidationWriter({
+      commands,
+      cluster: this.#cluster,
+      keys: options.keys,
+      instanceId: options.instanceId,
+      tagTtlMs: options.tagTtlMs,
+      breakDurationMs: options.breakDurationMs,
+      maxPendingInvalidations: options.maxPendingInvalidations,
+      logger: options.logger,
+      publish: options.publish,
+    })
+  }
+
+  /** Set while a tracer (loadcache/otel) instruments the cache; undefined costs one check per command. */
+  get tracer(): CommandTracer | undefined {
+    return this.#commands.tracer
+  }
+
+  set tracer(tracer: CommandTracer | undefined) {
+    this.#commands.tracer = tracer
   }
 
   /**
@@ -207,7 +203,10 @@ export class RedisTier {
     for (const node of nodes) {
       let policy: string | undefined
       try {
-        const reply = (await this.#withTimeout('config', node.config('GET', 'maxmemory-policy'))) as string[]
+        const reply = (await this.#commands.withTimeout(
+          'config',
+          node.config('GET', 'maxmemory-policy'),
+        )) as string[]
         policy = reply[1]
       } catch (error) {
         this.#o.logger.debug?.(`[loadcache] [redis] cannot read maxmemory-policy: ${describeError(error)}`)
@@ -229,11 +228,11 @@ export class RedisTier {
 
   /** Whether L2 may be read now: breaker closed and no invalidation waiting to be replayed. */
   get readable(): boolean {
-    return this.#breaker.isClosed && this.#pending.size === 0
+    return this.#breaker.isClosed && this.#invalidations.pending === 0
   }
 
   get pendingInvalidations(): number {
-    return this.#pending.size
+    return this.#invalidations.pending
   }
 
   /**
@@ -663,33 +662,13 @@ export class RedisTier {
    * one event-loop turn are applied together.
    */
   invalidate(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<boolean> {
-    if (this.#batch === undefined) {
-      this.#batch = { keys: new Set(), tags: new Set(), settle: [] }
-      setImmediate(() => void this.#flushBatch())
-    }
-    const batch = this.#batch
-    for (const key of entryKeys) batch.keys.add(key)
-    for (const tag of encodedTags) batch.tags.add(tag)
-    return new Promise((resolve) => batch.settle.push(resolve))
+    return this.#invalidations.invalidate(entryKeys, encodedTags)
   }
 
-  async #flushBatch(): Promise<void> {
-    const batch = this.#batch
-    this.#batch = undefined
-    if (batch === undefined) return
-    const keys = [...batch.keys]
-    const tags = [...batch.tags]
-    let applied = false
-    if (this.#breaker.isClosed && this.#pending.size === 0) {
-      try {
-        await this.#applyInvalidation(keys, tags)
-        applied = true
-      } catch {
-        // Queued below: the error was already counted and reported by #run.
-      }
-    }
-    if (!applied) this.#enqueue(keys, tags)
-    for (const settle of batch.settle) settle(applied)
+  /** Replays what is still queued when Redis is reachable (see InvalidationWriter.close), stops the probe. */
+  async close(): Promise<void> {
+    await this.#invalidations.close()
+    this.#commands.close()
   }
 
   /** Best-effort removal of entries the client could not decode; failures are only counted. */
@@ -700,255 +679,23 @@ export class RedisTier {
     }
   }
 
-  /**
-   * Stops the probe and the replay. Invalidations still queued get one last replay when Redis is reachable
-   * (the breaker closed); what stays queued is lost with the process, and said so: other processes may serve
-   * what it evicts until its TTL.
-   */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    if (this.#pending.size > 0 && this.#breaker.isClosed) await this.#replay().catch(() => {})
-    this.#closed = true
-    if (this.#probeTimer) clearTimeout(this.#probeTimer)
-    if (this.#pending.size > 0) {
-      const dropped =
-        this.#dropped > 0 ? ` (and ${this.#dropped} older ones were dropped from the full queue)` : ''
-      this.#o.logger.error(
-        `[loadcache] [redis] cache closed with ${this.#pending.size} invalidated keys or tags never applied to Redis${dropped}: other processes may serve what they evict until its TTL. Close the cache once Redis is reachable to replay them.`,
-      )
-    }
+  #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    return this.#commands.run(operation, command)
   }
 
-  async #applyInvalidation(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<void> {
-    const { keys, tagTtlMs, instanceId, client } = this.#o
-    const invalidateScriptRun = (slotKeys: readonly string[], tags: readonly string[], channel: string) =>
-      invalidateScript.run(client, withLockKeys(slotKeys), [
-        keys.clockKey,
-        keys.tagPrefix,
-        tagTtlMs,
-        channel,
-        instanceId,
-        ...tags,
-      ])
-    const keyGroups = scriptGroups(entryKeys, this.#cluster)
-    if (!this.#cluster) {
-      // Each script announces what it applied: one bus message per script, bounded in size.
-      const tagGroups: string[][] = []
-      for (let start = 0; start < encodedTags.length; start += MAX_TAGS_PER_SCRIPT) {
-        tagGroups.push(encodedTags.slice(start, start + MAX_TAGS_PER_SCRIPT))
-      }
-      const scripts = Math.max(keyGroups.length, tagGroups.length)
-      await runLimited(
-        Array.from({ length: scripts }, (_, i) => i),
-        (i) =>
-          this.#run('invalidate', () =>
-            invalidateScriptRun(pick(entryKeys, keyGroups[i] ?? []), tagGroups[i] ?? [], keys.channel),
-          ),
-      )
-      return
-    }
-    // The keys (their own slots) and the tags (the clock, then each tag in its slot) are independent: both
-    // go at once, and the announcement waits for both, since a process that hears it must already find
-    // the entries gone and the new versions, or it could copy the old entry back into L1.
-    const deleting = runScripts(keyGroups, (indices) =>
-      this.#run('invalidate', () => invalidateScriptRun(pick(entryKeys, indices), [], '')),
-    )
-    const bumping = (async () => {
-      if (encodedTags.length === 0) return
-      const version = String(
-        await this.#run('invalidate', () => clockBumpScript.run(client, [keys.clockKey], ['bump'])),
-      )
-      // One script per slot's tags (at most MAX_TAGS_PER_SCRIPT): 100,000 tags over 16,384 slots are about
-      // 16,000 scripts, not 100,000 single-tag ones.
-      const tagKeys = encodedTags.map((tag) => keys.tagPrefix + tag)
-      await this.#runEach('invalidate', scriptGroups(tagKeys, true, MAX_TAGS_PER_SCRIPT), (indices) =>
-        tagBumpScript.run(client, pick(tagKeys, indices), ['bump', version, tagTtlMs]),
-      )
-    })()
-    const [deleted, bumped] = await Promise.allSettled([deleting, bumping])
-    if (deleted.status === 'rejected') throw deleted.reason
-    if (bumped.status === 'rejected') throw bumped.reason
-    await this.#announce(
-      [`i ${instanceId}`],
-      [...entryKeys.map((key) => `k${key}`), ...encodedTags.map((tag) => `t${tag}`)],
-    )
+  /** Publishes from the client, in bounded messages, each one a Redis round trip of its own. */
+  #announce(head: readonly string[], lines: readonly string[]): Promise<void> {
+    return publishInMessages(head, lines, (message) => this.#run('publish', () => this.#o.publish(message)))
   }
 
-  /** Publishes `head` + `lines` from the client, in messages of at most MAX_MESSAGE_BYTES. */
-  async #announce(head: readonly string[], lines: readonly string[]): Promise<void> {
-    const messages: string[] = []
-    let current = [...head]
-    let bytes = 0
-    for (const line of lines) {
-      if (bytes + line.length > MAX_MESSAGE_BYTES && current.length > head.length) {
-        messages.push(current.join('\n'))
-        current = [...head]
-        bytes = 0
-      }
-      current.push(line)
-      bytes += line.length + 1
-    }
-    if (current.length > head.length) messages.push(current.join('\n'))
-    for (const message of messages) await this.#run('publish', () => this.#o.publish(message))
-  }
-
-  #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
-    const first = this.#pending.size === 0
-    this.#pending.add(entryKeys, encodedTags)
-    if (first) {
-      this.#o.logger.warn(
-        '[loadcache] [redis] invalidation queued for replay; L2 reads are paused until the queue is applied (invalidations queued meanwhile are not logged one by one)',
-      )
-    }
-    this.#replaySoon()
-  }
-
-  /**
-   * With the breaker closed (a single failed call), replay now and retry until it lands; once the breaker
-   * is open, its probe replays instead.
-   */
-  #replaySoon(): void {
-    if (this.#closed || !this.#breaker.isClosed) return
-    this.#replay().catch(() => {
-      const timer = setTimeout(() => this.#replaySoon(), Math.min(this.#o.breakDurationMs, 1000))
-      timer.unref()
-    })
-  }
-
-  /** Replays queued invalidations, in chunks; single-flight. Rejects if Redis fails again. */
-  #replay(): Promise<void> {
-    this.#replaying ??= (async () => {
-      try {
-        while (this.#pending.size > 0) {
-          const taken = this.#pending.take(500)
-          await this.#applyInvalidation(
-            taken.keys.map(([key]) => key),
-            taken.tags.map(([tag]) => tag),
-          )
-          this.#pending.applied(taken)
-        }
-        if (this.#dropped > 0) {
-          this.#o.logger.warn(
-            `[loadcache] [redis] queued invalidations replayed; ${this.#dropped} older keys or tags were dropped from the full queue before Redis took it (what they evict may be served stale until its TTL)`,
-          )
-          this.#dropped = 0
-        }
-      } finally {
-        this.#replaying = undefined
-      }
-    })()
-    return this.#replaying
-  }
-
-  #scheduleProbe(): void {
-    if (this.#closed || this.#probeTimer) return
-    this.#probeTimer = setTimeout(
-      () => {
-        this.#probeTimer = undefined
-        void this.#probe()
-      },
-      Math.max(1, this.#breaker.msUntilProbe(performance.now())),
-    )
-    this.#probeTimer.unref()
-  }
-
-  /** Half-open: replay what is queued (or PING), and close the breaker only if that succeeded. */
-  async #probe(): Promise<void> {
-    if (this.#closed) return
-    // Timers may fire a little early; never drop the probe, or the breaker would stay open for good.
-    if (!this.#breaker.probeDue(performance.now())) {
-      this.#scheduleProbe()
-      return
-    }
-    this.#breaker.beginProbe()
-    try {
-      if (this.#pending.size > 0) await this.#replay()
-      else await this.#withTimeout('probe', this.#o.client.ping())
-      this.#breaker.probeSucceeded()
-    } catch (error) {
-      this.#o.onError(error, 'probe')
-      this.#lastFault = `probe: ${describeError(error)}`
-      this.#breaker.probeFailed(performance.now())
-    }
-  }
-
-  async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    const started = performance.now()
-    const tracer = this.tracer
-    try {
-      const result = await (tracer === undefined
-        ? this.#withTimeout(operation, command())
-        : tracer(operation, () => this.#withTimeout(operation, command())))
-      this.#breaker.recordSuccess()
-      this.#o.onCommand?.(operation, performance.now() - started)
-      return result
-    } catch (error) {
-      this.#o.onCommand?.(operation, performance.now() - started, error)
-      this.#o.onError(error, operation)
-      // Only Redis's own faults count towards the breaker (a timeout, a lost connection, an error reply):
-      // an error raised in this process before anything reached Redis says nothing about Redis. During a
-      // half-open probe the probe itself decides; counting here too would double-open.
-      if (isRedisFault(error) && this.#breaker.state === 'closed') {
-        this.#lastFault = `${operation}: ${describeError(error)}`
-        this.#breaker.recordFailure(performance.now())
-      }
-      throw error
-    }
-  }
-
-  /**
-   * Runs `command` for each item (a tag's command on Redis Cluster), TAG_COMMANDS_IN_FLIGHT at a time, each
-   * bounded by a timeout of its own: 100,000 tags take longer than any round trip, and one timeout over the
-   * lot failed a whole invalidation on a loaded machine (queued, past the queue's bound, dropped).
-   */
   #runEach<T, R>(operation: string, items: readonly T[], command: (item: T) => Promise<R>): Promise<R[]> {
-    return runLimited(items, (item) => this.#run(operation, () => command(item)), TAG_COMMANDS_IN_FLIGHT)
-  }
-
-  #withTimeout<T>(operation: string, promise: Promise<T>): Promise<T> {
-    const timeoutMs = this.#o.timeoutMs
-    return new Promise<T>((resolve, reject) => {
-      // When the event loop was blocked past the deadline, the timers phase runs before the poll phase
-      // reads a reply that already arrived. Giving the verdict one setImmediate (after the poll phase)
-      // lets such a reply win, so a busy process does not mistake a healthy Redis for a slow one (and
-      // open its breaker, flushing L1).
-      const timer = setTimeout(
-        () => setImmediate(() => reject(new RedisTimeoutError(operation, timeoutMs))),
-        timeoutMs,
-      )
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return this.#commands.runEach(operation, items, command)
   }
 
   #unavailableReason(): string {
     if (!this.#breaker.isClosed) return `circuit breaker ${this.#breaker.state}`
-    return `${this.#pending.size} invalidation(s) waiting for replay`
+    return `${this.#invalidations.pending} invalidation(s) waiting for replay`
   }
-}
-
-/**
- * Whether an error says something about Redis: a timeout, a connection that failed or closed, an error
- * reply. Errors this process raised before sending anything (a RangeError building a command, our own
- * reply checks) do not.
- */
-function isRedisFault(error: unknown): boolean {
-  if (error instanceof RedisTimeoutError) return true
-  if (error instanceof RangeError || error instanceof TypeError || error instanceof SyntaxError) return false
-  if (error instanceof LoadCacheError) return false
-  return true
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }
 
 function parseReadReply(reply: readonly string[]): ReadStatus[] {
@@ -993,12 +740,6 @@ function movedSince(version: string, clock: number): boolean {
   if (version.startsWith('c')) return false
   const number = Number(version)
   return !(number <= clock)
-}
-
-function withLockKeys(entryKeys: readonly string[]): string[] {
-  const keys: string[] = []
-  for (const key of entryKeys) keys.push(key, KeySpace.lockKey(key))
-  return keys
 }
 
 /** A clock reading as Redis stores it: an integer, never in exponent notation. */

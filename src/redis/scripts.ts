@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { KeySpace } from '../core/keys.js'
 
 /**
  * Every Redis script loadcache runs lives here. Each one is a single round trip and states what it
@@ -483,3 +484,10 @@ export const tagScript = tagBumpScript.plain
  * to a flagged invalidation of its ids (see WriteThrough), so it still evicts everywhere.
  */
 export const primeScript = new Script(PRIME_SCRIPT)
+
+/** The KEYS of a script that takes entries: each entry key followed by its lock key (the same slot). */
+export function withLockKeys(entryKeys: readonly string[]): string[] {
+  const keys: string[] = []
+  for (const key of entryKeys) keys.push(key, KeySpace.lockKey(key))
+  return keys
+}
