@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { spawn } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectRedis } from '../../src/cli/redis-connection.js'
 import { isLoadCacheError } from '../../src/index.js'
-import { freePort } from '../helpers/redis-server.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 
 /*
  * `loadcache inspect` against a Redis that is loading its dataset (as after a restart), which answers every
@@ -19,56 +17,11 @@ import { freePort } from '../helpers/redis-server.js'
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const KEYS = 100_000
 
-let dir: string
-let port: number
-let server: ChildProcess | undefined
-
-function redisServer(...args: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  child.stderr?.resume()
-  return new Promise((done, fail) => {
-    let output = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      // A loading server accepts connections once it has begun to load.
-      if (/Ready to accept connections|Loading RDB/.test(output)) {
-        child.stdout?.removeAllListeners('data')
-        child.stdout?.resume()
-        done(child)
-      }
-    })
-    child.once('exit', (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)))
-  })
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((done) => child.once('exit', () => done()))
-  child.kill('SIGKILL')
-  await exited
-}
+let server: RedisServer
 
 /** A client that waits for nothing (no ready check, no retries): it sees LOADING as it is. */
 function rawClient(): Redis {
-  const client = new Redis({ port, host: '127.0.0.1', enableReadyCheck: false, maxRetriesPerRequest: 0 })
-  client.on('error', () => {})
-  return client
+  return server.client({ enableReadyCheck: false, maxRetriesPerRequest: 0 })
 }
 
 /**
@@ -76,8 +29,11 @@ function rawClient(): Redis {
  * `finishLoading`), and answering clients every 1 KiB of the dump it has read (about every 40 keys).
  */
 async function restartLoading(): Promise<void> {
-  await stop(server)
-  server = await redisServer('--key-load-delay', '1000', '--loading-process-events-interval-bytes', '1024')
+  await server.stop('SIGKILL')
+  await server.restart({
+    args: ['--key-load-delay', '1000', '--loading-process-events-interval-bytes', '1024'],
+    loading: true,
+  })
   const client = rawClient()
   try {
     await vi.waitFor(
@@ -104,10 +60,8 @@ async function finishLoading(): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'loadcache-loading-'))
-  port = await freePort()
   // A dataset to load: KEYS keys saved to the server's dump.rdb.
-  server = await redisServer('--enable-debug-command', 'yes')
+  server = await startRedisServer({ args: ['--enable-debug-command', 'yes'] })
   const client = rawClient()
   try {
     await client.call('DEBUG', 'POPULATE', String(KEYS))
@@ -117,26 +71,14 @@ beforeAll(async () => {
   }
 })
 
-afterAll(async () => {
-  await stop(server)
-  rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => server?.dispose())
 
 describe('loadcache inspect and a Redis loading its dataset', () => {
   it('waits for the dataset to load, says so once, then reports', async () => {
     await restartLoading()
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repo, 'src/cli/main.ts'),
-        'inspect',
-        '--redis',
-        `redis://127.0.0.1:${port}`,
-        '--tags',
-        'org:7',
-      ],
+      ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', '--redis', server.url, '--tags', 'org:7'],
       { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let stdout = ''
@@ -162,7 +104,7 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
       child.kill('SIGKILL')
     }
     expect(stderr).toBe(
-      `loadcache: Redis at redis://127.0.0.1:${port} is loading its dataset; waiting for it (at most 60 s)\n`,
+      `loadcache: Redis at ${server.url} is loading its dataset; waiting for it (at most 60 s)\n`,
     )
     expect(stdout).toContain('org:7')
   }, 90_000)
@@ -170,7 +112,7 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
   it('gives up after the wait with an error that says Redis is loading, not unreachable', async () => {
     await restartLoading()
     const messages: string[] = []
-    const error = await connectRedis(`redis://127.0.0.1:${port}`, {
+    const error = await connectRedis(server.url, {
       loadingWaitMs: 500,
       onLoading: (message) => messages.push(message),
     }).then(
@@ -179,7 +121,7 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
     )
     expect(isLoadCacheError(error) && error.code).toBe('E_REDIS_UNREACHABLE')
     expect((error as Error).message).toBe(
-      `[loadcache] Redis at redis://127.0.0.1:${port} is still loading its dataset after 500 ms; run inspect again once it has loaded`,
+      `[loadcache] Redis at ${server.url} is still loading its dataset after 500 ms; run inspect again once it has loaded`,
     )
     expect(messages).toHaveLength(1)
     await finishLoading()

@@ -14,8 +14,12 @@ export interface RedisServer {
   client(options?: RedisOptions): Redis
   /** Stops the server (SIGKILL for a crash, SIGTERM otherwise) and waits for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>
-  /** Starts a new, empty server on the same port (after `stop`). */
-  restart(): Promise<void>
+  /**
+   * Starts the server again on the same port and directory (after `stop`): empty, unless a test saved a
+   * dump there. `args` are added to the command line; with `loading`, resolves as soon as the server has
+   * begun to load its dump (it answers LOADING until done) instead of once it is ready.
+   */
+  restart(options?: { args?: readonly string[]; loading?: boolean }): Promise<void>
   signal(signal: NodeJS.Signals): void
   /** Kills the server, disconnects every client made by `client()`, removes its directory. */
   dispose(): Promise<void>
@@ -49,12 +53,13 @@ export async function freePort(): Promise<number> {
   })
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** A redis-server on a free loopback port; `args` are added to its command line. */
+export async function startRedisServer(options: { args?: readonly string[] } = {}): Promise<RedisServer> {
   assertRedisInstalled()
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'loadcache-redis-'))
   const clients: Redis[] = []
-  let child = await launch(port, dir)
+  let child = await launch(port, dir, options.args ?? [], false)
 
   const server: RedisServer = {
     port,
@@ -71,8 +76,8 @@ export async function startRedisServer(): Promise<RedisServer> {
     async stop(signal = 'SIGTERM') {
       await kill(child, signal)
     },
-    async restart() {
-      child = await launch(port, dir)
+    async restart(options = {}) {
+      child = await launch(port, dir, options.args ?? [], options.loading === true)
     },
     signal(signal) {
       child.kill(signal)
@@ -86,18 +91,36 @@ export async function startRedisServer(): Promise<RedisServer> {
   return server
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
+async function launch(
+  port: number,
+  dir: string,
+  args: readonly string[],
+  loading: boolean,
+): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
+  const ready = loading ? /Loading RDB|Ready to accept connections/ : /Ready to accept connections/
   await new Promise<void>((resolve, reject) => {
     let output = ''
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000)
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      if (output.includes('Ready to accept connections')) {
+      if (ready.test(output)) {
         clearTimeout(timer)
         resolve()
       }
