@@ -1,3 +1,4 @@
+import { withDeadline } from '../core/deadline.js'
 import type { CacheEntry } from '../core/entry.js'
 import { encodeEntryForRedis } from '../core/entry.js'
 import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
@@ -166,28 +167,15 @@ export class FetchRunner {
     const result = Promise.resolve().then(() => source.fetch(ids))
     const timeoutMs = rt.fetchTimeoutMs
     if (timeoutMs <= 0) return result
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new LoadCacheError(
-              'E_FETCH_TIMEOUT',
-              `loader "${rt.def.name}": fetch of ${ids.length} id(s) took longer than ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      )
-      result.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return withDeadline(
+      result,
+      timeoutMs,
+      () =>
+        new LoadCacheError(
+          'E_FETCH_TIMEOUT',
+          `loader "${rt.def.name}": fetch of ${ids.length} id(s) took longer than ${timeoutMs} ms`,
+        ),
+    )
   }
 
   /**

@@ -1,3 +1,4 @@
+import { withDeadline } from '../core/deadline.js'
 import { LoadCacheError } from '../core/errors.js'
 import { runLimited } from './chunks.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
@@ -97,26 +98,9 @@ export class RedisCommands {
 
   withTimeout<T>(operation: string, promise: Promise<T>): Promise<T> {
     const timeoutMs = this.#o.timeoutMs
-    return new Promise<T>((resolve, reject) => {
-      // When the event loop was blocked past the deadline, the timers phase runs before the poll phase
-      // reads a reply that already arrived. Giving the verdict one setImmediate (after the poll phase)
-      // lets such a reply win, so a busy process does not mistake a healthy Redis for a slow one (and
-      // open its breaker, flushing L1).
-      const timer = setTimeout(
-        () => setImmediate(() => reject(new RedisTimeoutError(operation, timeoutMs))),
-        timeoutMs,
-      )
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    // A reply that arrived while the event loop was blocked past the deadline wins over the timer: a busy
+    // process must not mistake a healthy Redis for a slow one (and open its breaker, flushing L1).
+    return withDeadline(promise, timeoutMs, () => new RedisTimeoutError(operation, timeoutMs), true)
   }
 
   /** Stops the probe: once closed, an open breaker stays open. */

@@ -6,7 +6,12 @@ import { publishInMessages } from './bus-messages.js'
 import { pick, runScripts, scriptGroups } from './chunks.js'
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { InvalidationWriter } from './invalidation-writer.js'
-import { type CommandTracer, describeError, RedisCommands } from './redis-commands.js'
+import {
+  type CommandTracer,
+  describeError,
+  RedisCommands,
+  type RedisCommandsOptions,
+} from './redis-commands.js'
 import {
   clockScript,
   primeScript,
@@ -94,24 +99,17 @@ export interface PrimeResult {
   readonly versions: (readonly string[] | undefined)[]
 }
 
-export interface RedisTierOptions {
-  readonly client: RedisClient
+/** The round-trip runner's options (RedisCommands; the tier supplies the probe) and the tier's own. */
+export interface RedisTierOptions extends Omit<RedisCommandsOptions, 'probe'> {
   readonly keys: KeySpace
   readonly instanceId: string
-  readonly timeoutMs: number
   readonly lockTtlMs: number
   /** TTL of a tag version that no stored entry carries yet (set by an invalidation for fills in flight). */
   readonly tagTtlMs: number
   /** How much longer than an entry its tags' versions live. */
   readonly tagMarginMs: number
-  readonly failureThreshold: number
-  readonly breakDurationMs: number
   readonly maxPendingInvalidations: number
   readonly logger: Logger
-  readonly onBreakerChange: (state: BreakerState, previous: BreakerState, cause: string | undefined) => void
-  readonly onError: (error: unknown, operation: string) => void
-  /** Every operation's outcome and duration (for metrics and traces). */
-  readonly onCommand?: (operation: string, durationMs: number, error?: unknown) => void
   /**
    * Announces on the bus from the client (Redis Cluster: scripts cannot publish to the bus channel's
    * slot; classic or sharded pub/sub, as the bus subscribed). Standalone scripts publish themselves.
@@ -156,13 +154,7 @@ export class RedisTier {
     this.#o = options
     this.#cluster = (options.client as { isCluster?: boolean }).isCluster === true
     const commands: RedisCommands = new RedisCommands({
-      client: options.client,
-      timeoutMs: options.timeoutMs,
-      failureThreshold: options.failureThreshold,
-      breakDurationMs: options.breakDurationMs,
-      onBreakerChange: options.onBreakerChange,
-      onError: options.onError,
-      onCommand: options.onCommand,
+      ...options,
       probe: (): Promise<void> =>
         this.#invalidations.pending > 0
           ? this.#invalidations.replay()
