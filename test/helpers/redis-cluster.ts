@@ -1,10 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster, type ClusterOptions } from 'ioredis'
+import { launchRedisServer } from './redis-server.js'
 
 const run = promisify(execFile)
 
@@ -125,50 +126,20 @@ function canListen(port: number): Promise<boolean> {
 async function launchNode(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
   const { mkdirSync } = await import('node:fs')
   mkdirSync(dir, { recursive: true })
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-      '--cluster-node-timeout',
-      '2000',
-      // A replica that has just attached may fail over at once (the default refuses "stale" replicas).
-      '--cluster-replica-validity-factor',
-      '0',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...extraArgs,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  await new Promise<void>((resolve, reject) => {
-    let output = ''
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server ${port} did not start:\n${output}`)),
-      10_000,
-    )
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.on('exit', (code) => reject(new Error(`redis-server ${port} exited with ${code}:\n${output}`)))
-  })
+  const child = await launchRedisServer(port, dir, [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    join(dir, 'nodes.conf'),
+    '--cluster-node-timeout',
+    '2000',
+    // A replica that has just attached may fail over at once (the default refuses "stale" replicas).
+    '--cluster-replica-validity-factor',
+    '0',
+    ...extraArgs,
+  ])
   child.stdout?.on('data', (chunk: Buffer) => {
     if (process.env.LOADCACHE_CLUSTER_LOG) process.stderr.write(`[${port}] ${chunk}`)
   })
-  child.stderr?.resume()
   return child
 }

@@ -59,7 +59,7 @@ export async function startRedisServer(options: { args?: readonly string[] } = {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'loadcache-redis-'))
   const clients: Redis[] = []
-  let child = await launch(port, dir, options.args ?? [], false)
+  let child = await launchRedisServer(port, dir, options.args ?? [], false)
 
   const server: RedisServer = {
     port,
@@ -77,7 +77,7 @@ export async function startRedisServer(options: { args?: readonly string[] } = {
       await kill(child, signal)
     },
     async restart(options = {}) {
-      child = await launch(port, dir, options.args ?? [], options.loading === true)
+      child = await launchRedisServer(port, dir, options.args ?? [], options.loading === true)
     },
     signal(signal) {
       child.kill(signal)
@@ -91,11 +91,15 @@ export async function startRedisServer(options: { args?: readonly string[] } = {
   return server
 }
 
-async function launch(
+/**
+ * Starts redis-server on loopback `port` with its files in `dir` (no persistence unless a test saves), plus
+ * `args`; resolves once it is ready (with `loading`, once it has begun to load its dump).
+ */
+export async function launchRedisServer(
   port: number,
   dir: string,
   args: readonly string[],
-  loading: boolean,
+  loading = false,
 ): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
@@ -114,25 +118,36 @@ async function launch(
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  const ready = loading ? /Loading RDB|Ready to accept connections/ : /Ready to accept connections/
-  await new Promise<void>((resolve, reject) => {
+  await untilPrinted(
+    child,
+    loading ? /Loading RDB|Ready to accept connections/ : /Ready to accept connections/,
+    `redis-server ${port}`,
+  )
+  child.stdout?.resume()
+  child.stderr?.resume()
+  return child
+}
+
+/**
+ * Resolves once a redis-server child has printed `pattern` on stdout; rejects if it exits first or has not
+ * printed it within 10 s (with what it printed).
+ */
+function untilPrinted(child: ChildProcess, pattern: RegExp, name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let output = ''
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000)
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 10_000)
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      if (ready.test(output)) {
+      if (pattern.test(output)) {
         clearTimeout(timer)
         resolve()
       }
     })
     child.on('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`redis-server exited with ${code}:\n${output}`))
+      reject(new Error(`${name} exited with ${code}:\n${output}`))
     })
   })
-  child.stdout?.resume()
-  child.stderr?.resume()
-  return child
 }
 
 async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

@@ -36,7 +36,9 @@ describe('Redis faults', () => {
       () => cache.stats().redis.breaker === 'closed' && cache.stats().redis.busConnected,
       'breaker closed and bus back',
     )
-    expect(states.slice(0, 3)).toEqual(['open', 'half-open', 'closed'])
+    // Only a probe closes it; probes sent before Redis was back (the restart can outlast breakDurationMs on
+    // a busy machine) failed and opened it again.
+    expect(states.join(' ')).toMatch(/^open( half-open open)* half-open closed$/)
     const before = source.calls.length
     await cache.loaders({ user }).user.loadMany(['50', '51'])
     expect(source.calls.length).toBe(before + 1)
