@@ -1,6 +1,10 @@
 import type { Redis } from 'ioredis'
+import { withDeadline } from '../core/deadline.js'
 import type { Logger } from '../core/logger.js'
 import type { BusChannel, BusChannelEvents } from './bus-channel.js'
+
+/** How long close() waits for Redis to answer the subscriber's QUIT before dropping the connection. */
+const QUIT_WAIT_MS = 1000
 
 /**
  * The bus channel on a standalone Redis (or one behind Sentinel): classic SUBSCRIBE on a duplicate of the
@@ -56,11 +60,12 @@ export class StandaloneChannel implements BusChannel {
 
   async close(): Promise<void> {
     this.#closed = true
-    try {
-      await this.#subscriber.quit()
-    } catch {
-      this.#subscriber.disconnect()
-    }
+    // QUIT lets Redis close the connection cleanly; a frozen Redis never answers it, and close() must not
+    // hang on it.
+    await withDeadline(this.#subscriber.quit(), QUIT_WAIT_MS, () => new Error('QUIT unanswered')).catch(
+      () => {},
+    )
+    this.#subscriber.disconnect()
   }
 
   #subscribe(): void {

@@ -14,6 +14,8 @@ export interface InvalidationWriterOptions {
   /** TTL of a tag version that no stored entry carries yet (set by an invalidation for fills in flight). */
   readonly tagTtlMs: number
   readonly breakDurationMs: number
+  /** How long close() waits for its last replay of the queue. */
+  readonly closeDeadlineMs: number
   readonly maxPendingInvalidations: number
   readonly logger: Logger
   /** Announces on the bus from the client (Redis Cluster; standalone scripts publish themselves). */
@@ -31,6 +33,8 @@ export class InvalidationWriter {
   readonly #pending: PendingInvalidations
   #batch: { keys: Set<string>; tags: Set<string>; settle: ((applied: boolean) => void)[] } | undefined
   #replaying: Promise<void> | undefined
+  /** Batches being applied (see #track). */
+  readonly #flushing = new Set<Promise<void>>()
   /** Invalidations dropped from the full queue since it last emptied (see the constructor). */
   #dropped = 0
   #closed = false
@@ -59,7 +63,7 @@ export class InvalidationWriter {
   invalidate(entryKeys: readonly string[], encodedTags: readonly string[]): Promise<boolean> {
     if (this.#batch === undefined) {
       this.#batch = { keys: new Set(), tags: new Set(), settle: [] }
-      setImmediate(() => void this.#flushBatch())
+      setImmediate(() => this.#track(this.#flushBatch()))
     }
     const batch = this.#batch
     for (const key of entryKeys) batch.keys.add(key)
@@ -93,21 +97,39 @@ export class InvalidationWriter {
   }
 
   /**
-   * Stops the retries. Invalidations still queued get one last replay when Redis is reachable (the breaker
-   * closed); what stays queued is lost with the process, and said so: other processes may serve what it
-   * evicts until its TTL.
+   * Stops the retries, after one last try: this turn's invalidations are sent at once, those in flight are
+   * waited for, and whatever is queued gets one more replay, whatever the breaker's state (within
+   * `closeDeadlineMs`). What Redis did not confirm is lost with the process, and said so: other processes
+   * may serve what it evicts until its TTL.
    */
   async close(): Promise<void> {
     if (this.#closed) return
-    if (this.#pending.size > 0 && this.#o.commands.breaker.isClosed) await this.replay().catch(() => {})
+    if (this.#batch !== undefined) this.#track(this.#flushBatch())
+    await Promise.all(this.#flushing)
+    if (this.#pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.replay().catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.#o.closeDeadlineMs)
+        }),
+      ])
+      clearTimeout(timer)
+    }
     this.#closed = true
     if (this.#pending.size > 0) {
       const dropped =
         this.#dropped > 0 ? ` (and ${this.#dropped} older ones were dropped from the full queue)` : ''
       this.#o.logger.error(
-        `[loadcache] [redis] cache closed with ${this.#pending.size} invalidated keys or tags never applied to Redis${dropped}: other processes may serve what they evict until its TTL. Close the cache once Redis is reachable to replay them.`,
+        `[loadcache] [redis] cache closed with ${this.#pending.size} invalidated keys or tags that Redis did not confirm${dropped}: other processes may serve what they evict until its TTL`,
       )
     }
+  }
+
+  /** Remembers a flush until it settles (close waits for those in flight). Flushes never reject. */
+  #track(flush: Promise<void>): void {
+    this.#flushing.add(flush)
+    void flush.finally(() => this.#flushing.delete(flush))
   }
 
   async #flushBatch(): Promise<void> {

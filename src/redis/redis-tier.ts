@@ -169,6 +169,8 @@ export class RedisTier {
       instanceId: options.instanceId,
       tagTtlMs: options.tagTtlMs,
       breakDurationMs: options.breakDurationMs,
+      // Enough for a queue of thousands on a healthy Redis; a dead one fails the first script sooner.
+      closeDeadlineMs: Math.max(1000, 10 * options.timeoutMs),
       maxPendingInvalidations: options.maxPendingInvalidations,
       logger: options.logger,
       publish: options.publish,
@@ -657,7 +659,7 @@ export class RedisTier {
     return this.#invalidations.invalidate(entryKeys, encodedTags)
   }
 
-  /** Replays what is still queued when Redis is reachable (see InvalidationWriter.close), stops the probe. */
+  /** Gives queued invalidations a last try (see InvalidationWriter.close), then stops the probe. */
   async close(): Promise<void> {
     await this.#invalidations.close()
     this.#commands.close()
