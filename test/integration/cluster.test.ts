@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { encodeSegment } from '../../src/core/keys.js'
 import { defineLoader } from '../../src/index.js'
 import { keySlot } from '../../src/redis/key-slot.js'
 import { cacheFactory, countCommands, uniqueNamespace } from '../helpers/cache.js'
@@ -108,7 +109,14 @@ describe('Redis Cluster specifics', () => {
     // The clock bump, then at most one script per slot (a slot holds far fewer than 500 of these tags).
     expect(scripts).toBeGreaterThan(1)
     expect(scripts).toBeLessThanOrEqual(1 + 16_384)
-    // Every slot's script landed: a process with nothing in memory finds all 200 entries invalid.
+    // Every tag of every slot's script moved, to the one version of this invalidation (a script that
+    // bumped only its first key would leave most of them behind).
+    const versions = await Promise.all(
+      tags.map((tag) => client.get(`${makeCache.namespace}:t:${encodeSegment(tag)}`)),
+    )
+    expect(versions.filter((version) => version === versions[0])).toHaveLength(tags.length)
+    expect(versions[0]).toMatch(/^\d+$/)
+    // And a process with nothing in memory finds all 200 entries invalid.
     const fresh = await makeCache({ memory: false })
     const fetched = source.calls.length
     await fresh.loaders({ item }).item.loadMany(ids)
