@@ -4,7 +4,7 @@ import { isLoadCacheError } from '../core/errors.js'
 import { isValidNamespace, KeySpace } from '../core/keys.js'
 import { type EntryReport, readEntry } from './entry-report.js'
 import { countKeys } from './key-counts.js'
-import { connectRedis } from './redis-connection.js'
+import { COMMAND_TIMEOUT_MS, connectRedis, isCommandTimeout } from './redis-connection.js'
 import { renderCounts, renderEntry, renderTags } from './render.js'
 import { readTagVersions } from './tag-versions.js'
 
@@ -147,7 +147,11 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     // Our own errors say what to do; anything else is a bug worth its stack. Exit once it is written: after a
     // failed connection ioredis leaves its connect timer running, which would hold the process for seconds.
-    const message = isLoadCacheError(error) ? error.message : ((error as Error)?.stack ?? String(error))
+    const message = isLoadCacheError(error)
+      ? error.message
+      : isCommandTimeout(error)
+        ? `[loadcache] Redis stopped answering: no reply within ${COMMAND_TIMEOUT_MS / 1000} s (is it frozen or overloaded?)`
+        : ((error as Error)?.stack ?? String(error))
     process.stderr.write(`${message}\n`, () => process.exit(1))
   },
 )

@@ -1,8 +1,14 @@
 import type { Redis } from 'ioredis'
+import { withDeadline } from '../core/deadline.js'
 import { LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 
 /** How long `inspect` waits for Redis before saying it cannot reach it. */
 const CONNECT_TIMEOUT_MS = 3000
+/**
+ * How long one command may go unanswered (ioredis's commandTimeout): a frozen or overloaded server fails
+ * inspect with a reason instead of hanging it.
+ */
+export const COMMAND_TIMEOUT_MS = 5000
 /** How long `inspect` waits for a Redis that is loading its dataset (after a restart) by default. */
 const LOADING_WAIT_MS = 60_000
 /** Between two PINGs to a loading Redis. */
@@ -52,6 +58,7 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     // The PING below proves the connection. ioredis's ready check runs INFO, which the read-only user the
     // README gives for inspect may not run (ioredis then prints a warning of its own).
     enableReadyCheck: false,
+    commandTimeout: COMMAND_TIMEOUT_MS,
   })
   // connect() rejects with "Connection is closed"; the socket's own error (ECONNREFUSED, ENOTFOUND, a
   // refused password) is the one that says what is wrong.
@@ -60,7 +67,8 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     socketError ??= error
   })
   try {
-    await client.connect()
+    // ioredis's connect() also waits for its own setup commands, which a frozen server never answers.
+    await withDeadline(client.connect(), CONNECT_TIMEOUT_MS, () => new NoAnswerError(CONNECT_TIMEOUT_MS))
     await pingOnceLoaded(client, redact(parsed), options)
   } catch (error) {
     if (error instanceof LoadCacheError) {
@@ -68,7 +76,12 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
       throw error
     }
     client.disconnect()
-    const reason = (socketError ?? (error as Error)).message.replace(/\.$/, '')
+    const reason =
+      error instanceof NoAnswerError
+        ? error.message
+        : isCommandTimeout(error)
+          ? new NoAnswerError(COMMAND_TIMEOUT_MS).message
+          : (socketError ?? (error as Error)).message.replace(/\.$/, '')
     throw new LoadCacheError(
       'E_REDIS_UNREACHABLE',
       `cannot reach Redis at ${redact(parsed)}: ${reason}. Check the --redis URL (host, port, password) and that the server runs`,
@@ -104,6 +117,18 @@ async function pingOnceLoaded(client: Redis, where: string, options: ConnectOpti
       await new Promise((resolve) => setTimeout(resolve, LOADING_POLL_MS))
     }
   }
+}
+
+/** A server that accepted the connection and then said nothing (frozen, or overloaded). */
+class NoAnswerError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms / 1000} s (is it frozen or overloaded?)`)
+  }
+}
+
+/** Whether an error is ioredis's commandTimeout firing. */
+export function isCommandTimeout(error: unknown): boolean {
+  return (error as Error)?.message === 'Command timed out'
 }
 
 function badUrl(url: string): LoadCacheTypeError {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Redis } from 'ioredis'
@@ -126,4 +126,24 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
     expect(messages).toHaveLength(1)
     await finishLoading()
   })
+
+  it('fails in seconds, not never, against a frozen Redis', async () => {
+    server.signal('SIGSTOP')
+    try {
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', '--redis', server.url, '--counts'],
+          { cwd: repo, timeout: 60_000 },
+          (error, _stdout, stderr) => done({ code: error ? Number(error.code) : 0, stderr }),
+        )
+      })
+      expect(code).toBe(1)
+      expect(stderr).toBe(
+        `[loadcache] cannot reach Redis at ${server.url}: no answer within 3 s (is it frozen or overloaded?). Check the --redis URL (host, port, password) and that the server runs\n`,
+      )
+    } finally {
+      server.signal('SIGCONT')
+    }
+  }, 90_000)
 })
