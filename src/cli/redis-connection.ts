@@ -67,8 +67,11 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     socketError ??= error
   })
   try {
-    // ioredis's connect() also waits for its own setup commands, which a frozen server never answers.
-    await withDeadline(client.connect(), CONNECT_TIMEOUT_MS, () => new NoAnswerError(CONNECT_TIMEOUT_MS))
+    // ioredis's connect() also waits for its own setup commands (CLIENT SETINFO, in recent 5.x), which a
+    // frozen server never answers. A second more than its own connect timeout, so that a host that never
+    // completes the TCP handshake still fails with ioredis's reason (ETIMEDOUT).
+    const deadlineMs = CONNECT_TIMEOUT_MS + 1000
+    await withDeadline(client.connect(), deadlineMs, () => new NoAnswerError(deadlineMs))
     await pingOnceLoaded(client, redact(parsed), options)
   } catch (error) {
     if (error instanceof LoadCacheError) {

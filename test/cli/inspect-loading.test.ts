@@ -140,7 +140,7 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
       })
       expect(code).toBe(1)
       expect(stderr).toBe(
-        `[loadcache] cannot reach Redis at ${server.url}: no answer within 3 s (is it frozen or overloaded?). Check the --redis URL (host, port, password) and that the server runs\n`,
+        `[loadcache] cannot reach Redis at ${server.url}: no answer within 4 s (is it frozen or overloaded?). Check the --redis URL (host, port, password) and that the server runs\n`,
       )
     } finally {
       server.signal('SIGCONT')
