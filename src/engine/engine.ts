@@ -127,6 +127,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #redisErrors = 0
   #l1Bypassed = 0
   #closed = false
+  #closing: Promise<void> | undefined
+  /** Invalidations and primes in flight (see #tracked). */
+  readonly #writes = new Set<Promise<unknown>>()
   /**
    * Set by the response tier: a request's responses depend on what its loaders serve, observed through
    * the options its request state binds to them. A loader not bound yet (made by a context factory that
@@ -459,10 +462,17 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   /**
    * Evicts entity keys and tags everywhere: here, in Redis, and (through the bus) in every other process.
    * Each key's own tag (`keyTag`) is bumped with it, so whatever was built from the entry (a cached
-   * response) goes too.
+   * response) goes too. Resolves `false` when Redis could not apply it (queued for replay).
+   *
+   * @throws LoadCacheError (E_CACHE_CLOSED) once close() has begun: a queued invalidation could no longer
+   *   be replayed, so it is refused rather than lost silently.
    */
-  /** Evicts here, in Redis and (through the bus) everywhere; `false` when Redis could not apply it (queued). */
-  async invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<boolean> {
+  invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<boolean> {
+    if (this.#closed) return Promise.reject(closedError('invalidate'))
+    return this.#tracked(this.#invalidate(entryKeys, tags))
+  }
+
+  async #invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<boolean> {
     // Each tag's bucket moves with it (see bucketTag): a response too big to carry every tag carries those.
     const encodedTags = encodeTags(
       withBuckets(entryKeys.length === 0 ? tags : [...tags, ...entryKeys.map(keyTag)]),
@@ -502,8 +512,16 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     entries: readonly (readonly [CacheId, unknown])[],
     since: WriteTicket | undefined,
   ): Promise<PrimeOutcome> {
-    if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
-    return this.#writeThrough.prime(rt, entries, since)
+    if (this.#closed) throw closedError('prime')
+    return this.#tracked(this.#writeThrough.prime(rt, entries, since))
+  }
+
+  /** Remembers a write (an invalidation or a prime) until it settles: close() waits for those in flight. */
+  #tracked<T>(write: Promise<T>): Promise<T> {
+    this.#writes.add(write)
+    const forget = () => this.#writes.delete(write)
+    write.then(forget, forget)
+    return write
   }
 
   #reportEviction(source: 'local' | 'remote', keys: readonly string[], encodedTags: readonly string[]): void {
@@ -626,12 +644,26 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     return this.#memoryIfUsable() !== undefined
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    await this.#redis?.close()
-    await this.#bus?.close()
+  /**
+   * Refuses new writes, waits for the invalidations and primes in flight, gives what Redis has not taken a
+   * last try (see InvalidationWriter.close), then closes the bus. Every call gets the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true
+      while (this.#writes.size > 0) await Promise.allSettled(this.#writes)
+      await this.#redis?.close()
+      await this.#bus?.close()
+    })()
+    return this.#closing
   }
+}
+
+function closedError(operation: string): LoadCacheError {
+  return new LoadCacheError(
+    'E_CACHE_CLOSED',
+    `${operation} on a closed cache: Redis would not get it, so it is refused. Call it before cache.close()`,
+  )
 }
 
 /** A loader's own source: its definition's `fetch` (result aligned with the ids) and `tags`. */

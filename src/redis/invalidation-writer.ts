@@ -1,3 +1,4 @@
+import { withDeadline } from '../core/deadline.js'
 import type { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
 import { publishInMessages } from './bus-messages.js'
@@ -75,7 +76,8 @@ export class InvalidationWriter {
   replay(): Promise<void> {
     this.#replaying ??= (async () => {
       try {
-        while (this.#pending.size > 0) {
+        // Once closed, a replay still running (past close's deadline) stops after the chunk it is on.
+        while (this.#pending.size > 0 && !this.#closed) {
           const taken = this.#pending.take(500)
           await this.#apply(
             taken.keys.map(([key]) => key),
@@ -83,7 +85,7 @@ export class InvalidationWriter {
           )
           this.#pending.applied(taken)
         }
-        if (this.#dropped > 0) {
+        if (this.#dropped > 0 && this.#pending.size === 0) {
           this.#o.logger.warn(
             `[loadcache] [redis] queued invalidations replayed; ${this.#dropped} older keys or tags were dropped from the full queue before Redis took it (what they evict may be served stale until its TTL)`,
           )
@@ -97,24 +99,28 @@ export class InvalidationWriter {
   }
 
   /**
-   * Stops the retries, after one last try: this turn's invalidations are sent at once, those in flight are
-   * waited for, and whatever is queued gets one more replay, whatever the breaker's state (within
-   * `closeDeadlineMs`). What Redis did not confirm is lost with the process, and said so: other processes
-   * may serve what it evicts until its TTL.
+   * Stops the retries, after a last try: this turn's invalidations are sent at once, those in flight are
+   * waited for, and the queue is replayed again and again until it is empty or `closeDeadlineMs` has
+   * passed, whatever the breaker's state. What Redis did not confirm is lost with the process, and said
+   * so: other processes may serve what it evicts until its TTL. (A script sent before the deadline may
+   * still land after it; an invalidation landing late only costs a miss.)
    */
   async close(): Promise<void> {
     if (this.#closed) return
     if (this.#batch !== undefined) this.#track(this.#flushBatch())
-    await Promise.all(this.#flushing)
-    if (this.#pending.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        this.replay().catch(() => {}),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#o.closeDeadlineMs)
-        }),
-      ])
-      clearTimeout(timer)
+    while (this.#flushing.size > 0) await Promise.all(this.#flushing)
+    const deadline = performance.now() + this.#o.closeDeadlineMs
+    while (this.#pending.size > 0 && performance.now() < deadline) {
+      const replayed = await withDeadline(
+        this.replay(),
+        deadline - performance.now(),
+        () => new Error(),
+      ).then(
+        () => true,
+        () => false,
+      )
+      // A refused connection fails at once: do not spin on it.
+      if (!replayed) await sleep(Math.min(50, Math.max(0, deadline - performance.now())))
     }
     this.#closed = true
     if (this.#pending.size > 0) {
@@ -235,4 +241,8 @@ export class InvalidationWriter {
       timer.unref()
     })
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

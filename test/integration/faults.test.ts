@@ -203,17 +203,24 @@ describe('Redis faults', () => {
     await a.loaders({ user }).user.load('1')
     server.signal('SIGSTOP')
     try {
-      // Not awaited: close() must wait for this turn's invalidation, in flight when it starts.
+      // Neither awaited: close() must wait for this turn's invalidation and for the prime, whose Redis steps
+      // time out and whose eviction then goes to the queue, after close() has begun.
       const invalidated = a.invalidate(user, ['1'])
+      const primed = a.prime(user, [['2', source.update('2', { name: 'primed' })]])
+      const started = performance.now()
       await a.close()
+      // Bounded: the last replay's deadline (max(1 s, 10 x 100 ms)), then 1 s for the bus's QUIT.
+      expect(performance.now() - started).toBeLessThan(10_000)
       expect(await invalidated).toBe(false)
-      // Its key, its key tag and that tag's bucket.
-      expect(a.stats().redis.pendingInvalidations).toBe(3)
+      expect((await primed).stored).toEqual([])
+      // Each id's key, its key tag and that tag's bucket: the prime's eviction is counted too.
+      expect(a.stats().redis.pendingInvalidations).toBe(6)
+      await expect(a.invalidate(user, ['3'])).rejects.toMatchObject({ code: 'E_CACHE_CLOSED' })
     } finally {
       server.signal('SIGCONT')
     }
     expect(errors.filter((message) => message.includes('cache closed'))).toEqual([
-      expect.stringContaining('cache closed with 3 invalidated keys or tags that Redis did not confirm'),
+      expect.stringContaining('cache closed with 6 invalidated keys or tags that Redis did not confirm'),
     ])
   })
 
@@ -241,8 +248,11 @@ describe('Redis faults', () => {
     // With the breaker open nothing is sent: queued, and Redis still holds the old entry.
     expect(await a.invalidate(user, ['1'])).toBe(false)
     expect(a.stats().redis.pendingInvalidations).toBe(3)
+    // A second close() resolves when the first has finished, not at once.
+    const first = a.close()
     await a.close()
     expect(a.stats().redis.pendingInvalidations).toBe(0)
+    await first
     expect(errors.filter((message) => message.includes('cache closed'))).toEqual([])
     // b has nothing in memory: it reads Redis, where only the replay at close removed the old entry.
     expect((await b.loaders({ user }).user.load('1'))?.name).toBe('renamed')
