@@ -49,7 +49,7 @@ export interface LoadCache {
    * @throws LoadCacheTypeError (`E_INVALID_ARGUMENT`) for a name this cache does not know (pass the
    *   definition, or call `cache.loaders()` with it first), and (`E_INVALID_OPTION`) for a definition whose
    *   name another loader of this cache already has; LoadCacheError (`E_CACHE_CLOSED`) once `close()` has
-   *   begun (so are `invalidateTags`, `invalidateTypes` and `prime`).
+   *   stopped taking writes (so do `invalidateTags`, `invalidateTypes` and `prime`).
    */
   invalidate(loader: AnyDefinition | string, ids: readonly CacheId[]): Promise<boolean>
   /**
@@ -105,10 +105,12 @@ export interface LoadCache {
    */
   ready(timeoutMs?: number): Promise<boolean>
   /**
-   * Refuses new invalidations and primes, waits for those in flight, replays what Redis has not taken
-   * until the queue is empty or `max(1 s, 10 × redisTimeoutMs)` has passed (an error log names what Redis
-   * did not confirm), then closes the bus connection and stops the timers. Every call resolves when the
-   * first has finished. The Redis client you passed in is left open: disconnect it after.
+   * Waits for the invalidations and primes in flight (and those that start meanwhile), then refuses new
+   * ones, replays what Redis has not taken until the queue is empty or `max(1 s, 10 × redisTimeoutMs)` has
+   * passed (an error log names what Redis did not confirm), then closes the bus connection and stops the
+   * timers. Loads fail with `E_CACHE_CLOSED` from the moment it is called: drain requests first. Every
+   * call resolves when the first has finished. The Redis client you passed in is left open: disconnect it
+   * after.
    */
   close(): Promise<void>
 }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis'
 import { withDeadline } from '../core/deadline.js'
 import { LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 
-/** How long `inspect` waits for Redis before saying it cannot reach it. */
+/** ioredis's connect timeout (the TCP handshake); connectRedis gives the whole connect a second more. */
 const CONNECT_TIMEOUT_MS = 3000
 /**
  * How long one command may go unanswered (ioredis's commandTimeout): a frozen or overloaded server fails

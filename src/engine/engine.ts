@@ -128,6 +128,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #l1Bypassed = 0
   #closed = false
   #closing: Promise<void> | undefined
+  /** Set by close() once the writes in flight have settled: invalidations and primes are refused. */
+  #writesRefused = false
   /** Invalidations and primes in flight (see #tracked). */
   readonly #writes = new Set<Promise<unknown>>()
   /**
@@ -464,11 +466,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * Each key's own tag (`keyTag`) is bumped with it, so whatever was built from the entry (a cached
    * response) goes too. Resolves `false` when Redis could not apply it (queued for replay).
    *
-   * @throws LoadCacheError (E_CACHE_CLOSED) once close() has begun: a queued invalidation could no longer
-   *   be replayed, so it is refused rather than lost silently.
+   * @throws LoadCacheError (E_CACHE_CLOSED) once close() has stopped taking writes: one queued then could
+   *   no longer be replayed, so it is refused rather than lost silently. (While close() waits for the
+   *   writes in flight, new ones are still taken: a mutation finishing during a shutdown must not fail
+   *   after its write to the source.)
    */
   invalidate(entryKeys: readonly string[], tags: readonly string[]): Promise<boolean> {
-    if (this.#closed) return Promise.reject(closedError('invalidate'))
+    if (this.#writesRefused) return Promise.reject(closedError('invalidate'))
     return this.#tracked(this.#invalidate(entryKeys, tags))
   }
 
@@ -512,7 +516,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
     entries: readonly (readonly [CacheId, unknown])[],
     since: WriteTicket | undefined,
   ): Promise<PrimeOutcome> {
-    if (this.#closed) throw closedError('prime')
+    if (this.#writesRefused) throw closedError('prime')
     return this.#tracked(this.#writeThrough.prime(rt, entries, since))
   }
 
@@ -645,13 +649,16 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   }
 
   /**
-   * Refuses new writes, waits for the invalidations and primes in flight, gives what Redis has not taken a
-   * last try (see InvalidationWriter.close), then closes the bus. Every call gets the same promise.
+   * Waits for the invalidations and primes in flight (and those that start meanwhile), then refuses new
+   * ones, gives what Redis has not taken a last try (see InvalidationWriter.close), and closes the bus.
+   * Every call gets the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true
       while (this.#writes.size > 0) await Promise.allSettled(this.#writes)
+      // In the same turn as the check above: no write can start between them.
+      this.#writesRefused = true
       await this.#redis?.close()
       await this.#bus?.close()
     })()

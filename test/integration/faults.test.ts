@@ -208,19 +208,26 @@ describe('Redis faults', () => {
       const invalidated = a.invalidate(user, ['1'])
       const primed = a.prime(user, [['2', source.update('2', { name: 'primed' })]])
       const started = performance.now()
-      await a.close()
-      // Bounded: the last replay's deadline (max(1 s, 10 x 100 ms)), then 1 s for the bus's QUIT.
+      const closing = a.close()
+      // Taken, not refused: close() is still waiting for the writes in flight (a mutation finishing during
+      // a shutdown must not fail after its write to the source).
+      const late = a.invalidate(user, ['3'])
+      await closing
+      // Bounded: the writes in flight (100 ms timeouts each), the last replay's deadline (max(1 s,
+      // 10 x 100 ms)), then 1 s for the bus's QUIT.
       expect(performance.now() - started).toBeLessThan(10_000)
       expect(await invalidated).toBe(false)
+      expect(await late).toBe(false)
       expect((await primed).stored).toEqual([])
-      // Each id's key, its key tag and that tag's bucket: the prime's eviction is counted too.
-      expect(a.stats().redis.pendingInvalidations).toBe(6)
-      await expect(a.invalidate(user, ['3'])).rejects.toMatchObject({ code: 'E_CACHE_CLOSED' })
+      // Each id's key, its key tag and that tag's bucket: the prime's and the late one's too.
+      expect(a.stats().redis.pendingInvalidations).toBe(9)
+      // Once close() has finished, an invalidation could never be replayed: refused.
+      await expect(a.invalidate(user, ['4'])).rejects.toMatchObject({ code: 'E_CACHE_CLOSED' })
     } finally {
       server.signal('SIGCONT')
     }
     expect(errors.filter((message) => message.includes('cache closed'))).toEqual([
-      expect.stringContaining('cache closed with 6 invalidated keys or tags that Redis did not confirm'),
+      expect.stringContaining('cache closed with 9 invalidated keys or tags that Redis did not confirm'),
     ])
   })
 
@@ -255,6 +262,39 @@ describe('Redis faults', () => {
     await first
     expect(errors.filter((message) => message.includes('cache closed'))).toEqual([])
     // b has nothing in memory: it reads Redis, where only the replay at close removed the old entry.
+    expect((await b.loaders({ user }).user.load('1'))?.name).toBe('renamed')
+  })
+
+  it('goes on replaying at close until Redis answers again, within the deadline', async () => {
+    const makeCache = cacheFactory('redis', server)
+    const source = new TestSource(3)
+    const user = defineLoader({ name: 'user', fetch: source.fetch })
+    const errors: string[] = []
+    const a = await makeCache({
+      // The last replay's deadline: max(1 s, 10 x 300 ms) = 3 s.
+      redisTimeoutMs: 300,
+      breaker: { failureThreshold: 3, breakDurationMs: 60_000 },
+      logger: { warn: () => {}, error: (message) => errors.push(message) },
+    })
+    const b = await makeCache()
+    await a.loaders({ user }).user.load('1')
+    server.signal('SIGSTOP')
+    let resumed: NodeJS.Timeout | undefined
+    try {
+      for (const id of ['x1', 'x2', 'x3']) await a.loaders({ user }).user.load(id)
+      expect(a.stats().redis.breaker).toBe('open')
+      source.update('1', { name: 'renamed' })
+      expect(await a.invalidate(user, ['1'])).toBe(false)
+      // Frozen when close() starts: its first replay times out (300 ms); Redis runs again 500 ms in, and
+      // a later try, still within the 3 s deadline, lands.
+      resumed = setTimeout(() => server.signal('SIGCONT'), 500)
+      await a.close()
+    } finally {
+      clearTimeout(resumed)
+      server.signal('SIGCONT')
+    }
+    expect(a.stats().redis.pendingInvalidations).toBe(0)
+    expect(errors.filter((message) => message.includes('cache closed'))).toEqual([])
     expect((await b.loaders({ user }).user.load('1'))?.name).toBe('renamed')
   })
 
