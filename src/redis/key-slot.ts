@@ -39,3 +39,35 @@ export function groupBySlot(keys: readonly string[]): Map<number, number[]> {
   }
   return groups
 }
+
+/**
+ * Groups key positions by the master that owns their slot in `slots` (a Cluster client's slot map: per
+ * slot, the owner's node key first), in runs of at most `max`. Positions whose slot has no known owner
+ * are left out and returned apart.
+ */
+export function groupByMaster(
+  slots: readonly (readonly string[] | undefined)[],
+  keys: readonly string[],
+  max: number,
+): { groups: number[][]; unowned: number[] } {
+  const byOwner = new Map<string, number[]>()
+  const unowned: number[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const owner = slots[keySlot(keys[i]!)]?.[0]
+    if (owner === undefined) {
+      unowned.push(i)
+      continue
+    }
+    let group = byOwner.get(owner)
+    if (group === undefined) {
+      group = []
+      byOwner.set(owner, group)
+    }
+    group.push(i)
+  }
+  const groups: number[][] = []
+  for (const group of byOwner.values()) {
+    for (let start = 0; start < group.length; start += max) groups.push(group.slice(start, start + max))
+  }
+  return { groups, unowned }
+}

@@ -1,11 +1,20 @@
+import type { Cluster } from 'ioredis'
 import { entryHeader } from '../core/entry.js'
 import { LoadCacheError } from '../core/errors.js'
 import type { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
 import { publishInMessages } from './bus-messages.js'
-import { pick, runScripts, scriptGroups } from './chunks.js'
+import {
+  MAX_SCRIPTS_IN_FLIGHT,
+  MAX_TAGS_PER_SCRIPT,
+  pick,
+  runLimited,
+  runScripts,
+  scriptGroups,
+} from './chunks.js'
 import type { BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import { InvalidationWriter } from './invalidation-writer.js'
+import { groupByMaster } from './key-slot.js'
 import {
   type CommandTracer,
   describeError,
@@ -18,6 +27,7 @@ import {
   type RedisClient,
   readScript,
   tagScript,
+  tagVersionsScript,
   withLockKeys,
   writeScript,
 } from './scripts.js'
@@ -149,6 +159,8 @@ export class RedisTier {
   readonly #breaker: CircuitBreaker
   readonly #cluster: boolean
   readonly #invalidations: InvalidationWriter
+  /** Whether the Cluster runs TAG_VERSIONS (script flags: Redis 7+); false after it failed to compile. */
+  #crossSlotReads = true
 
   constructor(options: RedisTierOptions) {
     this.#o = options
@@ -422,7 +434,10 @@ export class RedisTier {
       this.#runEach('write-tags', ensured, ([tag, ttlMs]) =>
         tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
       ),
-      this.#runEach('write-tags', others, (tag) => this.#o.client.get(this.#o.keys.tagPrefix + tag)),
+      this.#readTagKeys(
+        'write-tags',
+        others.map((tag) => this.#o.keys.tagPrefix + tag),
+      ),
     ])
     const versionOf = new Map<string, string | null>()
     ensured.forEach(([tag], i) => {
@@ -471,7 +486,7 @@ export class RedisTier {
     const moved = new Set<number>()
     if (headers.length === 0) return moved
     const keys = [...tagKeys]
-    const values = await this.#runEach('read-tags', keys, (key) => this.#o.client.get(key))
+    const values = await this.#readTagKeys('read-tags', keys)
     const versions = new Map(keys.map((key, i) => [key, values[i] ?? null]))
     for (const { index, tags, versions: recorded } of headers) {
       if (
@@ -671,6 +686,63 @@ export class RedisTier {
     for (const key of entryKeys) {
       this.#run('discard', () => this.#o.client.unlink(key)).catch(() => {})
     }
+  }
+
+  /**
+   * Cluster: the values of tag keys, one TAG_VERSIONS script per master (by the client's slot map) and
+   * MAX_TAGS_PER_SCRIPT keys, so a batch of hits carrying hundreds of tags costs a round of at most a few
+   * scripts, not a GET per tag. Keys the script cannot take (a slot moved since the map was read, no known
+   * owner, or a server without script flags: Redis 6, from then on) are read with a GET each.
+   */
+  async #readTagKeys(operation: string, keys: readonly string[]): Promise<(string | null)[]> {
+    const values: (string | null)[] = new Array(keys.length).fill(null)
+    const { groups, unowned } = this.#crossSlotReads
+      ? groupByMaster((this.#o.client as Cluster).slots, keys, MAX_TAGS_PER_SCRIPT)
+      : { groups: [], unowned: keys.map((_, i) => i) }
+    const single = [...unowned]
+    await runLimited(
+      groups,
+      async (indices) => {
+        const read = await this.#run(operation, () => this.#tagVersions(pick(keys, indices)))
+        if (read === undefined) single.push(...indices)
+        else
+          indices.forEach((index, j) => {
+            values[index] = read[j]!
+          })
+      },
+      MAX_SCRIPTS_IN_FLIGHT,
+    )
+    if (single.length > 0) {
+      const read = await this.#runEach(operation, single, (index) => this.#o.client.get(keys[index]!))
+      single.forEach((index, j) => {
+        values[index] = read[j] ?? null
+      })
+    }
+    return values
+  }
+
+  /** One TAG_VERSIONS script; undefined when Redis cannot run it for these keys (see #readTagKeys). */
+  async #tagVersions(keys: readonly string[]): Promise<(string | null)[] | undefined> {
+    let reply: unknown
+    try {
+      reply = await tagVersionsScript.run(this.#o.client, [keys[0]!], keys.slice(1))
+    } catch (error) {
+      const message = error instanceof Error ? error.message : ''
+      // Not a Redis fault: a slot map out of date (ioredis refreshes it when a command is redirected).
+      if (message.includes('non local key')) return undefined
+      if (message.includes('Error compiling script')) {
+        this.#crossSlotReads = false
+        return undefined
+      }
+      throw error
+    }
+    if (!Array.isArray(reply) || reply.length !== keys.length) {
+      throw new LoadCacheError(
+        'E_REDIS_REPLY',
+        `[redis] tag versions script answered ${String(reply)} for ${keys.length} keys`,
+      )
+    }
+    return reply.map((value) => (value === null ? null : String(value)))
   }
 
   #run<T>(operation: string, command: () => Promise<T>): Promise<T> {

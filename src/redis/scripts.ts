@@ -406,6 +406,21 @@ local version = ensure_version(KEYS[1], tonumber(ARGV[3]))
 return version
 `
 
+/**
+ * TAG_VERSIONS (Redis Cluster, Redis 7+): the values of tag keys that live on one master, in any of its
+ * slots, in one round trip instead of one GET each. Only the first key is declared (it routes the script):
+ * Redis refuses declared keys of several slots even with `allow-cross-slot-keys`, which lets the script
+ * read the others, passed in ARGV, as long as this node serves them. When the client's slot map is out of
+ * date, Redis answers "non local key"; on Redis 6 the shebang does not compile. Either way the caller reads
+ * those keys one by one instead.
+ * KEYS: a tag key. ARGV: more tag keys of the same master. Returns one value per key (nil when missing).
+ */
+export const TAG_VERSIONS_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
+local values = { redis.call('GET', KEYS[1]) }
+for i = 1, #ARGV do values[i + 1] = redis.call('GET', ARGV[i]) end
+return values
+`
+
 export type RedisClient = Redis | Cluster
 
 /** A script run with EVALSHA, falling back to EVAL once when the server does not know it (NOSCRIPT). */
@@ -484,6 +499,7 @@ export const tagScript = tagBumpScript.plain
  * to a flagged invalidation of its ids (see WriteThrough), so it still evicts everywhere.
  */
 export const primeScript = new Script(PRIME_SCRIPT)
+export const tagVersionsScript = new Script(TAG_VERSIONS_SCRIPT)
 
 /** The KEYS of a script that takes entries: each entry key followed by its lock key (the same slot). */
 export function withLockKeys(entryKeys: readonly string[]): string[] {

@@ -124,6 +124,64 @@ describe('Redis Cluster specifics', () => {
   }, 60_000)
 })
 
+describe('tag checks of hits on Redis Cluster', () => {
+  const TAGS_PER_ID = 20
+  const tagsOf = (id: string) => Array.from({ length: TAGS_PER_ID }, (_, k) => `g:${id}:${k}`)
+
+  it('reads the tags of a batch of hits with one script per master, not a GET per tag, and still sees a moved tag', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(30)
+    const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => tagsOf(id) })
+    const ids = [...source.rows.keys()]
+    const filler = await makeCache()
+    await filler.loaders({ item }).item.loadMany(ids)
+    const client = cluster.client()
+    const sent = countCommands(client)
+    const reader = await makeCache({ redis: client, memory: false })
+    sent.reset()
+    expect(await reader.loaders({ item }).item.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(source.calls).toHaveLength(1)
+    // 600 tags: one script per master (3), beside the read (a script per slot) and the clock.
+    const slots = new Set(ids.map((id) => keySlot(`${makeCache.namespace}:{item:${id}}`))).size
+    expect(sent.names.filter((name) => name === 'get')).toEqual([])
+    expect(sent.names.filter((name) => name === 'evalsha').length).toBe(slots + 1 + 3)
+    // A tag moved after the entry was written: that entry is a miss, the others hits.
+    await filler.invalidateTags([tagsOf('5')[7]!])
+    await reader.loaders({ item }).item.loadMany(ids)
+    expect(source.calls.slice(1)).toEqual([['5']])
+  })
+
+  it("reads them one by one when the client's slot map is out of date, with the same outcome", async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(2_000)
+    const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => tagsOf(id) })
+    // The client's map, made stale below by naming one master (x) the owner of every slot. The entries
+    // read and the tag clock live on x, so only the tag check (tags on every master) meets the stale map,
+    // and no redirect refreshes the map before it does.
+    const client = cluster.client({ slotsRefreshInterval: 3_600_000 })
+    const sent = countCommands(client)
+    const reader = await makeCache({ redis: client, memory: false })
+    const x = client.slots[keySlot(`${makeCache.namespace}:clock`)]?.[0]
+    expect(x).toBeDefined()
+    const ids = [...source.rows.keys()]
+      .filter((id) => client.slots[keySlot(`${makeCache.namespace}:{item:${id}}`)]?.[0] === x)
+      .slice(0, 30)
+    expect(ids).toHaveLength(30)
+    const filler = await makeCache()
+    await filler.loaders({ item }).item.loadMany(ids)
+    await filler.invalidateTags([tagsOf(ids[4]!)[7]!])
+    for (let slot = 0; slot < client.slots.length; slot++) client.slots[slot] = [x!]
+    sent.reset()
+    const calls = source.calls.length
+    expect(await reader.loaders({ item }).item.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    // The script refused the tags x does not serve ("non local key"); their GETs were redirected to their
+    // owners; the moved tag was seen.
+    expect(sent.names.filter((name) => name === 'get').length).toBeGreaterThan(0)
+    expect(source.calls.slice(calls)).toEqual([[ids[4]]])
+    expect(reader.stats().redis.breaker).toBe('closed')
+  })
+})
+
 describe('cache.prime on Redis Cluster (tags in other slots: checked and bumped by the client)', () => {
   function userLoader(source: TestSource) {
     return defineLoader({
