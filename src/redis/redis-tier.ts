@@ -707,7 +707,12 @@ export class RedisTier {
         if (read === undefined) single.push(...indices)
         else
           indices.forEach((index, j) => {
-            values[index] = read[j]!
+            // A nil is read again alone: when ioredis followed an ASK for the first key (its slot is being
+            // migrated), the script ran on the importing node, whose ASKING flag covers the other keys of
+            // that slot too, and those not migrated yet read as nil there. A value is always the current
+            // one (a migrated key is deleted from its source).
+            if (read[j] === null) single.push(index)
+            else values[index] = read[j]!
           })
       },
       MAX_SCRIPTS_IN_FLIGHT,
