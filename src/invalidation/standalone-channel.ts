@@ -61,10 +61,12 @@ export class StandaloneChannel implements BusChannel {
   async close(): Promise<void> {
     this.#closed = true
     // QUIT lets Redis close the connection cleanly; a frozen Redis never answers it, and close() must not
-    // hang on it.
-    await withDeadline(this.#subscriber.quit(), QUIT_WAIT_MS, () => new Error('QUIT unanswered')).catch(
-      () => {},
-    )
+    // hang on it. Without a connection (Redis down: ioredis reconnecting) there is nobody to tell.
+    if (this.#subscriber.status === 'ready') {
+      await withDeadline(this.#subscriber.quit(), QUIT_WAIT_MS, () => new Error('QUIT unanswered')).catch(
+        () => {},
+      )
+    }
     this.#subscriber.disconnect()
   }
 
