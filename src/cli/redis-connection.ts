@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { withDeadline } from '../core/deadline.js'
+import { sleep, withDeadline } from '../core/deadline.js'
 import { LoadCacheError, LoadCacheTypeError } from '../core/errors.js'
 
 /** ioredis's connect timeout (the TCP handshake); connectRedis gives the whole connect a second more. */
@@ -74,11 +74,8 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     await withDeadline(client.connect(), deadlineMs, () => new NoAnswerError(deadlineMs))
     await pingOnceLoaded(client, redact(parsed), options)
   } catch (error) {
-    if (error instanceof LoadCacheError) {
-      client.disconnect()
-      throw error
-    }
     client.disconnect()
+    if (error instanceof LoadCacheError) throw error
     const reason =
       error instanceof NoAnswerError
         ? error.message
@@ -117,7 +114,7 @@ async function pingOnceLoaded(client: Redis, where: string, options: ConnectOpti
         told = true
         options.onLoading?.(`Redis at ${where} is loading its dataset; waiting for it (at most ${wait})`)
       }
-      await new Promise((resolve) => setTimeout(resolve, LOADING_POLL_MS))
+      await sleep(LOADING_POLL_MS)
     }
   }
 }

@@ -31,3 +31,8 @@ export function withDeadline<T>(
     )
   })
 }
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

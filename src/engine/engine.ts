@@ -126,7 +126,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #tokens = 0
   #redisErrors = 0
   #l1Bypassed = 0
-  #closed = false
+  /** Set by close(): from then on the cache is closed (loads fail). */
   #closing: Promise<void> | undefined
   /** Set by close() once the writes in flight have settled: invalidations and primes are refused. */
   #writesRefused = false
@@ -294,7 +294,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * are per-id `Error`s.
    */
   async loadBatch(rt: LoaderRuntime, ids: readonly CacheId[], options?: BatchOptions): Promise<unknown[]> {
-    if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
+    if (this.#closing !== undefined)
+      throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
     const now = Date.now()
     const results: unknown[] = new Array(ids.length)
     const memory = this.#memoryIfUsable(now)
@@ -370,7 +371,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    * with Redis configured, against 1.5x memory-only (bench/RESULTS.md, "Hot path in the suite").
    */
   hitNow(rt: LoaderRuntime, id: CacheId, options?: BatchOptions): unknown {
-    if (this.#closed || rt.earlyRefresh !== 0) return NO_HIT
+    if (this.#closing !== undefined || rt.earlyRefresh !== 0) return NO_HIT
     // One clock reading for the bus lease and the entry's freshness, and one per hit, never shared between
     // hits: user code may run for any time between two loads.
     const now = Date.now()
@@ -414,7 +415,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
   #refreshInBackground(rt: LoaderRuntime, key: string, id: CacheId, entry: CacheEntry, now: number): void {
     // Without grace or early refresh an entry is past freshUntil only in the moment before it expires:
     // refreshing it then gains nothing (and a request's source must not run after its request).
-    if ((rt.graceMs === 0 && rt.earlyRefresh === 0) || this.#inFlight.has(key) || this.#closed) return
+    if ((rt.graceMs === 0 && rt.earlyRefresh === 0) || this.#inFlight.has(key) || this.#closing !== undefined)
+      return
     // One attempt per key per second: while another process holds the refresh lock, every stale hit here
     // would otherwise cost a Redis round trip.
     if ((this.#refreshNotBefore.get(key) ?? 0) > now) return
@@ -496,7 +498,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
 
   /** A write ticket: the moment before a write to the source of truth (see WriteThrough). */
   writeTicket(): Promise<WriteTicket> {
-    if (this.#closed) throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
+    if (this.#closing !== undefined)
+      throw new LoadCacheError('E_CACHE_CLOSED', 'the cache was closed; create a new one')
     return this.#writeThrough.ticket()
   }
 
@@ -655,7 +658,6 @@ export class CacheEngine extends EventEmitter<CacheEvents> {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#closed = true
       while (this.#writes.size > 0) await Promise.allSettled(this.#writes)
       // In the same turn as the check above: no write can start between them.
       this.#writesRefused = true

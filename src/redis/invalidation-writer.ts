@@ -1,7 +1,6 @@
-import { withDeadline } from '../core/deadline.js'
+import { sleep, withDeadline } from '../core/deadline.js'
 import type { KeySpace } from '../core/keys.js'
 import type { Logger } from '../core/logger.js'
-import { publishInMessages } from './bus-messages.js'
 import { MAX_TAGS_PER_SCRIPT, pick, runLimited, runScripts, scriptGroups } from './chunks.js'
 import { PendingInvalidations } from './pending-invalidations.js'
 import type { RedisCommands } from './redis-commands.js'
@@ -19,8 +18,11 @@ export interface InvalidationWriterOptions {
   readonly closeDeadlineMs: number
   readonly maxPendingInvalidations: number
   readonly logger: Logger
-  /** Announces on the bus from the client (Redis Cluster; standalone scripts publish themselves). */
-  readonly publish: (message: string) => Promise<unknown>
+  /**
+   * Announces on the bus from the client, in bounded messages (Redis Cluster; standalone scripts publish
+   * themselves): the tier's, which its fill notices and primes use too.
+   */
+  readonly announce: (head: readonly string[], lines: readonly string[]) => Promise<void>
 }
 
 /**
@@ -207,16 +209,10 @@ export class InvalidationWriter {
     const [deleted, bumped] = await Promise.allSettled([deleting, bumping])
     if (deleted.status === 'rejected') throw deleted.reason
     if (bumped.status === 'rejected') throw bumped.reason
-    await this.#announce(
+    await this.#o.announce(
       [`i ${instanceId}`],
       [...entryKeys.map((key) => `k${key}`), ...encodedTags.map((tag) => `t${tag}`)],
     )
-  }
-
-  /** Publishes from the client, in bounded messages, each one a Redis round trip of its own. */
-  #announce(head: readonly string[], lines: readonly string[]): Promise<void> {
-    const { commands, publish } = this.#o
-    return publishInMessages(head, lines, (message) => commands.run('publish', () => publish(message)))
   }
 
   #enqueue(entryKeys: readonly string[], encodedTags: readonly string[]): void {
@@ -241,8 +237,4 @@ export class InvalidationWriter {
       timer.unref()
     })
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

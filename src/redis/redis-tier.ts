@@ -185,7 +185,7 @@ export class RedisTier {
       closeDeadlineMs: Math.max(1000, 10 * options.timeoutMs),
       maxPendingInvalidations: options.maxPendingInvalidations,
       logger: options.logger,
-      publish: options.publish,
+      announce: (head, lines) => this.#announce(head, lines),
     })
   }
 

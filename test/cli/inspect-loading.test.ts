@@ -1,11 +1,9 @@
-import { execFile, spawn } from 'node:child_process'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { connectRedis } from '../../src/cli/redis-connection.js'
 import { isLoadCacheError } from '../../src/index.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { inspect, spawnInspect } from './run-inspect.js'
 
 /*
  * `loadcache inspect` against a Redis that is loading its dataset (as after a restart), which answers every
@@ -14,7 +12,6 @@ import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
  * test lets it finish.
  */
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const KEYS = 100_000
 
 let server: RedisServer
@@ -76,11 +73,7 @@ afterAll(() => server?.dispose())
 describe('loadcache inspect and a Redis loading its dataset', () => {
   it('waits for the dataset to load, says so once, then reports', async () => {
     await restartLoading()
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', '--redis', server.url, '--tags', 'org:7'],
-      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+    const child = spawnInspect('--redis', server.url, '--tags', 'org:7')
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => {
@@ -130,14 +123,7 @@ describe('loadcache inspect and a Redis loading its dataset', () => {
   it('fails in seconds, not never, against a frozen Redis', async () => {
     server.signal('SIGSTOP')
     try {
-      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', '--redis', server.url, '--counts'],
-          { cwd: repo, timeout: 60_000 },
-          (error, _stdout, stderr) => done({ code: error ? Number(error.code) : 0, stderr }),
-        )
-      })
+      const { code, stderr } = await inspect('--redis', server.url, '--counts')
       expect(code).toBe(1)
       expect(stderr).toBe(
         `[loadcache] cannot reach Redis at ${server.url}: no answer within 4 s (is it frozen or overloaded?). Check the --redis URL (host, port, password) and that the server runs\n`,

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeSegment } from '../../src/core/keys.js'
@@ -8,30 +5,12 @@ import { createCache, defineLoader, jsonSerializer, type LoadCache } from '../..
 import { responseSerializer, storedResponse } from '../../src/response/stored-response.js'
 import { uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { freePort, type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { type InspectRun, inspect } from './run-inspect.js'
 
 /* `loadcache inspect`, run as a process (tsx on the source) against a redis-server this file starts. */
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-function inspect(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'inspect', ...args],
-      { cwd: repo },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
-    )
-  })
-}
-
 /** `inspect --loader <loader> --id <id>` against this file's redis-server and namespace. */
-function inspectEntry(loader: string, id: string, ...more: string[]): Promise<Run> {
+function inspectEntry(loader: string, id: string, ...more: string[]): Promise<InspectRun> {
   return inspect('--redis', redis.url, '--namespace', namespace, '--loader', loader, '--id', id, ...more)
 }
 
