@@ -5,7 +5,13 @@ import { describeValue, LoadCacheError, LoadCacheTypeError } from '../core/error
 import { type CacheId, encodeTags, normalizeId } from '../core/keys.js'
 import { entityTag } from '../core/tags.js'
 import type { FetchOutcome } from '../loader/define-loader.js'
-import { isRefusedWrite, type RedisTier, type WriteItem, type WriteResult } from '../redis/redis-tier.js'
+import {
+  type EarlyTags,
+  isRefusedWrite,
+  type RedisTier,
+  type WriteItem,
+  type WriteResult,
+} from '../redis/redis-tier.js'
 import type { Flight } from './flight.js'
 import type { BatchSource, EngineParts, LoaderRuntime } from './runtime.js'
 
@@ -58,6 +64,7 @@ export class FetchRunner {
     const ids = flights.map((f) => f.id)
     rt.stats.fetchCalls++
     rt.stats.idsFetched += ids.length
+    const early = lock !== undefined ? this.#ensureTagsEarly(rt, flights) : undefined
     const started = performance.now()
     let outcomes: FetchOutcome[] | Error
     const tracing = this.#parts.tracing()
@@ -75,6 +82,8 @@ export class FetchRunner {
     /** Ids answered with their fetch's error: no data was read, so no invalidation can have overtaken it. */
     const failed: boolean[] = new Array(flights.length).fill(false)
     const entries: (CacheEntry | undefined)[] = new Array(flights.length)
+    /** Entries not written because this process heard an invalidation that overtook their fill. */
+    const overtakenHere: boolean[] = new Array(flights.length).fill(false)
     const writes: WriteItem[] = []
     for (let j = 0; j < flights.length; j++) {
       const flight = flights[j]!
@@ -107,7 +116,18 @@ export class FetchRunner {
       // Release the lock even when there is nothing to write, so waiters re-read at once.
       if (lock !== undefined) {
         const entry = entries[j]
-        const checks = entry !== undefined ? source.checks?.(flight.id) : undefined
+        // Tag versions read during the fetch (Cluster) cannot show an invalidation this process heard after
+        // they were sent: it may have moved a tag after its version was read, and Redis would then store an
+        // entry every read rejects. Released instead, and counted as refused.
+        if (
+          early !== undefined &&
+          entry !== undefined &&
+          !this.#parts.unchangedSince(early.seq, flight.key, entry.tags)
+        ) {
+          overtakenHere[j] = true
+          encoded = ''
+        }
+        const checks = encoded !== '' ? source.checks?.(flight.id) : undefined
         writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1, checks })
       }
     }
@@ -115,9 +135,14 @@ export class FetchRunner {
     let written: WriteResult | undefined
     if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
       try {
-        written = await this.#redis.write(writes, lock.token)
+        written = await this.#redis.write(writes, lock.token, await early?.versions)
       } catch {
         written = undefined
+      }
+      if (written !== undefined) {
+        overtakenHere.forEach((overtaken, j) => {
+          if (overtaken) written!.statuses[j] = 'tagMoved'
+        })
       }
     }
 
@@ -153,6 +178,28 @@ export class FetchRunner {
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])
     }
+  }
+
+  /**
+   * Redis Cluster: the entity tags of a fill holding its locks are known before its fetch, so their versions
+   * are ensured while it runs instead of in a round trip between the fetch and the write. Their TTL covers
+   * the longest entry this loader writes without a `ttl` function (one that returns more gets them extended
+   * by the write). `seq`: the invalidations this process had heard when they were sent. Never rejects.
+   */
+  #ensureTagsEarly(
+    rt: LoaderRuntime,
+    flights: readonly Flight[],
+  ): { versions: Promise<EarlyTags | undefined>; seq: number } | undefined {
+    const redis = this.#redis
+    const entity = rt.def.entity
+    if (redis === undefined || !redis.cluster || entity === undefined) return undefined
+    const longestMs = Math.max(rt.ttlMs * (1 + this.#parts.options.jitter) + rt.graceMs, rt.negativeTtlMs)
+    const seq = this.#parts.seq()
+    const versions = redis.ensureTagsEarly(
+      encodeTags(flights.map((flight) => entityTag(entity, flight.id))),
+      longestMs,
+    )
+    return { versions, seq }
   }
 
   /**

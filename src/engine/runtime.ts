@@ -82,6 +82,10 @@ export interface EngineParts {
     flight: { readonly key: string; readonly startSeq: number; dirty: boolean },
     entry: CacheEntry,
   ): boolean
+  /** The invalidation ledger's sequence number now (see InvalidationLedger). */
+  seq(): number
+  /** Whether neither `key` nor one of `encodedTags` was invalidated in this process after `seq`. */
+  unchangedSince(seq: number, key: string, encodedTags: readonly string[]): boolean
   /**
    * Whether this flight's key was invalidated, or this process heard any invalidation, since it started:
    * what can be said of a value that has no entry, hence no tags, to check.

@@ -88,6 +88,12 @@ export interface WriteItem {
   readonly checks?: readonly WriteCheck[]
 }
 
+/**
+ * Tag versions a Cluster fill obtained while its fetch ran (see `RedisTier#ensureTagsEarly`), by encoded
+ * tag: the version, and until when (epoch ms) it is sure to live.
+ */
+export type EarlyTags = ReadonlyMap<string, { readonly version: string; readonly liveUntil: number }>
+
 /** Per item: what the write did, and (when written) the version each tag was stored with. */
 export interface WriteResult {
   readonly statuses: WriteStatus[]
@@ -333,15 +339,51 @@ export class RedisTier {
     )
   }
 
+  /** Whether this is a Redis Cluster (tag versions live in their own slots, checked by the client). */
+  get cluster(): boolean {
+    return this.#cluster
+  }
+
+  /**
+   * Redis Cluster: ensures the versions of tags a fill knows before its fetch (entity tags) while the fetch
+   * runs, so its write needs no round trip of its own for them: a fill is then a read, the fetch and a
+   * write, as on one Redis (../shared/DESIGN.md, lessons 1 and 3). `ttlMs`: the longest TTL an entry of the
+   * fill can get; the versions live `lockTtlMs` longer than a write would make them, so a fetch shorter
+   * than the lock TTL does not need them extended. Safe for the same reasons as the ensure after the
+   * fetch: the write refuses a version that moved after the fill's clock reading, and a tag invalidated
+   * after this read leaves an entry that records the old version, which every read rejects. Resolves
+   * undefined (never rejects) when it fails or on one Redis; the write ensures the tags itself then.
+   */
+  async ensureTagsEarly(encodedTags: readonly string[], ttlMs: number): Promise<EarlyTags | undefined> {
+    if (!this.#cluster || encodedTags.length === 0 || !this.#breaker.isClosed) return undefined
+    const tags = [...new Set(encodedTags)]
+    const ensureMs = Math.ceil(ttlMs) + this.#o.tagMarginMs + this.#o.lockTtlMs
+    const sentAt = Date.now()
+    try {
+      const versions = await this.#runEach('write-tags', tags, (tag) =>
+        tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ensureMs]),
+      )
+      const early = new Map<string, { version: string; liveUntil: number }>()
+      tags.forEach((tag, i) => {
+        const version = versions[i]
+        if (version !== null && version !== undefined)
+          early.set(tag, { version: String(version), liveUntil: sentAt + ensureMs })
+      })
+      return early
+    } catch {
+      return undefined
+    }
+  }
+
   /**
    * Writes what a fill fetched and releases its locks (all of them, also when the write fails). Results are
-   * in the order of `items`.
+   * in the order of `items`. `early`: tag versions the fill ensured while it fetched (Redis Cluster).
    */
-  async write(items: readonly WriteItem[], token: string): Promise<WriteResult> {
+  async write(items: readonly WriteItem[], token: string, early?: EarlyTags): Promise<WriteResult> {
     if (!this.#breaker.isClosed) throw new RedisUnavailableError(this.#unavailableReason())
     try {
       return this.#cluster
-        ? await this.#writeCluster(items, token)
+        ? await this.#writeCluster(items, token, early)
         : await this.#writeStandalone(items, token)
     } catch (error) {
       this.releaseLocks(
@@ -380,8 +422,8 @@ export class RedisTier {
    * and releases the locks. An invalidation landing between the check and the write changes a version, so
    * every read rejects the entry. The keys someone waits on are announced by the client.
    */
-  async #writeCluster(items: readonly WriteItem[], token: string): Promise<WriteResult> {
-    const prepared = await this.#prepareTags(items)
+  async #writeCluster(items: readonly WriteItem[], token: string, early?: EarlyTags): Promise<WriteResult> {
+    const prepared = await this.#prepareTags(items, early)
     const toWrite = items.map((item, i) => ({ ...item, encoded: prepared[i]?.encoded ?? '' }))
     const result: WriteResult = { statuses: new Array(items.length), versions: new Array(items.length) }
     const noticed: string[] = []
@@ -413,9 +455,11 @@ export class RedisTier {
    * Cluster only, before a write: reads the version of every tag the entries carry (creating the missing
    * ones, extending them to outlive the entries) and of every tag their checks name. Returns, per item, the
    * entry with its tags' versions, or undefined when it must not be written (a tag moved, a check failed).
+   * A tag ensured early that still lives long enough for its entry is not ensured again.
    */
   async #prepareTags(
     items: readonly WriteItem[],
+    early: EarlyTags | undefined,
   ): Promise<({ encoded: string; versions: string[] } | undefined)[]> {
     const ensure = new Map<string, number>()
     const checked = new Set<string>()
@@ -428,8 +472,17 @@ export class RedisTier {
       for (const check of item.checks ?? []) checked.add(check.tag)
       return header
     })
+    const versionOf = new Map<string, string | null>()
+    const now = Date.now()
+    for (const [tag, needMs] of ensure) {
+      const known = early?.get(tag)
+      if (known !== undefined && known.liveUntil >= now + needMs) {
+        versionOf.set(tag, known.version)
+        ensure.delete(tag)
+      }
+    }
     const ensured = [...ensure]
-    const others = [...checked].filter((tag) => !ensure.has(tag))
+    const others = [...checked].filter((tag) => !ensure.has(tag) && !versionOf.has(tag))
     const [ensuredVersions, otherVersions] = await Promise.all([
       this.#runEach('write-tags', ensured, ([tag, ttlMs]) =>
         tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
@@ -439,7 +492,6 @@ export class RedisTier {
         others.map((tag) => this.#o.keys.tagPrefix + tag),
       ),
     ])
-    const versionOf = new Map<string, string | null>()
     ensured.forEach(([tag], i) => {
       versionOf.set(tag, ensuredVersions[i] === null ? null : String(ensuredVersions[i]))
     })

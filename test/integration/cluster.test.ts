@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeSegment } from '../../src/core/keys.js'
 import { defineLoader } from '../../src/index.js'
 import { keySlot } from '../../src/redis/key-slot.js'
-import { cacheFactory, countCommands, uniqueNamespace } from '../helpers/cache.js'
+import { cacheFactory, countCommands, eventually, uniqueNamespace } from '../helpers/cache.js'
 import { startWorker } from '../helpers/processes.js'
 import { type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
 import { TestSource } from '../helpers/source.js'
@@ -122,6 +122,107 @@ describe('Redis Cluster specifics', () => {
     await fresh.loaders({ item }).item.loadMany(ids)
     expect(source.calls.slice(fetched).flat().sort()).toEqual([...ids].sort())
   }, 60_000)
+})
+
+describe('entity tags ensured while the fetch runs (Redis Cluster)', () => {
+  /** Records every command a client sends, whether it is a TAG script ensuring a version, and its key. */
+  function recordCommands(client: { sendCommand: (...args: never[]) => unknown }) {
+    const sent: { name: string; ensure: boolean; key: string }[] = []
+    const original = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
+    const seen = new WeakSet<object>()
+    ;(client as { sendCommand: unknown }).sendCommand = (
+      command: { name: string; args: unknown[] },
+      ...rest: unknown[]
+    ) => {
+      if (!seen.has(command)) {
+        seen.add(command)
+        sent.push({
+          name: command.name,
+          ensure: command.args.some((arg) => String(arg) === 'ensure'),
+          key: String(command.args[2]),
+        })
+      }
+      return original(command, ...rest)
+    }
+    return sent
+  }
+
+  it("reads a fill's entity tag versions during its fetch: after the fetch, only its write scripts go out", async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(20)
+    const tagKey = (id: string) => `${makeCache.namespace}:t:${encodeSegment(`User:${id}`)}`
+    const observer = cluster.client()
+    let sentByFetchEnd = -1
+    const user = defineLoader({
+      name: 'user',
+      entity: 'User',
+      fetch: async (batch: readonly string[]) => {
+        // The versions are created by scripts sent with the fetch: they exist before it returns (without
+        // them this waits 2 s in vain, and the fetch fails).
+        await eventually(async () => {
+          const found = await Promise.all(batch.map((id) => observer.exists(tagKey(id))))
+          expect(found).toEqual(batch.map(() => 1))
+        })
+        sentByFetchEnd = sent.length
+        return source.fetch(batch)
+      },
+    })
+    const client = cluster.client()
+    const sent = recordCommands(client)
+    const cache = await makeCache({ redis: client })
+    sent.length = 0
+    const ids = ['1', '2', '3', '4', '5']
+    expect(await cache.loaders({ user }).user.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(sentByFetchEnd).toBeGreaterThan(0)
+    // One script per tag (sent again as EVAL when Redis did not know it yet).
+    const ensured = sent.slice(0, sentByFetchEnd).filter((command) => command.ensure)
+    expect(new Set(ensured.map((command) => command.key))).toEqual(new Set(ids.map(tagKey)))
+    const after = sent.slice(sentByFetchEnd)
+    expect(after.length).toBeGreaterThan(0)
+    expect(after.filter((command) => command.ensure)).toEqual([])
+    expect(after.every((command) => command.name === 'evalsha' || command.name === 'eval')).toBe(true)
+
+    // The entries carry those versions: another process serves them from Redis, and an invalidation of
+    // one entity makes it fetch that one again.
+    const other = await makeCache({ memory: false })
+    const fetched = source.calls.length
+    expect(await other.loaders({ user }).user.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    expect(source.calls.length).toBe(fetched)
+    const renamed = source.update('2', { name: 'renamed' })
+    await cache.invalidateTags(['User:2'])
+    expect(await other.loaders({ user }).user.loadMany(ids)).toEqual(
+      ids.map((id) => (id === '2' ? renamed : source.rows.get(id))),
+    )
+    expect(source.calls.slice(fetched)).toEqual([['2']])
+  })
+
+  it('leaves an entry every read rejects when its tag moves after that read, before the writer hears of it', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(5)
+    const user = defineLoader({ name: 'user', entity: 'User', fetch: source.fetch })
+    const tagKey = `${makeCache.namespace}:t:${encodeSegment('User:1')}`
+    const observer = cluster.client()
+    const writer = await makeCache()
+    const before = source.rows.get('1')
+    const hold = source.holdNextFetch()
+    const inFlight = writer.loaders({ user }).user.load('1')
+    await hold.started
+    await eventually(async () => expect(await observer.exists(tagKey)).toBe(1))
+    const early = await observer.get(tagKey)
+    // An invalidation whose bus message has not reached the writer yet (forced: the tag moves in Redis
+    // alone, to a version at the clock's current time, as an invalidation's would).
+    const renamed = source.update('1', { name: 'renamed' })
+    await observer.set(tagKey, String(Date.now() * 1000), 'KEEPTTL')
+    hold.release()
+    expect(await inFlight).toEqual(before)
+    // The write went through with the version read during the fetch...
+    const entry = await observer.get(`${makeCache.namespace}:{user:1}`)
+    expect(entry).toContain(`=${early}`)
+    // ...and no other process serves it: the version it records is no longer the tag's.
+    const reader = await makeCache({ memory: false })
+    expect(await reader.loaders({ user }).user.load('1')).toEqual(renamed)
+    expect(source.calls).toEqual([['1'], ['1']])
+  })
 })
 
 describe('tag checks of hits on Redis Cluster', () => {

@@ -9,7 +9,7 @@ import { type Row, TestSource } from '../helpers/source.js'
  * server would create them; counts of source calls are the evidence.
  */
 export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | undefined): void {
-  function setup(options: { ttl?: number; grace?: number; tags?: boolean } = {}) {
+  function setup(options: { ttl?: number; grace?: number; tags?: boolean; entity?: string } = {}) {
     const source = new TestSource(200)
     const user = defineLoader({
       name: 'user',
@@ -17,6 +17,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       ttl: options.ttl,
       grace: options.grace,
       tags: options.tags ? (_id, row: Row) => [`org:${row.orgId}`] : undefined,
+      entity: options.entity,
     })
     const makeCache = cacheFactory(mode, server())
     const request = (cache: LoadCache) => cache.loaders({ user })
@@ -282,6 +283,27 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       await hold.started
       source.update('1', { name: 'new' })
       await cache.invalidateTags(['org:1'])
+      hold.release()
+      expect((await inFlight)?.name).toBe('user 1')
+      expect((await request(cache).user.load('1'))?.name).toBe('new')
+      expect(source.calls).toEqual([['1'], ['1']])
+      if (mode === 'redis') {
+        const other = await makeCache()
+        expect((await request(other).user.load('1'))?.name).toBe('new')
+        expect(cache.stats().loaders.user?.staleWritesRefused).toBe(1)
+      }
+    })
+
+    it('never keeps a value whose entity tag was invalidated while it was being fetched', async () => {
+      // On a Cluster the entity tag's version is read while the fetch runs, before this invalidation moves
+      // it: Redis would take the write, so the process that heard the invalidation must not send it.
+      const { source, makeCache, request } = setup({ entity: 'User' })
+      const cache = await makeCache()
+      const hold = source.holdNextFetch()
+      const inFlight = request(cache).user.load('1')
+      await hold.started
+      source.update('1', { name: 'new' })
+      await cache.invalidateTags(['User:1'])
       hold.release()
       expect((await inFlight)?.name).toBe('user 1')
       expect((await request(cache).user.load('1'))?.name).toBe('new')
