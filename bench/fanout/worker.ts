@@ -129,7 +129,9 @@ async function openCache(command: Extract<Command, { op: 'open' }>): Promise<obj
       await sleep(FETCH_MS)
       return ids.map((id) => row(id, 0))
     },
-    tags: (id) => [`Item:${id}`],
+    // Tagged `Item:<id>`, as an entity loader is (and, on a Cluster, its tag versions are read during the
+    // fetch by the current design).
+    entity: 'Item',
   })
   const probe = library.defineLoader({
     name: 'probe',
@@ -138,7 +140,7 @@ async function openCache(command: Extract<Command, { op: 'open' }>): Promise<obj
       await sleep(FETCH_MS)
       return ids.map((id) => row(id, probeVersion(dbDir, id)))
     },
-    tags: (id) => [`Probe:${id}`],
+    entity: 'Probe',
   })
   const up = new Promise<void>((resolve) => {
     cache.on('bus', (state) => {

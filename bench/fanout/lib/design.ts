@@ -44,6 +44,7 @@ export interface LibraryLike {
     ttl?: number
     fetch: (ids: readonly string[]) => Promise<unknown[]>
     tags?: (id: string) => string[]
+    entity?: string
   }): unknown
 }
 
