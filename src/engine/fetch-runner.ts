@@ -116,26 +116,30 @@ export class FetchRunner {
       // Release the lock even when there is nothing to write, so waiters re-read at once.
       if (lock !== undefined) {
         const entry = entries[j]
-        // Tag versions read during the fetch (Cluster) cannot show an invalidation this process heard after
-        // they were sent: it may have moved a tag after its version was read, and Redis would then store an
-        // entry every read rejects. Released instead, and counted as refused.
-        if (
-          early !== undefined &&
-          entry !== undefined &&
-          !this.#parts.unchangedSince(early.seq, flight.key, entry.tags)
-        ) {
-          overtakenHere[j] = true
-          encoded = ''
-        }
-        const checks = encoded !== '' ? source.checks?.(flight.id) : undefined
+        const checks = entry !== undefined ? source.checks?.(flight.id) : undefined
         writes.push({ entryKey: flight.key, encoded, ttlMs: entry ? entry.expiresAt - now : 1, checks })
       }
     }
 
     let written: WriteResult | undefined
     if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
+      // Waited for only when something is to be written: releasing the locks must not wait on them.
+      const earlyVersions =
+        early !== undefined && writes.some((write) => write.encoded !== '') ? await early.versions : undefined
+      if (earlyVersions !== undefined) {
+        // A version read during the fetch cannot show an invalidation this process heard after it was
+        // sent: it may have moved the tag after the read, and Redis would then store an entry every read
+        // rejects. Released instead, and counted as refused.
+        writes.forEach((write, j) => {
+          const taken = entries[j]?.tags.filter((tag) => earlyVersions.has(tag)) ?? []
+          if (write.encoded === '' || taken.length === 0) return
+          if (this.#parts.unchangedSince(early!.seq, write.entryKey, taken)) return
+          overtakenHere[j] = true
+          writes[j] = { entryKey: write.entryKey, encoded: '', ttlMs: 1 }
+        })
+      }
       try {
-        written = await this.#redis.write(writes, lock.token, await early?.versions)
+        written = await this.#redis.write(writes, lock.token, earlyVersions)
       } catch {
         written = undefined
       }
@@ -193,7 +197,7 @@ export class FetchRunner {
     const redis = this.#redis
     const entity = rt.def.entity
     if (redis === undefined || !redis.cluster || entity === undefined) return undefined
-    const longestMs = Math.max(rt.ttlMs * (1 + this.#parts.options.jitter) + rt.graceMs, rt.negativeTtlMs)
+    const longestMs = Math.max(rt.ttlMs + rt.graceMs, rt.negativeTtlMs) * (1 + this.#parts.options.jitter)
     const seq = this.#parts.seq()
     const versions = redis.ensureTagsEarly(
       encodeTags(flights.map((flight) => entityTag(entity, flight.id))),

@@ -475,7 +475,8 @@ export class RedisTier {
     const versionOf = new Map<string, string | null>()
     const now = Date.now()
     for (const [tag, needMs] of ensure) {
-      const known = early?.get(tag)
+      // Not for a check: it must read the version now, not when the fetch began.
+      const known = checked.has(tag) ? undefined : early?.get(tag)
       if (known !== undefined && known.liveUntil >= now + needMs) {
         versionOf.set(tag, known.version)
         ensure.delete(tag)

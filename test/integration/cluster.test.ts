@@ -196,6 +196,41 @@ describe('entity tags ensured while the fetch runs (Redis Cluster)', () => {
     expect(source.calls.slice(fetched)).toEqual([['2']])
   })
 
+  it('releases the locks of a fill with nothing to write without waiting for those scripts', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(5)
+    source.failingIds.add('1')
+    const user = defineLoader({ name: 'user', entity: 'User', fetch: source.fetch })
+    const client = cluster.client()
+    const send = client.sendCommand.bind(client) as (...args: unknown[]) => unknown
+    let openGate!: () => void
+    const gate = new Promise<void>((resolve) => (openGate = resolve))
+    // The version scripts answer only once the gate opens (a slow Redis, forced).
+    ;(client as { sendCommand: unknown }).sendCommand = (command: { args: unknown[] }, ...rest: unknown[]) =>
+      command.args.some((arg) => String(arg) === 'ensure')
+        ? gate.then(() => send(command, ...rest))
+        : send(command, ...rest)
+    // A timeout longer than the race below: the scripts neither answer nor time out meanwhile.
+    const cache = await makeCache({ redis: client, redisTimeoutMs: 10_000 })
+    const result = await Promise.race([
+      cache
+        .loaders({ user })
+        .user.load('1')
+        .then(
+          () => 'resolved',
+          (error: Error) => error.message,
+        ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000)),
+    ])
+    openGate()
+    expect(result).toBe('row 1 failed')
+    // And its lock is gone: another process locks the id at once and fetches it.
+    source.failingIds.clear()
+    const other = await makeCache()
+    expect(await other.loaders({ user }).user.load('1')).toEqual(source.rows.get('1'))
+    expect(source.calls).toEqual([['1'], ['1']])
+  })
+
   it('leaves an entry every read rejects when its tag moves after that read, before the writer hears of it', async () => {
     const makeCache = cacheFactory('redis', cluster)
     const source = new TestSource(5)
@@ -215,7 +250,8 @@ describe('entity tags ensured while the fetch runs (Redis Cluster)', () => {
     await observer.set(tagKey, String(Date.now() * 1000), 'KEEPTTL')
     hold.release()
     expect(await inFlight).toEqual(before)
-    // The write went through with the version read during the fetch...
+    // The write went through with the version read during the fetch (asserted, so the path this test is
+    // about is the one taken: without the early read the write would see the moved tag and refuse)...
     const entry = await observer.get(`${makeCache.namespace}:{user:1}`)
     expect(entry).toContain(`=${early}`)
     // ...and no other process serves it: the version it records is no longer the tag's.
