@@ -49,7 +49,7 @@ export interface LibraryLike {
 }
 
 export interface OldTree {
-  /** The full sha of today's design (the parent of NEW_DESIGN_COMMIT). */
+  /** The full sha of the tree (today's design: the parent of NEW_DESIGN_COMMIT). */
   readonly sha: string
   /** Absolute path of its `src/index.ts`. */
   readonly entry: string
@@ -58,13 +58,14 @@ export interface OldTree {
 }
 
 /**
- * Extracts today's design (`src/` and `package.json` of `<NEW_DESIGN_COMMIT>^`) into
- * `<tmpdir>/loadcache-fanout-<sha>` once, and links this checkout's node_modules into it.
+ * Extracts an earlier tree (`src/` and `package.json` of `rev`; default today's design,
+ * `<NEW_DESIGN_COMMIT>^`) into `<tmpdir>/loadcache-fanout-<sha>` once, and links this checkout's
+ * node_modules into it.
  *
  * @throws when git cannot resolve the commit (a shallow clone: fetch the history, or pass `--old`).
  */
-export function prepareOldTree(repoRoot: string): OldTree {
-  const sha = execFileSync('git', ['rev-parse', `${NEW_DESIGN_COMMIT}^`], { cwd: repoRoot, encoding: 'utf8' })
+export function prepareOldTree(repoRoot: string, rev = `${NEW_DESIGN_COMMIT}^`): OldTree {
+  const sha = execFileSync('git', ['rev-parse', `${rev}^{commit}`], { cwd: repoRoot, encoding: 'utf8' })
     .trim()
     .toLowerCase()
   const dir = join(tmpdir(), `loadcache-fanout-${sha.slice(0, 12)}`)
