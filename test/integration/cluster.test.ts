@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeSegment } from '../../src/core/keys.js'
 import { defineLoader } from '../../src/index.js'
 import { keySlot } from '../../src/redis/key-slot.js'
+import { tagVersionsScript } from '../../src/redis/scripts.js'
 import { cacheFactory, countCommands, eventually, uniqueNamespace } from '../helpers/cache.js'
 import { startWorker } from '../helpers/processes.js'
 import { type RedisCluster, startRedisCluster } from '../helpers/redis-cluster.js'
@@ -327,6 +328,54 @@ describe('tag checks of hits on Redis Cluster', () => {
       await own.dispose()
     }
   }, 60_000)
+
+  it('reads them with a GET each, from the first refusal on, from a server that cannot compile script flags (Redis 6)', async () => {
+    const makeCache = cacheFactory('redis', cluster)
+    const source = new TestSource(30)
+    const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => tagsOf(id) })
+    const ids = [...source.rows.keys()]
+    const filler = await makeCache()
+    await filler.loaders({ item }).item.loadMany(ids)
+    const client = cluster.client()
+    // Redis 6's answer to a flagged script: the one fault no redis-server here can produce.
+    const attempts: string[] = []
+    const scripts = client as unknown as {
+      evalsha: (...args: unknown[]) => Promise<unknown>
+      eval: (...args: unknown[]) => Promise<unknown>
+    }
+    const [evalsha, evalSource] = [scripts.evalsha.bind(client), scripts.eval.bind(client)]
+    scripts.evalsha = (sha, ...rest) => {
+      if (sha !== tagVersionsScript.sha) return evalsha(sha, ...rest)
+      attempts.push('evalsha')
+      return Promise.reject(new Error('NOSCRIPT No matching script. Please use EVAL.'))
+    }
+    scripts.eval = (script, ...rest) => {
+      if (script !== tagVersionsScript.source) return evalSource(script, ...rest)
+      attempts.push('eval')
+      return Promise.reject(
+        new Error("ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'"),
+      )
+    }
+    const sent = countCommands(client)
+    const reader = await makeCache({ redis: client, memory: false })
+    sent.reset()
+    expect(await reader.loaders({ item }).item.loadMany(ids)).toEqual(ids.map((id) => source.rows.get(id)))
+    // The scripts of the first round (one per master, sent together) were refused; every tag was then read
+    // with a GET, and the entries served.
+    expect(attempts.length).toBeGreaterThanOrEqual(2)
+    expect(attempts.length).toBeLessThanOrEqual(6)
+    expect(sent.names.filter((name) => name === 'get')).toHaveLength(ids.length * TAGS_PER_ID)
+    expect(source.calls).toHaveLength(1)
+    // From then on no script is tried, and a moved tag is still seen.
+    const tried = attempts.length
+    await filler.invalidateTags([tagsOf('5')[7]!])
+    sent.reset()
+    await reader.loaders({ item }).item.loadMany(ids)
+    expect(attempts).toHaveLength(tried)
+    expect(sent.names.filter((name) => name === 'get')).toHaveLength(ids.length * TAGS_PER_ID)
+    expect(source.calls.slice(1)).toEqual([['5']])
+    expect(reader.stats().redis.breaker).toBe('closed')
+  })
 
   it("reads them one by one when the client's slot map is out of date, with the same outcome", async () => {
     const makeCache = cacheFactory('redis', cluster)
