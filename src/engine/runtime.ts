@@ -44,8 +44,11 @@ export interface BatchSource {
    * clock, so a response built from an entry an L1 served after it was invalidated elsewhere is refused.
    */
   checks?(id: CacheId): readonly WriteCheck[]
-  /** The exact TTL of a fetched value, in ms (no jitter); default: the loader's TTL, with jitter. */
-  ttlMs?(id: CacheId, value: unknown): number
+  /**
+   * The exact TTL of a fetched value, in ms (no jitter); default (also when it answers undefined): the
+   * loader's TTL, with jitter.
+   */
+  ttlMs?(id: CacheId, value: unknown): number | undefined
   /** Whether `tags()` returns tags already encoded (taken from other entries) rather than as written. */
   readonly encodedTags?: boolean
 }

@@ -31,6 +31,7 @@ import type { LoaderDefinition } from '../loader/define-loader.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
 import { type ApolloCacheControlOptions, apolloHints } from './apollo-cache-control.js'
+import { type DynamicCacheHint, dynamicControlOf, withDynamicHints } from './dynamic-hints.js'
 import {
   collectValueTags,
   defaultIdentity,
@@ -383,6 +384,12 @@ function wrapField(
   } else if (operationType === undefined) {
     resolve = trackingResolver(identity, resolve)
   }
+  // Resolvers written for Apollo's cacheControl call info.cacheControl; default resolvers never do.
+  if (fieldConfig.resolve !== undefined) {
+    resolve = withDynamicHints(resolve, coordinate, staticHintOf(policy), (type) =>
+      dynamicHintOf(build.hints.typeHint(type)),
+    )
+  }
   return resolve === original ? fieldConfig : { ...fieldConfig, resolve }
 }
 
@@ -538,34 +545,63 @@ function cachedResolver(
     return state.loadField(plan, cacheKey, {
       resolve: () => original(parent, args, ctx, info),
       prepare: async (value): Promise<PreparedValue> => {
-        if (isAsyncIterable(value)) {
-          warnOnce(build, plan, 'returns an async iterable (a @stream list, a generator): it is never cached')
-          return { store: false, shareable: false }
-        }
-        // A value GraphQL would reject at this field: the error must not be replayed from the cache.
-        if ((await completionError(field.type, value, ctx, info)) !== undefined) {
-          return { store: false, shareable: true }
-        }
-        const walked = await collectValueTags(schema, value, field.type, identity, ctx, info, build.listTags)
-        if (walked.incomplete !== undefined) {
-          warnOnce(
-            build,
-            plan,
-            `its value cannot be tagged completely (${walked.incomplete}), so it is not cached`,
-          )
-          return { store: false, shareable: true }
-        }
-        const tags = walked.tags
-        if (parentId !== null) tags.add(entityTag(typeName, parentId))
-        for (const tag of listTags) tags.add(tag)
-        if (value === null || value === undefined) for (const tag of lookupTags) tags.add(tag)
-        for (const template of templates) {
-          for (const tag of renderTagTemplate(template, { args, parent, result: value })) tags.add(tag)
-        }
-        tracker.filled(plan, cacheKey, tags, walked.reachable)
-        return { store: true, tags: [...tags] }
+        // What its resolver's dynamic hint said (info.cacheControl): PRIVATE data under a key every viewer
+        // shares is neither stored nor handed to the requests that joined this fill; a lower max-age goes
+        // with the value (0: not stored).
+        const control = dynamicControlOf(info)
+        if (control?.madePrivate && scope === 'PUBLIC') return { store: false, shareable: false }
+        const hinted = control?.cacheHint.maxAge
+        const dynamic = hinted !== undefined && hinted < plan.ttl ? { maxAge: hinted } : {}
+        if (hinted === 0) return { store: false, shareable: true, maxAge: 0 }
+        const prepared = await prepareValue(value)
+        return { ...prepared, ...dynamic }
       },
     })
+
+    async function prepareValue(value: unknown): Promise<PreparedValue> {
+      if (isAsyncIterable(value)) {
+        warnOnce(build, plan, 'returns an async iterable (a @stream list, a generator): it is never cached')
+        return { store: false, shareable: false }
+      }
+      // A value GraphQL would reject at this field: the error must not be replayed from the cache.
+      if ((await completionError(field.type, value, ctx, info)) !== undefined) {
+        return { store: false, shareable: true }
+      }
+      const walked = await collectValueTags(schema, value, field.type, identity, ctx, info, build.listTags)
+      if (walked.incomplete !== undefined) {
+        warnOnce(
+          build,
+          plan,
+          `its value cannot be tagged completely (${walked.incomplete}), so it is not cached`,
+        )
+        return { store: false, shareable: true }
+      }
+      const tags = walked.tags
+      if (parentId !== null) tags.add(entityTag(typeName, parentId))
+      for (const tag of listTags) tags.add(tag)
+      if (value === null || value === undefined) for (const tag of lookupTags) tags.add(tag)
+      for (const template of templates) {
+        for (const tag of renderTagTemplate(template, { args, parent, result: value })) tags.add(tag)
+      }
+      tracker.filled(plan, cacheKey, tags, walked.reachable)
+      return { store: true, tags: [...tags] }
+    }
+  }
+}
+
+/** The static hint a field's policy gives, as `info.cacheControl.cacheHint` starts out. */
+function staticHintOf(policy: FieldPolicy | undefined): DynamicCacheHint {
+  if (policy?.kind === 'cached') return { maxAge: policy.ttl, scope: policy.scope }
+  if (policy?.kind === 'uncacheable') return { maxAge: 0 }
+  if (policy?.kind === 'inherit') return { scope: policy.scope }
+  return {}
+}
+
+/** A type's hint as Apollo's `cacheHintFromType` gives it. */
+function dynamicHintOf(hint: CacheHint | undefined): DynamicCacheHint {
+  return {
+    ...(hint?.ttl === undefined ? {} : { maxAge: hint.ttl }),
+    ...(hint?.scope === undefined ? {} : { scope: hint.scope }),
   }
 }
 

@@ -16,6 +16,7 @@ export {
   loadCacheDirectives,
   loadCacheDirectiveTypeDefs,
 } from './directives.js'
+export type { DynamicCacheControl, DynamicCacheHint, FieldCacheHint } from './dynamic-hints.js'
 export { collectValueTags, type IdentityResolver } from './entity-tags.js'
 export { finishOperation } from './operation.js'
 export type { CachedPolicy, InvalidatesPolicy, LoadCachePolicies, LoadCachePolicy } from './policies.js'

@@ -58,9 +58,13 @@ export interface LoadCacheDebug {
 
 /** How a resolved value may be stored: with these tags, or not at all. */
 export type PreparedValue =
-  | { readonly store: true; readonly tags: readonly string[] }
+  /**
+   * `maxAge`: seconds its resolver's dynamic hint allowed (GraphQL's `info.cacheControl`), below the field's
+   * TTL: the entry lives no longer, and every request served from it restricts its policy to it.
+   */
+  | { readonly store: true; readonly tags: readonly string[]; readonly maxAge?: number }
   /** `shareable: false` for a value that can be read once (an async iterable). */
-  | { readonly store: false; readonly shareable: boolean }
+  | { readonly store: false; readonly shareable: boolean; readonly maxAge?: number }
 
 /** One load of a cached field or procedure: how to resolve it, and how to judge what it resolved to. */
 export interface FieldLoad {
@@ -211,6 +215,20 @@ export class RequestCacheState {
   }
 
   /**
+   * A resolver's dynamic hint (GraphQL's `info.cacheControl`, see DynamicCacheControl): the response may not
+   * advertise a longer max-age (0: `no-store`), and is `private` after a PRIVATE one (`no-store` without a
+   * viewer). Only ever restricts.
+   */
+  restrictPolicy(maxAge: number | undefined, scope: CacheScope | undefined): void {
+    if (maxAge === 0) this.policy.uncacheableField = true
+    else if (maxAge !== undefined && maxAge < this.policy.minTtl) this.policy.minTtl = maxAge
+    if (scope === 'PRIVATE') {
+      this.policy.private = true
+      if (this.viewer === null) this.policy.uncachedPrivate = true
+    }
+  }
+
+  /**
    * Loads one cached value through this request's batch for its coordinate. `load.resolve` (the original
    * resolver) runs only if the value is in neither tier and no other caller in the fleet is computing it.
    */
@@ -229,7 +247,11 @@ export class RequestCacheState {
     const wrapped = await batch.loader.load(key)
     // Joined another request's fill of a value that can be read only once: resolve it here instead.
     if (wrapped === NOT_SHARED) return load.resolve()
-    return (wrapped as { v: unknown } | null)?.v ?? null
+    const value = wrapped as { v: unknown; a?: unknown } | null
+    // The max-age its resolver's dynamic hint set, when it stored (or shared) the value: a hit restricts
+    // this response as the miss did.
+    if (typeof value?.a === 'number') this.restrictPolicy(value.a, undefined)
+    return value?.v ?? null
   }
 
   #countsOf(coordinate: string): { loads: number; misses: number } {
@@ -317,6 +339,7 @@ export class RequestCacheState {
   /** The source of one dispatch: runs the taken resolvers of the keys that missed, and judges their values. */
   #sourceOf(plan: CachePlan, taken: ReadonlyMap<string, FieldLoad>): BatchSource {
     const tagsByKey = new Map<string, readonly string[]>()
+    const maxAgeByKey = new Map<string, number>()
     const resolveOne = async (key: string): Promise<FetchOutcome> => {
       const load = taken.get(key)
       if (load === undefined) {
@@ -339,14 +362,21 @@ export class RequestCacheState {
       } catch {
         prepared = { store: false, shareable: true }
       }
-      // Wrapped, so a null result is a value cached with the field's TTL and tags, not "absent".
-      if (!prepared.store) return { kind: 'uncached', value: { v: value }, shareable: prepared.shareable }
+      // Wrapped, so a null result is a value cached with the field's TTL and tags, not "absent"; with the
+      // max-age a dynamic hint set, which every request served from it applies.
+      const wrapped = prepared.maxAge === undefined ? { v: value } : { v: value, a: prepared.maxAge }
+      if (!prepared.store) return { kind: 'uncached', value: wrapped, shareable: prepared.shareable }
       tagsByKey.set(key, prepared.tags)
-      return { kind: 'value', value: { v: value } }
+      if (prepared.maxAge !== undefined) maxAgeByKey.set(key, prepared.maxAge)
+      return { kind: 'value', value: wrapped }
     }
     return {
       fetch: (ids) => Promise.all(ids.map((id) => resolveOne(String(id)))),
       tags: (id) => tagsByKey.get(String(id)) ?? [],
+      ttlMs: (id) => {
+        const maxAge = maxAgeByKey.get(String(id))
+        return maxAge === undefined ? undefined : maxAge * 1000
+      },
     }
   }
 }

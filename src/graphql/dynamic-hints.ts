@@ -1,0 +1,163 @@
+import type { GraphQLCompositeType, GraphQLFieldResolver, GraphQLResolveInfo } from 'graphql'
+import { describeValue, LoadCacheTypeError } from '../core/errors.js'
+import type { CacheScope } from '../request/field-plan.js'
+import { type RequestCacheState, requestStateOf } from '../request/request-state.js'
+import { trackerOf } from './operation.js'
+
+/** A cache hint as a resolver passes it to Apollo's `info.cacheControl.setCacheHint`. */
+export interface DynamicCacheHint {
+  /** Seconds. */
+  readonly maxAge?: number
+  readonly scope?: CacheScope
+}
+
+/** What `info.cacheControl` was before loadcache set its own (Apollo Server's plugin, when it runs too). */
+interface ForeignCacheControl {
+  setCacheHint?(hint: DynamicCacheHint): void
+}
+
+/**
+ * The field's hint as `info.cacheControl.cacheHint` shows it: its static hint, restricted by what the
+ * resolver said so far. `restrict` and `replace` both restrict (see DynamicCacheControl).
+ */
+export class FieldCacheHint {
+  maxAge: number | undefined
+  scope: CacheScope | undefined
+  readonly #control: DynamicCacheControl
+
+  constructor(control: DynamicCacheControl, initial: DynamicCacheHint) {
+    this.#control = control
+    this.maxAge = initial.maxAge
+    this.scope = initial.scope
+  }
+
+  restrict(hint: DynamicCacheHint): void {
+    this.#control.setCacheHint(hint)
+  }
+
+  /** Apollo's `replace` may relax a hint; loadcache only restricts (see DynamicCacheControl). */
+  replace(hint: DynamicCacheHint): void {
+    this.#control.setCacheHint(hint)
+  }
+
+  /** The hint when it allows caching (a max-age above 0), as Apollo's `CachePolicy#policyIfCacheable`. */
+  policyIfCacheable(): { maxAge: number; scope: CacheScope } | null {
+    if (this.maxAge === undefined || this.maxAge <= 0) return null
+    return { maxAge: this.maxAge, scope: this.scope ?? 'PUBLIC' }
+  }
+}
+
+/**
+ * Apollo Server's `info.cacheControl`, given to every resolver of the schema (those written for Apollo's
+ * cacheControl keep working): `setCacheHint({ maxAge, scope })`, `cacheHint`, `cacheHintFromType(type)`.
+ *
+ * A dynamic hint **restricts, never relaxes**: it can lower the field's max-age (0: the value is not cached
+ * and the response is `no-store`) or make it PRIVATE (then the value is not cached under a key other
+ * viewers share, the response is `private`, and what is cached below the field is keyed by viewer), but it
+ * cannot raise a max-age above the field's static hint, make a field cached that has none, or make PRIVATE
+ * data PUBLIC. Apollo's `setCacheHint` replaces the field's hint instead; relaxing it here would let HTTP
+ * caches and the response tier keep data that no cached field or loader vouches for, and no invalidation
+ * could reach. A cached value remembers the max-age its resolver set, so a later hit sends the same
+ * `Cache-Control` as the miss that stored it, and Redis keeps it no longer.
+ */
+export class DynamicCacheControl {
+  readonly cacheHint: FieldCacheHint
+  /** Set once the resolver made the value PRIVATE. */
+  madePrivate = false
+  readonly #state: RequestCacheState | undefined
+  readonly #info: GraphQLResolveInfo
+  readonly #coordinate: string
+  readonly #typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
+  readonly #foreign: ForeignCacheControl | undefined
+
+  constructor(options: {
+    state: RequestCacheState | undefined
+    info: GraphQLResolveInfo
+    coordinate: string
+    initial: DynamicCacheHint
+    typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
+    foreign: ForeignCacheControl | undefined
+  }) {
+    this.#state = options.state
+    this.#info = options.info
+    this.#coordinate = options.coordinate
+    this.#typeHint = options.typeHint
+    this.#foreign = options.foreign
+    this.cacheHint = new FieldCacheHint(this, options.initial)
+  }
+
+  /**
+   * Restricts this field's hint, and the response's policy with it, at once.
+   * @throws LoadCacheTypeError (E_INVALID_OPTION) for a hint that is not `{ maxAge?, scope? }`: the field
+   *   fails, naming itself.
+   */
+  setCacheHint(hint: DynamicCacheHint): void {
+    const { maxAge, scope } = validHint(this.#coordinate, hint)
+    const field = this.cacheHint
+    if (maxAge !== undefined && (field.maxAge === undefined || maxAge < field.maxAge)) field.maxAge = maxAge
+    if (scope === 'PRIVATE') {
+      field.scope = 'PRIVATE'
+      this.madePrivate = true
+    }
+    // Apollo Server's own plugin computes its Cache-Control from what it hears: it must hear the hint too.
+    this.#foreign?.setCacheHint?.(hint)
+    const state = this.#state
+    if (state === undefined || this.#info.operation.operation !== 'query') return
+    state.restrictPolicy(maxAge, scope)
+    if (scope === 'PRIVATE') trackerOf(state, this.#info).markPrivate(this.#info.path)
+  }
+
+  /** The static hint of a type (`@cached` or Apollo's `@cacheControl` on it), as Apollo's plugin gives it. */
+  cacheHintFromType(type: GraphQLCompositeType): DynamicCacheHint {
+    return this.#typeHint(type)
+  }
+}
+
+/** The DynamicCacheControl loadcache set on this resolver's `info`, if any. */
+export function dynamicControlOf(info: GraphQLResolveInfo): DynamicCacheControl | undefined {
+  const control = (info as { cacheControl?: unknown }).cacheControl
+  return control instanceof DynamicCacheControl ? control : undefined
+}
+
+/**
+ * Wraps a resolver so it runs with `info.cacheControl` (see DynamicCacheControl). `initial`: the field's
+ * static hint, as `cacheHint` shows it.
+ */
+export function withDynamicHints(
+  inner: GraphQLFieldResolver<unknown, unknown>,
+  coordinate: string,
+  initial: DynamicCacheHint,
+  typeHint: (type: GraphQLCompositeType) => DynamicCacheHint,
+): GraphQLFieldResolver<unknown, unknown> {
+  return (parent, args, ctx, info) => {
+    const target = info as { cacheControl?: unknown }
+    const foreign = target.cacheControl as ForeignCacheControl | undefined
+    target.cacheControl = new DynamicCacheControl({
+      state: requestStateOf(ctx),
+      info,
+      coordinate,
+      initial,
+      typeHint,
+      foreign: foreign instanceof DynamicCacheControl ? undefined : foreign,
+    })
+    return inner(parent, args, ctx, info)
+  }
+}
+
+function validHint(coordinate: string, hint: unknown): { maxAge?: number; scope?: CacheScope } {
+  const fail = () =>
+    new LoadCacheTypeError(
+      'E_INVALID_OPTION',
+      `${coordinate}: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got ${describeValue(hint)}`,
+    )
+  if (hint === null || typeof hint !== 'object') throw fail()
+  const { maxAge, scope } = hint as { maxAge?: unknown; scope?: unknown }
+  if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 0))
+    throw fail()
+  if (scope !== undefined && scope !== 'PUBLIC' && scope !== 'PRIVATE') throw fail()
+  return {
+    // Whole seconds, as Cache-Control has them: a fraction never rounds a hint up.
+    ...(maxAge === undefined ? {} : { maxAge: Math.floor(maxAge) }),
+    ...(scope === undefined ? {} : { scope }),
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Apollo's dynamic cache hints (`info.cacheControl`) in resolvers: they restrict the field and the response
+ * (a lower max-age, PRIVATE), never relax them; a cached value keeps the max-age its resolver set. Resolver
+ * runs prove what was cached, headers what the response says, Redis TTLs how long an entry lives.
+ */
+import { makeExecutableSchema } from '@graphql-tools/schema'
+import { MapperKind, mapSchema } from '@graphql-tools/utils'
+import { execute, type GraphQLResolveInfo, parse } from 'graphql'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  cacheControlFor,
+  createLoadCacheContext,
+  loadCacheDirectives,
+  loadCacheDirectiveTypeDefs,
+  requestStateOf,
+} from '../../src/graphql/index.js'
+import { createCache } from '../../src/index.js'
+import { uniqueNamespace } from '../helpers/cache.js'
+import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
+import { runCounter, serve } from './serve.js'
+
+interface HintedInfo extends GraphQLResolveInfo {
+  cacheControl: {
+    setCacheHint(hint: { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE' }): void
+    cacheHint: { maxAge?: number; scope?: string; restrict(hint: object): void; replace(hint: object): void }
+    cacheHintFromType(type: unknown): { maxAge?: number; scope?: string }
+  }
+}
+
+type Context = { viewerId: string | null }
+
+const typeDefs = /* GraphQL */ `
+  type Query {
+    price(id: ID!): Price @cached(ttl: 60)
+    profile: Profile @cached(ttl: 30)
+    secret: Profile @cached(ttl: 30, scope: PRIVATE)
+    label: Label @cached(ttl: 60)
+  }
+  type Price {
+    id: ID!
+    amount: Int!
+    "Not cached itself: it resolves on the cached Price every time."
+    currency: String
+  }
+  type Profile {
+    id: ID!
+    name: String!
+    bio: String @cached(ttl: 30)
+  }
+  type Label @cached(ttl: 45) {
+    id: ID!
+    text: String!
+  }
+`
+
+/** `hints`: what each resolver says, by coordinate and id; `seen`: what `cacheHint`/`cacheHintFromType` showed. */
+function schemaWith(
+  ran: (coordinate: string) => void,
+  hints: Record<string, (id: string) => { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE' } | undefined>,
+  seen: Record<string, unknown> = {},
+) {
+  const hintFor = (coordinate: string, id: string, info: GraphQLResolveInfo) => {
+    const hint = hints[coordinate]?.(id)
+    if (hint !== undefined) (info as HintedInfo).cacheControl.setCacheHint(hint)
+  }
+  return makeExecutableSchema({
+    typeDefs: [loadCacheDirectiveTypeDefs(), typeDefs],
+    resolvers: {
+      Query: {
+        price: (_: unknown, { id }: { id: string }, __: Context, info: GraphQLResolveInfo) => {
+          ran('Query.price')
+          hintFor('Query.price', id, info)
+          return { id, amount: Number(id) * 100 }
+        },
+        profile: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+          ran('Query.profile')
+          hintFor('Query.profile', context.viewerId ?? 'nobody', info)
+          // One id for every viewer (a "me" object): only the viewer tells their data apart.
+          return { id: 'me', name: `Profile of ${context.viewerId}` }
+        },
+        secret: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+          ran('Query.secret')
+          hintFor('Query.secret', 'x', info)
+          return { id: context.viewerId ?? 'nobody', name: `Secret of ${context.viewerId}` }
+        },
+        label: (_: unknown, __: unknown, ___: Context, info: GraphQLResolveInfo) => {
+          ran('Query.label')
+          const control = (info as HintedInfo).cacheControl
+          seen.cacheHint = { maxAge: control.cacheHint.maxAge, scope: control.cacheHint.scope }
+          seen.fromType = control.cacheHintFromType(info.schema.getType('Label'))
+          control.cacheHint.restrict({ maxAge: 20 })
+          control.cacheHint.replace({ maxAge: 50 })
+          seen.after = control.cacheHint.maxAge
+          return { id: 'l1', text: 'hello' }
+        },
+      },
+      Price: {
+        currency: (price: { id: string }, _: unknown, __: Context, info: GraphQLResolveInfo) => {
+          ran('Price.currency')
+          hintFor('Price.currency', price.id, info)
+          return 'EUR'
+        },
+      },
+      Profile: {
+        bio: (profile: { id: string }, _: unknown, context: Context, info: GraphQLResolveInfo) => {
+          ran('Profile.bio')
+          hintFor('Profile.bio', profile.id, info)
+          return `Bio of ${context.viewerId}`
+        },
+      },
+    },
+  })
+}
+
+let redis: RedisServer
+beforeAll(async () => {
+  redis = await startRedisServer()
+}, 30_000)
+afterAll(() => redis?.stop())
+
+describe('dynamic cache hints (info.cacheControl)', () => {
+  it("lower a cached field's max-age for the response that stored it and every hit of it, and the entry lives no longer", async () => {
+    const { runs, ran } = runCounter()
+    const namespace = uniqueNamespace()
+    const client = redis.client()
+    const { query } = serve(
+      schemaWith(ran, { 'Query.price': (id) => (id === '2' ? { maxAge: 5 } : undefined) }),
+      {},
+      { redis: client, namespace },
+    )
+    const volatile = '{ price(id: "2") { amount } }'
+    expect(await query(volatile)).toMatchObject({
+      data: { price: { amount: 200 } },
+      cacheControl: 'public, max-age=5',
+    })
+    expect(await query(volatile)).toMatchObject({
+      data: { price: { amount: 200 } },
+      cacheControl: 'public, max-age=5',
+    })
+    expect(await query('{ price(id: "1") { amount } }')).toMatchObject({ cacheControl: 'public, max-age=60' })
+    expect(runs['Query.price']).toBe(2)
+    // A second process, with nothing in memory: served from Redis with the same header.
+    const other = serve(schemaWith(ran, {}), {}, { redis: redis.client(), namespace, memory: false })
+    expect(await other.query(volatile)).toMatchObject({ cacheControl: 'public, max-age=5' })
+    expect(runs['Query.price']).toBe(2)
+    // And Redis keeps the hinted entry 5 s at most, the other one its 60 s.
+    const keys = await client.keys(`${namespace}:*Query.price*`)
+    const ttls = (await Promise.all(keys.map((key) => client.pttl(key)))).sort((a, b) => a - b)
+    expect(ttls).toHaveLength(2)
+    expect(ttls[0]).toBeGreaterThan(0)
+    expect(ttls[0]).toBeLessThanOrEqual(5_000)
+    expect(ttls[1]).toBeGreaterThan(5_000)
+  })
+
+  it('make a response private, and never store PRIVATE data under a key other viewers share', async () => {
+    const { runs, ran } = runCounter()
+    const { query } = serve(
+      schemaWith(ran, {
+        'Query.profile': (viewer) => (viewer === 'nobody' ? undefined : { scope: 'PRIVATE' }),
+      }),
+    )
+    const source = '{ profile { name bio } }'
+    expect(await query(source, { viewer: 'ann' })).toMatchObject({
+      data: { profile: { name: 'Profile of ann', bio: 'Bio of ann' } },
+      cacheControl: 'private, max-age=30',
+    })
+    // Bob is not served Ann's profile: the resolver runs for him, and the field below it is his own.
+    expect(await query(source, { viewer: 'bob' })).toMatchObject({
+      data: { profile: { name: 'Profile of bob', bio: 'Bio of bob' } },
+      cacheControl: 'private, max-age=30',
+    })
+    expect(runs['Query.profile']).toBe(2)
+    // Below a field made PRIVATE, cached fields are keyed by viewer: Ann's bio is cached for Ann.
+    expect(await query(source, { viewer: 'ann' })).toMatchObject({
+      data: { profile: { name: 'Profile of ann', bio: 'Bio of ann' } },
+    })
+    expect(runs['Query.profile']).toBe(3)
+    expect(runs['Profile.bio']).toBe(2)
+    // Without a viewer the resolver said nothing: PUBLIC, cached.
+    expect(await query(source)).toMatchObject({ cacheControl: 'public, max-age=30' })
+  })
+
+  it('with a max-age of 0: the value is not stored and the response is no-store, for every request joined to it', async () => {
+    const { runs, ran } = runCounter()
+    const { query } = serve(schemaWith(ran, { 'Query.price': () => ({ maxAge: 0 }) }))
+    const source = '{ price(id: "3") { amount } }'
+    const [a, b] = await Promise.all([query(source), query(source)])
+    expect(a).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    expect(b).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    expect(await query(source)).toMatchObject({ cacheControl: 'no-store' })
+    expect(runs['Query.price']).toBeGreaterThanOrEqual(2)
+  })
+
+  it('never relax: a longer max-age or PUBLIC is ignored, and replace() restricts as restrict() does', async () => {
+    const { runs, ran } = runCounter()
+    const seen: Record<string, unknown> = {}
+    const { query } = serve(
+      schemaWith(
+        ran,
+        { 'Query.price': () => ({ maxAge: 3600 }), 'Query.secret': () => ({ scope: 'PUBLIC' }) },
+        seen,
+      ),
+    )
+    expect(await query('{ price(id: "1") { amount } }')).toMatchObject({ cacheControl: 'public, max-age=60' })
+    expect(await query('{ secret { name } }', { viewer: 'ann' })).toMatchObject({
+      cacheControl: 'private, max-age=30',
+    })
+    expect(await query('{ secret { name } }', { viewer: 'bob' })).toMatchObject({
+      data: { secret: { name: 'Secret of bob' } },
+    })
+    expect(runs['Query.secret']).toBe(2)
+    // cacheHint starts as the field's static hint; cacheHintFromType gives the type's.
+    expect(await query('{ label { text } }')).toMatchObject({ cacheControl: 'public, max-age=20' })
+    expect(seen).toEqual({ cacheHint: { maxAge: 45, scope: 'PUBLIC' }, fromType: { maxAge: 45 }, after: 20 })
+  })
+
+  it('reach the response tier: a stored response keeps the lower max-age, and a PRIVATE one its viewer', async () => {
+    const { runs, ran } = runCounter()
+    const { query } = serve(
+      schemaWith(ran, {
+        'Query.price': () => ({ maxAge: 5 }),
+        'Query.profile': (viewer) => (viewer === 'nobody' ? undefined : { scope: 'PRIVATE' }),
+      }),
+      { responses: true },
+    )
+    const price = '{ price(id: "4") { amount } }'
+    expect(await query(price)).toMatchObject({ cacheControl: 'public, max-age=5' })
+    expect(await query(price)).toMatchObject({
+      data: { price: { amount: 400 } },
+      cacheControl: 'public, max-age=5',
+      cacheStatus: 'loadcache; hit',
+    })
+    const profile = '{ profile { name } }'
+    expect(await query(profile, { viewer: 'ann' })).toMatchObject({ cacheControl: 'private, max-age=30' })
+    expect(await query(profile, { viewer: 'bob' })).toMatchObject({
+      data: { profile: { name: 'Profile of bob' } },
+      cacheControl: 'private, max-age=30',
+    })
+    expect(await query(profile, { viewer: 'ann' })).toMatchObject({
+      data: { profile: { name: 'Profile of ann' } },
+      cacheControl: 'private, max-age=30',
+    })
+    expect(runs['Query.price']).toBe(1)
+  })
+
+  it("let an uncached field's resolver restrict the response it appears in", async () => {
+    const { runs, ran } = runCounter()
+    const { query } = serve(schemaWith(ran, { 'Price.currency': () => ({ maxAge: 7 }) }))
+    expect(await query('{ price(id: "1") { amount currency } }')).toMatchObject({
+      data: { price: { amount: 100, currency: 'EUR' } },
+      cacheControl: 'public, max-age=7',
+    })
+    expect(await query('{ price(id: "1") { amount currency } }')).toMatchObject({
+      cacheControl: 'public, max-age=7',
+    })
+    expect(await query('{ price(id: "1") { amount } }')).toMatchObject({ cacheControl: 'public, max-age=60' })
+    expect(runs).toEqual({ 'Query.price': 1, 'Price.currency': 2 })
+  })
+
+  it('fail the field, naming it, for a hint that is not { maxAge, scope }', async () => {
+    const { ran } = runCounter()
+    const { query } = serve(
+      schemaWith(ran, {
+        'Query.price': () => ({ maxAge: -1 }),
+        'Price.currency': () => ({ scope: 'private' }) as never,
+      }),
+    )
+    const answer = await query('{ price(id: "1") { amount } }')
+    expect(answer.errors?.[0]?.message).toContain(
+      "Query.price: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got",
+    )
+    expect(answer.cacheControl).toBe('no-store')
+  })
+
+  it("also reach Apollo Server's own info.cacheControl when it set one first", async () => {
+    const cache = createCache()
+    const directives = loadCacheDirectives({ cache, cachedDirectiveName: 'cached' })
+    const heard: object[] = []
+    const { ran } = runCounter()
+    // Apollo's plugin sets info.cacheControl before each resolver runs: an outer wrapper does the same here.
+    const schema = mapSchema(
+      directives.transformer(schemaWith(ran, { 'Query.price': () => ({ maxAge: 9 }) })),
+      {
+        [MapperKind.OBJECT_FIELD]: (config) => {
+          const inner = config.resolve
+          if (inner === undefined) return config
+          return {
+            ...config,
+            resolve: (parent, args, ctx, info) => {
+              ;(info as { cacheControl?: unknown }).cacheControl = {
+                setCacheHint: (hint: object) => heard.push(hint),
+              }
+              return inner(parent, args, ctx, info)
+            },
+          }
+        },
+      },
+    )
+    const contextValue = { viewerId: null, ...createLoadCacheContext(cache) }
+    const result = await execute({ schema, document: parse('{ price(id: "1") { amount } }'), contextValue })
+    expect(result.data).toEqual({ price: { amount: 100 } })
+    expect(heard).toEqual([{ maxAge: 9 }])
+    const facts = { operation: 'query', hasErrors: false, isIntrospection: false, isStream: false } as const
+    expect(cacheControlFor(requestStateOf(contextValue)?.policy, facts)).toBe('public, max-age=9')
+    await cache.close()
+  })
+})
