@@ -386,8 +386,12 @@ function wrapField(
   }
   // Resolvers written for Apollo's cacheControl call info.cacheControl; default resolvers never do.
   if (fieldConfig.resolve !== undefined) {
-    resolve = withDynamicHints(resolve, coordinate, staticHintOf(policy), (type) =>
-      dynamicHintOf(build.hints.typeHint(type)),
+    resolve = withDynamicHints(
+      resolve,
+      coordinate,
+      staticHintOf(policy),
+      (type) => dynamicHintOf(build.hints.typeHint(type)),
+      build.logger === undefined ? undefined : (message) => build.logger?.warn(message),
     )
   }
   return resolve === original ? fieldConfig : { ...fieldConfig, resolve }
@@ -542,20 +546,36 @@ function cachedResolver(
     if (key === undefined) return original(parent, args, ctx, info)
     tracker.resolvedAt(info.path, plan, key)
     const cacheKey = key
-    return state.loadField(plan, cacheKey, {
+    // Taken now: a resolver that passes this info on to another one would have it replaced.
+    const control = dynamicControlOf(info)
+    const loaded = state.loadField(plan, cacheKey, {
       resolve: () => original(parent, args, ctx, info),
       prepare: async (value): Promise<PreparedValue> => {
         // What its resolver's dynamic hint said (info.cacheControl): PRIVATE data under a key every viewer
         // shares is neither stored nor handed to the requests that joined this fill; a lower max-age goes
         // with the value (0: not stored).
-        const control = dynamicControlOf(info)
-        if (control?.madePrivate && scope === 'PUBLIC') return { store: false, shareable: false }
+        if (control?.madePrivate) {
+          state.notePrivate(plan.coordinate, cacheKey)
+          if (scope === 'PUBLIC') return { store: false, shareable: false }
+        }
         const hinted = control?.cacheHint.maxAge
         const dynamic = hinted !== undefined && hinted < plan.ttl ? { maxAge: hinted } : {}
         if (hinted === 0) return { store: false, shareable: true, maxAge: 0 }
-        const prepared = await prepareValue(value)
+        let prepared: PreparedValue
+        try {
+          prepared = await prepareValue(value)
+        } catch {
+          prepared = { store: false, shareable: true }
+        }
         return { ...prepared, ...dynamic }
       },
+    })
+    // A value its resolver's hint made PRIVATE is the viewer's on every path of this request that reuses it
+    // (a repeated key: list items, aliases; only the first path ran the resolver), so what is cached below
+    // each of them is keyed by viewer too.
+    return loaded.then((value) => {
+      if (state.madePrivate(plan.coordinate, cacheKey)) tracker.markPrivate(info.path)
+      return value
     })
 
     async function prepareValue(value: unknown): Promise<PreparedValue> {

@@ -13,7 +13,7 @@ export interface DynamicCacheHint {
 
 /** What `info.cacheControl` was before loadcache set its own (Apollo Server's plugin, when it runs too). */
 interface ForeignCacheControl {
-  setCacheHint?(hint: DynamicCacheHint): void
+  readonly cacheHint?: { restrict?(hint: DynamicCacheHint): void }
 }
 
 /**
@@ -69,6 +69,7 @@ export class DynamicCacheControl {
   readonly #coordinate: string
   readonly #typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
   readonly #foreign: ForeignCacheControl | undefined
+  readonly #ignored: (message: string) => void
 
   constructor(options: {
     state: RequestCacheState | undefined
@@ -77,32 +78,47 @@ export class DynamicCacheControl {
     initial: DynamicCacheHint
     typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
     foreign: ForeignCacheControl | undefined
+    /** Told (once per field, by the caller) of a hint that would have relaxed the field's. */
+    ignored: (message: string) => void
   }) {
     this.#state = options.state
     this.#info = options.info
     this.#coordinate = options.coordinate
     this.#typeHint = options.typeHint
     this.#foreign = options.foreign
+    this.#ignored = options.ignored
     this.cacheHint = new FieldCacheHint(this, options.initial)
   }
 
   /**
-   * Restricts this field's hint, and the response's policy with it, at once.
-   * @throws LoadCacheTypeError (E_INVALID_OPTION) for a hint that is not `{ maxAge?, scope? }`: the field
-   *   fails, naming itself.
+   * Restricts this field's hint, and the response's policy with it, at once. Ignored in mutations and
+   * subscriptions (never cached), where a bad hint must not fail a write either.
+   * @throws LoadCacheTypeError (E_INVALID_OPTION) in a query, for a hint that is not `{ maxAge?, scope? }`:
+   *   the field fails, naming itself.
    */
   setCacheHint(hint: DynamicCacheHint): void {
+    if (this.#info.operation.operation !== 'query') return
     const { maxAge, scope } = validHint(this.#coordinate, hint)
     const field = this.cacheHint
-    if (maxAge !== undefined && (field.maxAge === undefined || maxAge < field.maxAge)) field.maxAge = maxAge
+    if (maxAge !== undefined) {
+      if (field.maxAge === undefined || maxAge < field.maxAge) field.maxAge = maxAge
+      else if (maxAge > field.maxAge)
+        this.#ignored(`setCacheHint({ maxAge: ${maxAge} }) cannot raise its max-age of ${field.maxAge}`)
+    }
     if (scope === 'PRIVATE') {
       field.scope = 'PRIVATE'
       this.madePrivate = true
+    } else if (scope === 'PUBLIC' && field.scope === 'PRIVATE') {
+      this.#ignored(`setCacheHint({ scope: 'PUBLIC' }) cannot make its PRIVATE data public`)
     }
-    // Apollo Server's own plugin computes its Cache-Control from what it hears: it must hear the hint too.
-    this.#foreign?.setCacheHint?.(hint)
+    // Apollo Server's own plugin computes its Cache-Control from what it hears: it hears the hint as a
+    // restriction too (its setCacheHint would replace its hint, and could relax it).
+    this.#foreign?.cacheHint?.restrict?.({
+      ...(maxAge === undefined ? {} : { maxAge }),
+      ...(scope === 'PRIVATE' ? { scope } : {}),
+    })
     const state = this.#state
-    if (state === undefined || this.#info.operation.operation !== 'query') return
+    if (state === undefined) return
     state.restrictPolicy(maxAge, scope)
     if (scope === 'PRIVATE') trackerOf(state, this.#info).markPrivate(this.#info.path)
   }
@@ -128,8 +144,20 @@ export function withDynamicHints(
   coordinate: string,
   initial: DynamicCacheHint,
   typeHint: (type: GraphQLCompositeType) => DynamicCacheHint,
+  warn: ((message: string) => void) | undefined,
 ): GraphQLFieldResolver<unknown, unknown> {
+  let warned = false
+  const ignored = (message: string): void => {
+    if (warned || warn === undefined) return
+    warned = true
+    warn(
+      `[loadcache] ${coordinate}: ${message}: dynamic hints only restrict (give the field a static hint that allows it) (this warning is shown once)`,
+    )
+  }
   return (parent, args, ctx, info) => {
+    // A resolver called by hand with no info (or a frozen one) runs as it is.
+    if (info === null || typeof info !== 'object' || Object.isFrozen(info))
+      return inner(parent, args, ctx, info)
     const target = info as { cacheControl?: unknown }
     const foreign = target.cacheControl as ForeignCacheControl | undefined
     target.cacheControl = new DynamicCacheControl({
@@ -139,6 +167,7 @@ export function withDynamicHints(
       initial,
       typeHint,
       foreign: foreign instanceof DynamicCacheControl ? undefined : foreign,
+      ignored,
     })
     return inner(parent, args, ctx, info)
   }

@@ -15,7 +15,7 @@ import {
   requestStateOf,
 } from '../../src/graphql/index.js'
 import { createCache } from '../../src/index.js'
-import { uniqueNamespace } from '../helpers/cache.js'
+import { uniqueNamespace, waitFor } from '../helpers/cache.js'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js'
 import { runCounter, serve } from './serve.js'
 
@@ -35,12 +35,23 @@ const typeDefs = /* GraphQL */ `
     profile: Profile @cached(ttl: 30)
     secret: Profile @cached(ttl: 30, scope: PRIVATE)
     label: Label @cached(ttl: 60)
+    "Not cached: the same account twice (a repeated key below it)."
+    accounts: [Account!]!
+  }
+  type Mutation {
+    touch: Boolean
+  }
+  type Account {
+    id: ID!
+    profile: Profile @cached(ttl: 30)
   }
   type Price {
     id: ID!
     amount: Int!
     "Not cached itself: it resolves on the cached Price every time."
     currency: String
+    "The viewer's own note, not cached either."
+    note: String
   }
   type Profile {
     id: ID!
@@ -58,6 +69,8 @@ function schemaWith(
   ran: (coordinate: string) => void,
   hints: Record<string, (id: string) => { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE' } | undefined>,
   seen: Record<string, unknown> = {},
+  /** Awaited by Query.price before it answers. */
+  hold?: Promise<void>,
 ) {
   const hintFor = (coordinate: string, id: string, info: GraphQLResolveInfo) => {
     const hint = hints[coordinate]?.(id)
@@ -67,11 +80,13 @@ function schemaWith(
     typeDefs: [loadCacheDirectiveTypeDefs(), typeDefs],
     resolvers: {
       Query: {
-        price: (_: unknown, { id }: { id: string }, __: Context, info: GraphQLResolveInfo) => {
+        price: async (_: unknown, { id }: { id: string }, __: Context, info: GraphQLResolveInfo) => {
           ran('Query.price')
           hintFor('Query.price', id, info)
+          await hold
           return { id, amount: Number(id) * 100 }
         },
+        accounts: () => [{ id: 'a1' }, { id: 'a1' }],
         profile: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
           ran('Query.profile')
           hintFor('Query.profile', context.viewerId ?? 'nobody', info)
@@ -94,11 +109,29 @@ function schemaWith(
           return { id: 'l1', text: 'hello' }
         },
       },
+      Mutation: {
+        touch: (_: unknown, __: unknown, ___: Context, info: GraphQLResolveInfo) => {
+          hintFor('Mutation.touch', 'x', info)
+          return true
+        },
+      },
+      Account: {
+        profile: (account: { id: string }, _: unknown, context: Context, info: GraphQLResolveInfo) => {
+          ran('Account.profile')
+          hintFor('Account.profile', context.viewerId ?? 'nobody', info)
+          return { id: 'me', name: `Profile of ${context.viewerId} for ${account.id}` }
+        },
+      },
       Price: {
         currency: (price: { id: string }, _: unknown, __: Context, info: GraphQLResolveInfo) => {
           ran('Price.currency')
           hintFor('Price.currency', price.id, info)
           return 'EUR'
+        },
+        note: (_: { id: string }, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+          ran('Price.note')
+          hintFor('Price.note', context.viewerId ?? 'nobody', info)
+          return `note for ${context.viewerId}`
         },
       },
       Profile: {
@@ -180,28 +213,63 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(await query(source)).toMatchObject({ cacheControl: 'public, max-age=30' })
   })
 
-  it('with a max-age of 0: the value is not stored and the response is no-store, for every request joined to it', async () => {
+  it('keep a value made PRIVATE private on every path of the request that reuses it (a repeated key)', async () => {
     const { runs, ran } = runCounter()
-    const { query } = serve(schemaWith(ran, { 'Query.price': () => ({ maxAge: 0 }) }))
+    const { query } = serve(
+      schemaWith(ran, {
+        'Account.profile': (viewer) => (viewer === 'nobody' ? undefined : { scope: 'PRIVATE' }),
+      }),
+    )
+    // The same account twice: Account.profile runs on the first path only, the second reuses its value.
+    const source = '{ accounts { profile { bio } } }'
+    const both = (bio: string) => ({ accounts: [{ profile: { bio } }, { profile: { bio } }] })
+    expect(await query(source, { viewer: 'ann' })).toMatchObject({ data: both('Bio of ann') })
+    expect(runs['Account.profile']).toBe(1)
+    // Ann's bio, below her private profile on both paths, was cached for her alone: Bob's is his own (his
+    // profile is private too), and a request without a viewer (PUBLIC: nothing was hinted) is not served hers.
+    expect(await query(source, { viewer: 'bob' })).toMatchObject({ data: both('Bio of bob') })
+    expect(await query(source)).toMatchObject({ data: both('Bio of null') })
+    expect(runs['Account.profile']).toBe(3)
+  })
+
+  it('with a max-age of 0: the value is not stored and the response is no-store, also for a request joined to it', async () => {
+    const { runs, ran } = runCounter()
+    let release!: () => void
+    const hold = new Promise<void>((resolve) => (release = resolve))
+    const { cache, query } = serve(schemaWith(ran, { 'Query.price': () => ({ maxAge: 0 }) }, {}, hold))
     const source = '{ price(id: "3") { amount } }'
-    const [a, b] = await Promise.all([query(source), query(source)])
-    expect(a).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
-    expect(b).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    const a = query(source)
+    await waitFor(() => runs['Query.price'] === 1, 'the resolver to start')
+    // A second request joins the fill in flight (the resolver is held) instead of running it.
+    const b = query(source)
+    await waitFor(
+      () => (cache.stats().loaders['Query.price']?.joined ?? 0) === 1,
+      'the second request to join',
+    )
+    release()
+    expect(await a).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    expect(await b).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    expect(runs['Query.price']).toBe(1)
+    // Not stored: the next request runs it again.
     expect(await query(source)).toMatchObject({ cacheControl: 'no-store' })
-    expect(runs['Query.price']).toBeGreaterThanOrEqual(2)
+    expect(runs['Query.price']).toBe(2)
   })
 
   it('never relax: a longer max-age or PUBLIC is ignored, and replace() restricts as restrict() does', async () => {
     const { runs, ran } = runCounter()
     const seen: Record<string, unknown> = {}
+    const warnings: string[] = []
     const { query } = serve(
       schemaWith(
         ran,
         { 'Query.price': () => ({ maxAge: 3600 }), 'Query.secret': () => ({ scope: 'PUBLIC' }) },
         seen,
       ),
+      {},
+      { logger: { warn: (message: string) => warnings.push(message), error: () => {} } },
     )
     expect(await query('{ price(id: "1") { amount } }')).toMatchObject({ cacheControl: 'public, max-age=60' })
+    expect(await query('{ price(id: "2") { amount } }')).toMatchObject({ cacheControl: 'public, max-age=60' })
     expect(await query('{ secret { name } }', { viewer: 'ann' })).toMatchObject({
       cacheControl: 'private, max-age=30',
     })
@@ -209,6 +277,11 @@ describe('dynamic cache hints (info.cacheControl)', () => {
       data: { secret: { name: 'Secret of bob' } },
     })
     expect(runs['Query.secret']).toBe(2)
+    // Said once per field, not on every request.
+    expect(warnings).toEqual([
+      '[loadcache] Query.price: setCacheHint({ maxAge: 3600 }) cannot raise its max-age of 60: dynamic hints only restrict (give the field a static hint that allows it) (this warning is shown once)',
+      "[loadcache] Query.secret: setCacheHint({ scope: 'PUBLIC' }) cannot make its PRIVATE data public: dynamic hints only restrict (give the field a static hint that allows it) (this warning is shown once)",
+    ])
     // cacheHint starts as the field's static hint; cacheHintFromType gives the type's.
     expect(await query('{ label { text } }')).toMatchObject({ cacheControl: 'public, max-age=20' })
     expect(seen).toEqual({ cacheHint: { maxAge: 45, scope: 'PUBLIC' }, fromType: { maxAge: 45 }, after: 20 })
@@ -218,8 +291,8 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     const { runs, ran } = runCounter()
     const { query } = serve(
       schemaWith(ran, {
-        'Query.price': () => ({ maxAge: 5 }),
-        'Query.profile': (viewer) => (viewer === 'nobody' ? undefined : { scope: 'PRIVATE' }),
+        'Query.price': (id) => (id === '4' ? { maxAge: 5 } : undefined),
+        'Price.note': (viewer) => (viewer === 'nobody' ? undefined : { scope: 'PRIVATE' }),
       }),
       { responses: true },
     )
@@ -230,17 +303,24 @@ describe('dynamic cache hints (info.cacheControl)', () => {
       cacheControl: 'public, max-age=5',
       cacheStatus: 'loadcache; hit',
     })
-    const profile = '{ profile { name } }'
-    expect(await query(profile, { viewer: 'ann' })).toMatchObject({ cacheControl: 'private, max-age=30' })
-    expect(await query(profile, { viewer: 'bob' })).toMatchObject({
-      data: { profile: { name: 'Profile of bob' } },
-      cacheControl: 'private, max-age=30',
-    })
-    expect(await query(profile, { viewer: 'ann' })).toMatchObject({
-      data: { profile: { name: 'Profile of ann' } },
-      cacheControl: 'private, max-age=30',
-    })
     expect(runs['Query.price']).toBe(1)
+    // An uncached field made the response PRIVATE: it is stored for its viewer, never served to another.
+    const noted = '{ price(id: "5") { amount note } }'
+    const answer = (viewer: string | null) => ({ price: { amount: 500, note: `note for ${viewer}` } })
+    expect(await query(noted, { viewer: 'ann' })).toMatchObject({
+      data: answer('ann'),
+      cacheControl: 'private, max-age=60',
+    })
+    expect(await query(noted, { viewer: 'bob' })).toMatchObject({
+      data: answer('bob'),
+      cacheControl: 'private, max-age=60',
+    })
+    expect(await query(noted)).toMatchObject({ data: answer(null) })
+    expect(await query(noted, { viewer: 'ann' })).toMatchObject({
+      data: answer('ann'),
+      cacheStatus: 'loadcache; hit',
+    })
+    expect(runs['Price.note']).toBe(3)
   })
 
   it("let an uncached field's resolver restrict the response it appears in", async () => {
@@ -272,10 +352,20 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(answer.cacheControl).toBe('no-store')
   })
 
-  it("also reach Apollo Server's own info.cacheControl when it set one first", async () => {
+  it('are ignored in a mutation, where a bad one does not fail the write either', async () => {
+    const { ran } = runCounter()
+    const { query } = serve(
+      schemaWith(ran, { 'Mutation.touch': () => ({ maxAge: -1, scope: 'private' }) as never }),
+    )
+    const answer = await query('mutation { touch }')
+    expect(answer.errors).toBeUndefined()
+    expect(answer).toMatchObject({ data: { touch: true }, cacheControl: 'no-store' })
+  })
+
+  it("also restrict Apollo Server's own info.cacheControl when it set one first (never replace it)", async () => {
     const cache = createCache()
     const directives = loadCacheDirectives({ cache, cachedDirectiveName: 'cached' })
-    const heard: object[] = []
+    const heard: unknown[] = []
     const { ran } = runCounter()
     // Apollo's plugin sets info.cacheControl before each resolver runs: an outer wrapper does the same here.
     const schema = mapSchema(
@@ -288,7 +378,8 @@ describe('dynamic cache hints (info.cacheControl)', () => {
             ...config,
             resolve: (parent, args, ctx, info) => {
               ;(info as { cacheControl?: unknown }).cacheControl = {
-                setCacheHint: (hint: object) => heard.push(hint),
+                setCacheHint: () => heard.push('replaced'),
+                cacheHint: { restrict: (hint: object) => heard.push(hint) },
               }
               return inner(parent, args, ctx, info)
             },
