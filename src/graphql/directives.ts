@@ -26,7 +26,7 @@ import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
 import { plainObject, rejectUnknownOptions } from '../core/validate.js'
-import { isAsyncIterable } from '../core/values.js'
+import { holdsThenable, isAsyncIterable } from '../core/values.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
@@ -554,20 +554,23 @@ function cachedResolver(
         // What its resolver's dynamic hint said (info.cacheControl): PRIVATE data under a key every viewer
         // shares is neither stored nor handed to the requests that joined this fill; a lower max-age goes
         // with the value (0: not stored).
-        if (control?.madePrivate) {
-          state.notePrivate(plan.coordinate, cacheKey)
-          if (scope === 'PUBLIC') return { store: false, shareable: false }
-        }
-        const hinted = control?.cacheHint.maxAge
-        const dynamic = hinted !== undefined && hinted < plan.ttl ? { maxAge: hinted } : {}
-        if (hinted === 0) return { store: false, shareable: true, maxAge: 0 }
+        // A value still resolving (promises in its lists or properties) may still set a hint once this
+        // request's other fields run: it is neither stored nor handed to requests that joined this fill.
+        if (control !== undefined && holdsThenable(value)) return { store: false, shareable: false }
         let prepared: PreparedValue
         try {
           prepared = await prepareValue(value)
         } catch {
           prepared = { store: false, shareable: true }
         }
-        return { ...prepared, ...dynamic }
+        // Read after prepareValue, which may run user code (isTypeOf, resolveType) that sets one too.
+        if (control?.madePrivate) {
+          state.notePrivate(plan.coordinate, cacheKey)
+          if (scope === 'PUBLIC') return { store: false, shareable: false }
+        }
+        const hinted = control?.hintMaxAge
+        if (hinted === 0) return { store: false, shareable: true, maxAge: 0 }
+        return hinted !== undefined && hinted < plan.ttl ? { ...prepared, maxAge: hinted } : prepared
       },
     })
     // A value its resolver's hint made PRIVATE is the viewer's on every path of this request that reuses it

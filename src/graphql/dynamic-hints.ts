@@ -1,7 +1,7 @@
 import type { GraphQLCompositeType, GraphQLFieldResolver, GraphQLResolveInfo } from 'graphql'
 import { describeValue, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheScope } from '../request/field-plan.js'
-import { type RequestCacheState, requestStateOf } from '../request/request-state.js'
+import { requestStateOf } from '../request/request-state.js'
 import { trackerOf } from './operation.js'
 
 /** A cache hint as a resolver passes it to Apollo's `info.cacheControl.setCacheHint`. */
@@ -21,14 +21,18 @@ interface ForeignCacheControl {
  * resolver said so far. `restrict` and `replace` both restrict (see DynamicCacheControl).
  */
 export class FieldCacheHint {
-  maxAge: number | undefined
-  scope: CacheScope | undefined
   readonly #control: DynamicCacheControl
 
-  constructor(control: DynamicCacheControl, initial: DynamicCacheHint) {
+  constructor(control: DynamicCacheControl) {
     this.#control = control
-    this.maxAge = initial.maxAge
-    this.scope = initial.scope
+  }
+
+  get maxAge(): number | undefined {
+    return this.#control.hintMaxAge
+  }
+
+  get scope(): CacheScope | undefined {
+    return this.#control.hintScope
   }
 
   restrict(hint: DynamicCacheHint): void {
@@ -42,9 +46,20 @@ export class FieldCacheHint {
 
   /** The hint when it allows caching (a max-age above 0), as Apollo's `CachePolicy#policyIfCacheable`. */
   policyIfCacheable(): { maxAge: number; scope: CacheScope } | null {
-    if (this.maxAge === undefined || this.maxAge <= 0) return null
-    return { maxAge: this.maxAge, scope: this.scope ?? 'PUBLIC' }
+    const maxAge = this.maxAge
+    if (maxAge === undefined || maxAge <= 0) return null
+    return { maxAge, scope: this.scope ?? 'PUBLIC' }
   }
+}
+
+/** What every resolution of one field shares (built once, with the schema). */
+interface FieldSite {
+  readonly coordinate: string
+  /** The field's static hint, as `cacheHint` starts out. */
+  readonly initial: DynamicCacheHint
+  readonly typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
+  /** Told of a hint that would have relaxed the field's (once per field). */
+  readonly ignored: (message: string) => void
 }
 
 /**
@@ -59,35 +74,39 @@ export class FieldCacheHint {
  * caches and the response tier keep data that no cached field or loader vouches for, and no invalidation
  * could reach. A cached value remembers the max-age its resolver set, so a later hit sends the same
  * `Cache-Control` as the miss that stored it, and Redis keeps it no longer.
+ *
+ * One is made for every call of a resolver, so it holds only references; `cacheHint` and the request state
+ * are looked up when used.
  */
 export class DynamicCacheControl {
-  readonly cacheHint: FieldCacheHint
   /** Set once the resolver made the value PRIVATE. */
   madePrivate = false
-  readonly #state: RequestCacheState | undefined
+  /** The field's max-age now: its static hint's, restricted by the resolver's hints. */
+  hintMaxAge: number | undefined
+  hintScope: CacheScope | undefined
+  readonly #site: FieldSite
+  readonly #context: unknown
   readonly #info: GraphQLResolveInfo
-  readonly #coordinate: string
-  readonly #typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
   readonly #foreign: ForeignCacheControl | undefined
-  readonly #ignored: (message: string) => void
+  #cacheHint: FieldCacheHint | undefined
 
-  constructor(options: {
-    state: RequestCacheState | undefined
-    info: GraphQLResolveInfo
-    coordinate: string
-    initial: DynamicCacheHint
-    typeHint: (type: GraphQLCompositeType) => DynamicCacheHint
-    foreign: ForeignCacheControl | undefined
-    /** Told (once per field, by the caller) of a hint that would have relaxed the field's. */
-    ignored: (message: string) => void
-  }) {
-    this.#state = options.state
-    this.#info = options.info
-    this.#coordinate = options.coordinate
-    this.#typeHint = options.typeHint
-    this.#foreign = options.foreign
-    this.#ignored = options.ignored
-    this.cacheHint = new FieldCacheHint(this, options.initial)
+  constructor(
+    site: FieldSite,
+    context: unknown,
+    info: GraphQLResolveInfo,
+    foreign: ForeignCacheControl | undefined,
+  ) {
+    this.#site = site
+    this.#context = context
+    this.#info = info
+    this.#foreign = foreign
+    this.hintMaxAge = site.initial.maxAge
+    this.hintScope = site.initial.scope
+  }
+
+  get cacheHint(): FieldCacheHint {
+    this.#cacheHint ??= new FieldCacheHint(this)
+    return this.#cacheHint
   }
 
   /**
@@ -97,19 +116,20 @@ export class DynamicCacheControl {
    *   the field fails, naming itself.
    */
   setCacheHint(hint: DynamicCacheHint): void {
-    if (this.#info.operation.operation !== 'query') return
-    const { maxAge, scope } = validHint(this.#coordinate, hint)
-    const field = this.cacheHint
+    const info = this.#info
+    if (info.operation.operation !== 'query') return
+    const site = this.#site
+    const { maxAge, scope } = validHint(site.coordinate, hint)
     if (maxAge !== undefined) {
-      if (field.maxAge === undefined || maxAge < field.maxAge) field.maxAge = maxAge
-      else if (maxAge > field.maxAge)
-        this.#ignored(`setCacheHint({ maxAge: ${maxAge} }) cannot raise its max-age of ${field.maxAge}`)
+      if (this.hintMaxAge === undefined || maxAge < this.hintMaxAge) this.hintMaxAge = maxAge
+      else if (maxAge > this.hintMaxAge)
+        site.ignored(`setCacheHint({ maxAge: ${maxAge} }) cannot raise its max-age of ${this.hintMaxAge}`)
     }
     if (scope === 'PRIVATE') {
-      field.scope = 'PRIVATE'
+      this.hintScope = 'PRIVATE'
       this.madePrivate = true
-    } else if (scope === 'PUBLIC' && field.scope === 'PRIVATE') {
-      this.#ignored(`setCacheHint({ scope: 'PUBLIC' }) cannot make its PRIVATE data public`)
+    } else if (scope === 'PUBLIC' && this.hintScope === 'PRIVATE') {
+      site.ignored(`setCacheHint({ scope: 'PUBLIC' }) cannot make its PRIVATE data public`)
     }
     // Apollo Server's own plugin computes its Cache-Control from what it hears: it hears the hint as a
     // restriction too (its setCacheHint would replace its hint, and could relax it).
@@ -117,15 +137,15 @@ export class DynamicCacheControl {
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(scope === 'PRIVATE' ? { scope } : {}),
     })
-    const state = this.#state
+    const state = requestStateOf(this.#context)
     if (state === undefined) return
     state.restrictPolicy(maxAge, scope)
-    if (scope === 'PRIVATE') trackerOf(state, this.#info).markPrivate(this.#info.path)
+    if (scope === 'PRIVATE') trackerOf(state, info).markPrivate(info.path)
   }
 
   /** The static hint of a type (`@cached` or Apollo's `@cacheControl` on it), as Apollo's plugin gives it. */
   cacheHintFromType(type: GraphQLCompositeType): DynamicCacheHint {
-    return this.#typeHint(type)
+    return this.#site.typeHint(type)
   }
 }
 
@@ -147,32 +167,33 @@ export function withDynamicHints(
   warn: ((message: string) => void) | undefined,
 ): GraphQLFieldResolver<unknown, unknown> {
   let warned = false
-  const ignored = (message: string): void => {
-    if (warned || warn === undefined) return
-    warned = true
-    warn(
-      `[loadcache] ${coordinate}: ${message}: dynamic hints only restrict (give the field a static hint that allows it) (this warning is shown once)`,
-    )
+  const site: FieldSite = {
+    coordinate,
+    initial,
+    typeHint,
+    ignored: (message) => {
+      if (warned || warn === undefined) return
+      warned = true
+      warn(
+        `[loadcache] ${coordinate}: ${message}: dynamic hints only restrict (give the field a static hint that allows it) (this warning is shown once)`,
+      )
+    },
   }
   return (parent, args, ctx, info) => {
     // A resolver called by hand with no info (or a frozen one) runs as it is.
     if (info === null || typeof info !== 'object' || Object.isFrozen(info))
       return inner(parent, args, ctx, info)
     const target = info as { cacheControl?: unknown }
-    const foreign = target.cacheControl as ForeignCacheControl | undefined
-    target.cacheControl = new DynamicCacheControl({
-      state: requestStateOf(ctx),
+    const foreign = target.cacheControl
+    target.cacheControl = new DynamicCacheControl(
+      site,
+      ctx,
       info,
-      coordinate,
-      initial,
-      typeHint,
-      foreign: foreign instanceof DynamicCacheControl ? undefined : foreign,
-      ignored,
-    })
+      foreign instanceof DynamicCacheControl ? undefined : (foreign as ForeignCacheControl | undefined),
+    )
     return inner(parent, args, ctx, info)
   }
 }
-
 function validHint(coordinate: string, hint: unknown): { maxAge?: number; scope?: CacheScope } {
   const fail = () =>
     new LoadCacheTypeError(

@@ -232,6 +232,59 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(runs['Account.profile']).toBe(3)
   })
 
+  it('neither store nor share a value whose items still resolve, since they may still make it PRIVATE', async () => {
+    let release!: () => void
+    const hold = new Promise<void>((resolve) => (release = resolve))
+    let runs = 0
+    const schema = makeExecutableSchema({
+      typeDefs: [
+        loadCacheDirectiveTypeDefs(),
+        'type Query { feed: [Item!]! @cached(ttl: 60) } type Item { id: ID! text: String! }',
+      ],
+      resolvers: {
+        Query: {
+          feed: async (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+            runs++
+            await hold
+            // Each item sets its hint after the resolver returned (graphql-js awaits them later).
+            return ['1', '2'].map(async (id) => {
+              await new Promise((resolve) => setImmediate(resolve))
+              if (context.viewerId !== null)
+                (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+              return { id, text: `for ${context.viewerId}` }
+            })
+          },
+        },
+      },
+    })
+    const { cache, query } = serve(schema)
+    const source = '{ feed { text } }'
+    const ann = query(source, { viewer: 'ann' })
+    await waitFor(() => runs === 1, 'the resolver to start')
+    // Bob joins Ann's fill in flight.
+    const bob = query(source, { viewer: 'bob' })
+    await waitFor(
+      () => (cache.stats().loaders['Query.feed']?.joined ?? 0) === 1,
+      'the second request to join',
+    )
+    release()
+    expect(await ann).toMatchObject({
+      data: { feed: [{ text: 'for ann' }, { text: 'for ann' }] },
+      cacheControl: 'private, max-age=60',
+    })
+    // Not handed Ann's value: his own resolver ran, and made his response private.
+    expect(await bob).toMatchObject({
+      data: { feed: [{ text: 'for bob' }, { text: 'for bob' }] },
+      cacheControl: 'private, max-age=60',
+    })
+    expect(runs).toBe(2)
+    // Nor stored: a request without a viewer runs it again.
+    expect(await query(source)).toMatchObject({
+      data: { feed: [{ text: 'for null' }, { text: 'for null' }] },
+    })
+    expect(runs).toBe(3)
+  })
+
   it('with a max-age of 0: the value is not stored and the response is no-store, also for a request joined to it', async () => {
     const { runs, ran } = runCounter()
     let release!: () => void
