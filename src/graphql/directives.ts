@@ -26,7 +26,7 @@ import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
 import { plainObject, rejectUnknownOptions } from '../core/validate.js'
-import { holdsThenable, isAsyncIterable } from '../core/values.js'
+import { isAsyncIterable, mayResolveLater } from '../core/values.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
@@ -548,28 +548,34 @@ function cachedResolver(
     const cacheKey = key
     // Taken now: a resolver that passes this info on to another one would have it replaced.
     const control = dynamicControlOf(info)
+    control?.bind(cacheKey)
     const loaded = state.loadField(plan, cacheKey, {
       resolve: () => original(parent, args, ctx, info),
       prepare: async (value): Promise<PreparedValue> => {
-        // What its resolver's dynamic hint said (info.cacheControl): PRIVATE data under a key every viewer
-        // shares is neither stored nor handed to the requests that joined this fill; a lower max-age goes
-        // with the value (0: not stored).
-        // A value still resolving (promises in its lists or properties) may still set a hint once this
-        // request's other fields run: it is neither stored nor handed to requests that joined this fill.
-        if (control !== undefined && holdsThenable(value)) return { store: false, shareable: false }
+        // A value GraphQL still completes with code (promises, functions, getters, class instances) may
+        // still set a hint (info.cacheControl) after this: it is neither stored nor handed to requests that
+        // joined this fill. (The serializers cannot store such values anyway; only their sharing is lost.)
+        if (control !== undefined && !isAsyncIterable(value) && mayResolveLater(value)) {
+          control.judged = true
+          warnUnstorable(build, plan)
+          return { store: false, shareable: false }
+        }
         let prepared: PreparedValue
         try {
           prepared = await prepareValue(value)
         } catch {
           prepared = { store: false, shareable: true }
         }
-        // Read after prepareValue, which may run user code (isTypeOf, resolveType) that sets one too.
+        // What its resolver's hint said, read after prepareValue, which may run user code (isTypeOf,
+        // resolveType) that sets one too: PRIVATE data under a key every viewer shares is neither stored nor
+        // handed to the requests that joined this fill; a lower max-age goes with the value (0: not stored).
+        if (control !== undefined) control.judged = true
         if (control?.madePrivate) {
           state.notePrivate(plan.coordinate, cacheKey)
           if (scope === 'PUBLIC') return { store: false, shareable: false }
         }
         const hinted = control?.hintMaxAge
-        if (hinted === 0) return { store: false, shareable: true, maxAge: 0 }
+        if (hinted === 0) return { store: false, shareable: prepared.store || prepared.shareable, maxAge: 0 }
         return hinted !== undefined && hinted < plan.ttl ? { ...prepared, maxAge: hinted } : prepared
       },
     })
@@ -824,6 +830,17 @@ function parseTemplates(
 const MUTATION_MAX_DEPTH = 1_000
 
 const warned = new WeakSet<CachePlan>()
+
+const warnedUnstorable = new WeakSet<CachePlan>()
+
+/** Said once per field, in the words the engine uses for a value its serializer refuses. */
+function warnUnstorable(build: BuildContext, plan: CachePlan): void {
+  if (warnedUnstorable.has(plan)) return
+  warnedUnstorable.add(plan)
+  build.logger?.warn(
+    `[loadcache] loader "${plan.coordinate}": a value is returned but not cached: it holds what GraphQL completes by running code (a promise, a function, a getter or a class instance), which the cache cannot store nor share with concurrent requests. Return plain data (this warning is shown once per loader).`,
+  )
+}
 
 function warnOnce(build: BuildContext, plan: CachePlan, message: string): void {
   if (warned.has(plan)) return

@@ -81,6 +81,11 @@ interface FieldSite {
 export class DynamicCacheControl {
   /** Set once the resolver made the value PRIVATE. */
   madePrivate = false
+  /**
+   * Set once the cache judged the value (stored it or not, shared it or not): a hint after that comes too
+   * late for it (see setCacheHint).
+   */
+  judged = false
   /** The field's max-age now: its static hint's, restricted by the resolver's hints. */
   hintMaxAge: number | undefined
   hintScope: CacheScope | undefined
@@ -89,6 +94,8 @@ export class DynamicCacheControl {
   readonly #info: GraphQLResolveInfo
   readonly #foreign: ForeignCacheControl | undefined
   #cacheHint: FieldCacheHint | undefined
+  /** The cache key of the field's value, when it is a cached field (see `bind`). */
+  #key: string | undefined
 
   constructor(
     site: FieldSite,
@@ -102,6 +109,11 @@ export class DynamicCacheControl {
     this.#foreign = foreign
     this.hintMaxAge = site.initial.maxAge
     this.hintScope = site.initial.scope
+  }
+
+  /** Names the cache key of this resolution's value (a cached field): a PRIVATE hint then marks its every path. */
+  bind(key: string): void {
+    this.#key = key
   }
 
   get cacheHint(): FieldCacheHint {
@@ -137,10 +149,23 @@ export class DynamicCacheControl {
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(scope === 'PRIVATE' ? { scope } : {}),
     })
+    if (this.judged) {
+      site.ignored(
+        'setCacheHint was called after its value was resolved (from a promise, a function or a getter in the value, or later still), too late to keep that value out of the cache or from other requests: set hints before the resolver returns',
+      )
+    }
     const state = requestStateOf(this.#context)
     if (state === undefined) return
     state.restrictPolicy(maxAge, scope)
-    if (scope === 'PRIVATE') trackerOf(state, info).markPrivate(info.path)
+    if (scope !== 'PRIVATE') return
+    const tracker = trackerOf(state, info)
+    tracker.markPrivate(info.path)
+    // Every path of this request that reuses the value (a repeated key) is the viewer's too, also when the
+    // hint comes from the value's own promises, after those paths were resolved.
+    if (this.#key !== undefined) {
+      state.notePrivate(site.coordinate, this.#key)
+      tracker.markPrivateKey(site.coordinate, this.#key)
+    }
   }
 
   /** The static hint of a type (`@cached` or Apollo's `@cacheControl` on it), as Apollo's plugin gives it. */

@@ -74,6 +74,13 @@ export class OperationTracker {
     return false
   }
 
+  /** Marks every path where this request resolved the cached field `coordinate` with this key PRIVATE. */
+  markPrivateKey(coordinate: string, key: string): void {
+    for (const resolved of this.#cachedAt) {
+      if (resolved.key === key && resolved.plan.coordinate === coordinate) this.markPrivate(resolved.path)
+    }
+  }
+
   /** Records where a cached field was resolved, for matching errors to the entries they came from. */
   resolvedAt(path: ResponsePath, plan: CachePlan, key: string): void {
     this.#cachedAt.push({ path, plan, key })

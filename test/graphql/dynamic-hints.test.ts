@@ -285,6 +285,132 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(runs).toBe(3)
   })
 
+  describe('neither store nor share a value GraphQL completes with code that may still make it PRIVATE', () => {
+    type Late = (hint: () => void, text: string) => unknown
+    const later = () => new Promise((resolve) => setImmediate(resolve))
+    class Box {
+      readonly #items: () => unknown
+      constructor(items: () => unknown) {
+        this.#items = items
+      }
+      items() {
+        return this.#items()
+      }
+    }
+    const shapes: Record<string, Late> = {
+      'a Set of promises': (hint, text) => ({
+        items: new Set([
+          (async () => {
+            await later()
+            hint()
+            return { text }
+          })(),
+        ]),
+      }),
+      'a function': (hint, text) => ({
+        items: async () => {
+          await later()
+          hint()
+          return [{ text }]
+        },
+      }),
+      'a getter': (hint, text) => ({
+        get items() {
+          hint()
+          return [{ text }]
+        },
+      }),
+      'a class instance': (hint, text) =>
+        new Box(() => {
+          hint()
+          return [{ text }]
+        }),
+    }
+    for (const [shape, late] of Object.entries(shapes)) {
+      it(`(${shape})`, async () => {
+        let release!: () => void
+        const hold = new Promise<void>((resolve) => (release = resolve))
+        let runs = 0
+        const schema = makeExecutableSchema({
+          typeDefs: [
+            loadCacheDirectiveTypeDefs(),
+            'type Query { feed: Feed @cached(ttl: 60) } type Feed { items: [Item!]! } type Item { text: String! }',
+          ],
+          resolvers: {
+            Query: {
+              feed: async (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+                runs++
+                await hold
+                const hint = () => {
+                  if (context.viewerId !== null)
+                    (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+                }
+                return late(hint, `for ${context.viewerId}`)
+              },
+            },
+          },
+        })
+        const { cache, query } = serve(schema)
+        const source = '{ feed { items { text } } }'
+        const ann = query(source, { viewer: 'ann' })
+        await waitFor(() => runs === 1, 'the resolver to start')
+        const bob = query(source, { viewer: 'bob' })
+        await waitFor(
+          () => (cache.stats().loaders['Query.feed']?.joined ?? 0) === 1,
+          'the second request to join',
+        )
+        release()
+        // (Feed.items has no hint: Apollo's rule makes the response no-store; it is never public.)
+        const [annAnswer, bobAnswer] = [await ann, await bob]
+        expect(annAnswer.data).toEqual({ feed: { items: [{ text: 'for ann' }] } })
+        expect(bobAnswer.data).toEqual({ feed: { items: [{ text: 'for bob' }] } })
+        expect(bobAnswer.cacheControl).not.toMatch(/public/)
+        expect(await query(source)).toMatchObject({ data: { feed: { items: [{ text: 'for null' }] } } })
+        expect(runs).toBe(3)
+      })
+    }
+  })
+
+  it('mark every path reusing a value PRIVATE, also when the hint comes from the value itself, late', async () => {
+    const schema = makeExecutableSchema({
+      typeDefs: [
+        loadCacheDirectiveTypeDefs(),
+        'type Query { feed: [Item!]! @cached(ttl: 60) } type Item { id: ID! secret: String @cached(ttl: 60) }',
+      ],
+      resolvers: {
+        Query: {
+          feed: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) =>
+            ['1'].map(async (id) => {
+              await new Promise((resolve) => setImmediate(resolve))
+              if (context.viewerId !== null)
+                (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+              return { id }
+            }),
+        },
+        Item: { secret: (_: unknown, __: unknown, context: Context) => `secret of ${context.viewerId}` },
+      },
+    })
+    const warnings: string[] = []
+    const { query } = serve(
+      schema,
+      {},
+      { logger: { warn: (message: string) => warnings.push(message), error: () => {} } },
+    )
+    // Two aliases, one key: the second path reuses the first one's value, resolved before the hint came.
+    const source = '{ a: feed { secret } b: feed { secret } }'
+    expect(await query(source, { viewer: 'ann' })).toMatchObject({
+      data: { a: [{ secret: 'secret of ann' }], b: [{ secret: 'secret of ann' }] },
+      cacheControl: 'private, max-age=60',
+    })
+    expect(await query(source)).toMatchObject({
+      data: { a: [{ secret: 'secret of null' }], b: [{ secret: 'secret of null' }] },
+    })
+    // The hint came after the value was judged: said once.
+    expect(
+      warnings.filter((warning) => warning.includes('too late to keep that value out of the cache')),
+    ).toHaveLength(1)
+  })
+
   it('with a max-age of 0: the value is not stored and the response is no-store, also for a request joined to it', async () => {
     const { runs, ran } = runCounter()
     let release!: () => void
