@@ -1,3 +1,5 @@
+import { types } from 'node:util'
+
 /** Whether a value is an async iterable (a `@stream`ed list, a subscription source): it can be read once. */
 export function isAsyncIterable(value: unknown): boolean {
   return (
@@ -9,29 +11,40 @@ export function isAsyncIterable(value: unknown): boolean {
 
 /**
  * Whether GraphQL may still run code to complete a value after its resolver returned: a promise (a
- * thenable), a function (a default resolver calls it), a getter, an iterable other than an array, Set or
- * Map (read when the list completes), or an instance of a class (its getters and methods), at any depth.
- * Such code may still do what the resolver did not yet (set a dynamic cache hint, for one). Arrays, plain
- * objects, Sets and Maps are walked; Dates, RegExps and binary data are plain values. Walks at most `limit`
- * containers, well above what a field may store (20,000 objects); past it, answers true ("may").
+ * thenable), a function (a default resolver calls it), a getter (enumerable or not), a Proxy (its traps),
+ * an iterable other than an array, Set or Map (read when the list completes), or an instance of a class (its
+ * getters and methods), at any depth. Such code may still do what the resolver did not yet (set a dynamic
+ * cache hint, for one). Arrays, plain objects (of any realm), Sets and Maps are walked; Dates, RegExps and
+ * binary data are plain values. Walks at most `limit` objects other than arrays, well above what a field may
+ * store (20,000); past it, answers true ("may").
  */
 export function mayResolveLater(value: unknown, limit = 200_000): boolean {
   const pending: unknown[] = [value]
   const seen = new Set<object>()
+  let objects = 0
   while (pending.length > 0) {
     const member = pending.pop()
     if (typeof member === 'function') return true
     if (member === null || typeof member !== 'object') continue
+    // Before any property read: a Proxy's traps are code.
+    if (types.isProxy(member)) return true
     if (typeof (member as { then?: unknown }).then === 'function') return true
     if (seen.has(member)) continue
-    if (seen.size >= limit) return true
     seen.add(member)
     if (Array.isArray(member)) {
+      // An Array of any realm, not a subclass (whose methods GraphQL may call), nor one that iterates itself.
+      const arrayPrototype = Object.getPrototypeOf(member)
+      if (Object.getPrototypeOf(Object.getPrototypeOf(arrayPrototype)) !== null) return true
+      if (Object.hasOwn(member, Symbol.iterator)) return true
       for (const item of member) pending.push(item)
       continue
     }
-    if (member instanceof Date || member instanceof RegExp || ArrayBuffer.isView(member)) continue
-    if (member instanceof ArrayBuffer) continue
+    if (++objects > limit) return true
+    if (member instanceof Date || member instanceof RegExp || member instanceof ArrayBuffer) {
+      if (Reflect.ownKeys(member).length > 0) return true
+      continue
+    }
+    if (ArrayBuffer.isView(member)) continue
     if (member instanceof Set) {
       for (const item of member) pending.push(item)
       continue
@@ -40,13 +53,20 @@ export function mayResolveLater(value: unknown, limit = 200_000): boolean {
       for (const item of member.values()) pending.push(item)
       continue
     }
+    // A plain object's prototype is null or an Object.prototype (this realm's or another's, whose own
+    // prototype is null); a class instance's is its class's.
     const prototype = Object.getPrototypeOf(member)
-    if (prototype !== Object.prototype && prototype !== null) return true
-    if (typeof (member as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function') return true
-    for (const key of Object.keys(member)) {
+    if (prototype !== null && Object.getPrototypeOf(prototype) !== null) return true
+    for (const key of Reflect.ownKeys(member)) {
       const descriptor = Object.getOwnPropertyDescriptor(member, key)
-      if (descriptor?.get !== undefined) return true
-      pending.push(descriptor?.value)
+      if (descriptor === undefined) continue
+      if (descriptor.get !== undefined || descriptor.set !== undefined) return true
+      if (typeof key === 'symbol') {
+        // GraphQL reads these two symbols of a value; the others it never reads.
+        if (key === Symbol.iterator || key === Symbol.asyncIterator) return true
+        continue
+      }
+      pending.push(descriptor.value)
     }
   }
   return false

@@ -552,9 +552,9 @@ function cachedResolver(
     const loaded = state.loadField(plan, cacheKey, {
       resolve: () => original(parent, args, ctx, info),
       prepare: async (value): Promise<PreparedValue> => {
-        // A value GraphQL still completes with code (promises, functions, getters, class instances) may
-        // still set a hint (info.cacheControl) after this: it is neither stored nor handed to requests that
-        // joined this fill. (The serializers cannot store such values anyway; only their sharing is lost.)
+        // A value GraphQL still completes with code (promises, functions, getters, Proxies, class
+        // instances) may still set a hint (info.cacheControl) after this: it is neither stored nor handed
+        // to requests that joined this fill (see mayResolveLater).
         if (control !== undefined && !isAsyncIterable(value) && mayResolveLater(value)) {
           control.judged = true
           warnUnstorable(build, plan)
@@ -573,6 +573,12 @@ function cachedResolver(
         if (control?.madePrivate) {
           state.notePrivate(plan.coordinate, cacheKey)
           if (scope === 'PUBLIC') return { store: false, shareable: false }
+        }
+        // Keyed PUBLIC when it started, but a field above it was made PRIVATE since (a hint its value's own
+        // promises set late): the value may be that viewer's, so it stays theirs, and so does what is below.
+        if (scope === 'PUBLIC' && tracker.underPrivate(info.path.prev)) {
+          tracker.markPrivate(info.path)
+          return { store: false, shareable: false }
         }
         const hinted = control?.hintMaxAge
         if (hinted === 0) return { store: false, shareable: prepared.store || prepared.shareable, maxAge: 0 }
@@ -838,7 +844,7 @@ function warnUnstorable(build: BuildContext, plan: CachePlan): void {
   if (warnedUnstorable.has(plan)) return
   warnedUnstorable.add(plan)
   build.logger?.warn(
-    `[loadcache] loader "${plan.coordinate}": a value is returned but not cached: it holds what GraphQL completes by running code (a promise, a function, a getter or a class instance), which the cache cannot store nor share with concurrent requests. Return plain data (this warning is shown once per loader).`,
+    `[loadcache] loader "${plan.coordinate}": a value is returned but not cached: it holds what GraphQL completes by running code (a promise, a function, a getter, a Proxy or a class instance), which could still set a cache hint, so it is neither stored nor shared with concurrent requests. Return plain data (this warning is shown once per loader).`,
   )
 }
 

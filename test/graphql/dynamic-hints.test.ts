@@ -320,6 +320,28 @@ describe('dynamic cache hints (info.cacheControl)', () => {
           return [{ text }]
         },
       }),
+      'a Proxy': (hint, text) =>
+        new Proxy(
+          {},
+          {
+            get: (_target, key) =>
+              key === 'items'
+                ? (async () => {
+                    await later()
+                    hint()
+                    return [{ text }]
+                  })()
+                : undefined,
+          },
+        ),
+      'a property only reflection sees (not enumerable)': (hint, text) =>
+        Object.defineProperty({}, 'items', {
+          value: async () => {
+            await later()
+            hint()
+            return [{ text }]
+          },
+        }),
       'a class instance': (hint, text) =>
         new Box(() => {
           hint()
@@ -409,6 +431,34 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(
       warnings.filter((warning) => warning.includes('too late to keep that value out of the cache')),
     ).toHaveLength(1)
+  })
+
+  it('keep a cached field below one made PRIVATE late (by a promise in its value) from being stored PUBLIC', async () => {
+    const schema = makeExecutableSchema({
+      typeDefs: [
+        loadCacheDirectiveTypeDefs(),
+        'type Query { account: Account @cached(ttl: 60) } type Account { id: ID! balance: String @cached(ttl: 60) }',
+      ],
+      resolvers: {
+        Query: {
+          // One id for everyone; the balance is the viewer's, and says so only once it resolves.
+          account: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => ({
+            id: 'shared',
+            balance: (async () => {
+              await new Promise((resolve) => setImmediate(resolve))
+              if (context.viewerId !== null)
+                (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+              return `balance of ${context.viewerId}`
+            })(),
+          }),
+        },
+      },
+    })
+    const { query } = serve(schema)
+    const source = '{ account { balance } }'
+    expect((await query(source, { viewer: 'ann' })).data).toEqual({ account: { balance: 'balance of ann' } })
+    expect((await query(source, { viewer: 'eve' })).data).toEqual({ account: { balance: 'balance of eve' } })
+    expect((await query(source)).data).toEqual({ account: { balance: 'balance of null' } })
   })
 
   it('with a max-age of 0: the value is not stored and the response is no-store, also for a request joined to it', async () => {
