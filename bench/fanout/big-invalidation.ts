@@ -11,25 +11,13 @@
 import { parseArgs } from 'node:util'
 import { createCache, defineLoader } from '../../src/index.js'
 import { startRedisCluster } from '../../test/helpers/redis-cluster.js'
+import { scriptCalls } from './lib/redis-stats.js'
 
 const { values } = parseArgs({
   options: { ids: { type: 'string', default: '100000' }, runs: { type: 'string', default: '3' } },
 })
 const idCount = Number(values.ids)
 const runs = Number(values.runs)
-
-/** EVALSHA + EVAL calls so far, summed over the masters (INFO commandstats). */
-async function scriptCalls(nodes: readonly { info(section: string): Promise<string> }[]): Promise<number> {
-  let calls = 0
-  for (const node of nodes) {
-    const info = await node.info('commandstats')
-    for (const name of ['evalsha', 'eval']) {
-      const match = info.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))
-      if (match) calls += Number(match[1])
-    }
-  }
-  return calls
-}
 
 const cluster = await startRedisCluster({ masters: 3 })
 try {

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { startRedisCluster } from '../../test/helpers/redis-cluster.js'
 import type { CacheLike, LibraryLike } from './lib/design.js'
 import { prepareOldTree } from './lib/design.js'
+import { scriptCalls } from './lib/redis-stats.js'
 
 const { values } = parseArgs({
   options: {
@@ -39,19 +40,6 @@ const designs = [
   { name: `before (${before.sha.slice(0, 7)})`, entry: before.entry },
   { name: 'this checkout', entry: join(repoRoot, 'src', 'index.ts') },
 ]
-
-/** EVALSHA + EVAL calls so far, summed over the masters (INFO commandstats). */
-async function scriptCalls(nodes: readonly { info(section: string): Promise<string> }[]): Promise<number> {
-  let calls = 0
-  for (const node of nodes) {
-    const info = await node.info('commandstats')
-    for (const name of ['evalsha', 'eval']) {
-      const match = info.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))
-      if (match) calls += Number(match[1])
-    }
-  }
-  return calls
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!

@@ -254,3 +254,18 @@ function emptyCounts(): {
     noticeKeys: 0,
   }
 }
+
+/** EVALSHA + EVAL calls so far, summed over these nodes (`INFO commandstats`): scripts run, counted by Redis. */
+export async function scriptCalls(
+  nodes: readonly { info(section: string): Promise<string> }[],
+): Promise<number> {
+  let calls = 0
+  for (const node of nodes) {
+    const info = await node.info('commandstats')
+    for (const name of ['evalsha', 'eval']) {
+      const match = info.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`))
+      if (match) calls += Number(match[1])
+    }
+  }
+  return calls
+}
