@@ -574,10 +574,13 @@ function cachedResolver(
           state.notePrivate(plan.coordinate, cacheKey)
           if (scope === 'PUBLIC') return { store: false, shareable: false }
         }
-        // Keyed PUBLIC when it started, but a field above it was made PRIVATE since (a hint its value's own
-        // promises set late): the value may be that viewer's, so it stays theirs, and so does what is below.
-        if (scope === 'PUBLIC' && tracker.underPrivate(info.path.prev)) {
+        // Keyed PUBLIC when it started, but its path (or one above it) was made PRIVATE since: by a hint its
+        // value's own promises set late, or one that reached another control on the same info (a resolver
+        // that called another). The value may be that viewer's, so it stays theirs, on every path of its key.
+        if (scope === 'PUBLIC' && tracker.underPrivate(info.path)) {
           tracker.markPrivate(info.path)
+          state.notePrivate(plan.coordinate, cacheKey)
+          tracker.markPrivateKey(plan.coordinate, cacheKey)
           return { store: false, shareable: false }
         }
         const hinted = control?.hintMaxAge

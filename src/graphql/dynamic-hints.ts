@@ -113,7 +113,7 @@ export class DynamicCacheControl {
 
   /** Names the cache key of this resolution's value (a cached field): a PRIVATE hint then marks its every path. */
   bind(key: string): void {
-    this.#key = key
+    this.#key ??= key
   }
 
   get cacheHint(): FieldCacheHint {
@@ -209,12 +209,17 @@ export function withDynamicHints(
     if (info === null || typeof info !== 'object' || Object.isFrozen(info))
       return inner(parent, args, ctx, info)
     const target = info as { cacheControl?: unknown }
-    const foreign = target.cacheControl
+    const previous = target.cacheControl
+    if (previous instanceof DynamicCacheControl) {
+      // A resolver calling another one with its own info: the callee's hints are the caller's (it is the
+      // caller's field whose value they describe), so the caller's control stays.
+      return inner(parent, args, ctx, info)
+    }
     target.cacheControl = new DynamicCacheControl(
       site,
       ctx,
       info,
-      foreign instanceof DynamicCacheControl ? undefined : (foreign as ForeignCacheControl | undefined),
+      previous as ForeignCacheControl | undefined,
     )
     return inner(parent, args, ctx, info)
   }

@@ -145,6 +145,29 @@ function schemaWith(
   })
 }
 
+/**
+ * Starts `first`, waits until its resolver runs (and is held), starts `second`, which joins that fill in
+ * flight instead of running the resolver, then lets the resolver finish: both answers.
+ */
+async function joined<T>(options: {
+  cache: { stats(): { loaders: Record<string, { joined: number } | undefined> } }
+  coordinate: string
+  started: () => boolean
+  release: () => void
+  first: () => Promise<T>
+  second: () => Promise<T>
+}): Promise<[T, T]> {
+  const first = options.first()
+  await waitFor(options.started, 'the resolver to start')
+  const second = options.second()
+  await waitFor(
+    () => (options.cache.stats().loaders[options.coordinate]?.joined ?? 0) === 1,
+    'the second request to join',
+  )
+  options.release()
+  return [await first, await second]
+}
+
 let redis: RedisServer
 beforeAll(async () => {
   redis = await startRedisServer()
@@ -232,59 +255,6 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(runs['Account.profile']).toBe(3)
   })
 
-  it('neither store nor share a value whose items still resolve, since they may still make it PRIVATE', async () => {
-    let release!: () => void
-    const hold = new Promise<void>((resolve) => (release = resolve))
-    let runs = 0
-    const schema = makeExecutableSchema({
-      typeDefs: [
-        loadCacheDirectiveTypeDefs(),
-        'type Query { feed: [Item!]! @cached(ttl: 60) } type Item { id: ID! text: String! }',
-      ],
-      resolvers: {
-        Query: {
-          feed: async (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
-            runs++
-            await hold
-            // Each item sets its hint after the resolver returned (graphql-js awaits them later).
-            return ['1', '2'].map(async (id) => {
-              await new Promise((resolve) => setImmediate(resolve))
-              if (context.viewerId !== null)
-                (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
-              return { id, text: `for ${context.viewerId}` }
-            })
-          },
-        },
-      },
-    })
-    const { cache, query } = serve(schema)
-    const source = '{ feed { text } }'
-    const ann = query(source, { viewer: 'ann' })
-    await waitFor(() => runs === 1, 'the resolver to start')
-    // Bob joins Ann's fill in flight.
-    const bob = query(source, { viewer: 'bob' })
-    await waitFor(
-      () => (cache.stats().loaders['Query.feed']?.joined ?? 0) === 1,
-      'the second request to join',
-    )
-    release()
-    expect(await ann).toMatchObject({
-      data: { feed: [{ text: 'for ann' }, { text: 'for ann' }] },
-      cacheControl: 'private, max-age=60',
-    })
-    // Not handed Ann's value: his own resolver ran, and made his response private.
-    expect(await bob).toMatchObject({
-      data: { feed: [{ text: 'for bob' }, { text: 'for bob' }] },
-      cacheControl: 'private, max-age=60',
-    })
-    expect(runs).toBe(2)
-    // Nor stored: a request without a viewer runs it again.
-    expect(await query(source)).toMatchObject({
-      data: { feed: [{ text: 'for null' }, { text: 'for null' }] },
-    })
-    expect(runs).toBe(3)
-  })
-
   describe('neither store nor share a value GraphQL completes with code that may still make it PRIVATE', () => {
     type Late = (hint: () => void, text: string) => unknown
     const later = () => new Promise((resolve) => setImmediate(resolve))
@@ -298,6 +268,15 @@ describe('dynamic cache hints (info.cacheControl)', () => {
       }
     }
     const shapes: Record<string, Late> = {
+      'an array of promises': (hint, text) => ({
+        items: [
+          (async () => {
+            await later()
+            hint()
+            return { text }
+          })(),
+        ],
+      }),
       'a Set of promises': (hint, text) => ({
         items: new Set([
           (async () => {
@@ -374,16 +353,15 @@ describe('dynamic cache hints (info.cacheControl)', () => {
         })
         const { cache, query } = serve(schema)
         const source = '{ feed { items { text } } }'
-        const ann = query(source, { viewer: 'ann' })
-        await waitFor(() => runs === 1, 'the resolver to start')
-        const bob = query(source, { viewer: 'bob' })
-        await waitFor(
-          () => (cache.stats().loaders['Query.feed']?.joined ?? 0) === 1,
-          'the second request to join',
-        )
-        release()
+        const [annAnswer, bobAnswer] = await joined({
+          cache,
+          coordinate: 'Query.feed',
+          started: () => runs === 1,
+          release,
+          first: () => query(source, { viewer: 'ann' }),
+          second: () => query(source, { viewer: 'bob' }),
+        })
         // (Feed.items has no hint: Apollo's rule makes the response no-store; it is never public.)
-        const [annAnswer, bobAnswer] = [await ann, await bob]
         expect(annAnswer.data).toEqual({ feed: { items: [{ text: 'for ann' }] } })
         expect(bobAnswer.data).toEqual({ feed: { items: [{ text: 'for bob' }] } })
         expect(bobAnswer.cacheControl).not.toMatch(/public/)
@@ -461,23 +439,47 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect((await query(source)).data).toEqual({ account: { balance: 'balance of null' } })
   })
 
+  it("count a hint set after the resolver called another resolver with its own info as the caller's", async () => {
+    const schema = makeExecutableSchema({
+      typeDefs: [
+        loadCacheDirectiveTypeDefs(),
+        'type Query { feed: Item @cached(ttl: 60) other: String } type Item { id: ID! text: String }',
+      ],
+      resolvers: {
+        Query: {
+          other: () => 'other',
+          feed: (parent: unknown, _: unknown, context: Context, info: GraphQLResolveInfo) => {
+            const other = info.schema.getQueryType()?.getFields().other?.resolve
+            other?.(parent, {}, context, info)
+            if (context.viewerId !== null)
+              (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+            return { id: '1', text: `secret of ${context.viewerId}` }
+          },
+        },
+      },
+    })
+    const { query } = serve(schema)
+    const source = '{ feed { text } }'
+    expect((await query(source, { viewer: 'ann' })).data).toEqual({ feed: { text: 'secret of ann' } })
+    expect((await query(source)).data).toEqual({ feed: { text: 'secret of null' } })
+  })
+
   it('with a max-age of 0: the value is not stored and the response is no-store, also for a request joined to it', async () => {
     const { runs, ran } = runCounter()
     let release!: () => void
     const hold = new Promise<void>((resolve) => (release = resolve))
     const { cache, query } = serve(schemaWith(ran, { 'Query.price': () => ({ maxAge: 0 }) }, {}, hold))
     const source = '{ price(id: "3") { amount } }'
-    const a = query(source)
-    await waitFor(() => runs['Query.price'] === 1, 'the resolver to start')
-    // A second request joins the fill in flight (the resolver is held) instead of running it.
-    const b = query(source)
-    await waitFor(
-      () => (cache.stats().loaders['Query.price']?.joined ?? 0) === 1,
-      'the second request to join',
-    )
-    release()
-    expect(await a).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
-    expect(await b).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    const [a, b] = await joined({
+      cache,
+      coordinate: 'Query.price',
+      started: () => runs['Query.price'] === 1,
+      release,
+      first: () => query(source),
+      second: () => query(source),
+    })
+    expect(a).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
+    expect(b).toMatchObject({ data: { price: { amount: 300 } }, cacheControl: 'no-store' })
     expect(runs['Query.price']).toBe(1)
     // Not stored: the next request runs it again.
     expect(await query(source)).toMatchObject({ cacheControl: 'no-store' })
