@@ -266,13 +266,19 @@ describe('tag checks of hits on Redis Cluster', () => {
   const TAGS_PER_ID = 20
   const tagsOf = (id: string) => Array.from({ length: TAGS_PER_ID }, (_, k) => `g:${id}:${k}`)
 
-  it('reads the tags of a batch of hits with one script per master, not a GET per tag, and still sees a moved tag', async () => {
+  /** 30 entries of TAGS_PER_ID tags each, written to the Cluster by a cache of their own (the filler). */
+  async function filledEntries() {
     const makeCache = cacheFactory('redis', cluster)
     const source = new TestSource(30)
     const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => tagsOf(id) })
     const ids = [...source.rows.keys()]
     const filler = await makeCache()
     await filler.loaders({ item }).item.loadMany(ids)
+    return { makeCache, source, item, ids, filler }
+  }
+
+  it('reads the tags of a batch of hits with one script per master, not a GET per tag, and still sees a moved tag', async () => {
+    const { makeCache, source, item, ids, filler } = await filledEntries()
     const client = cluster.client()
     const sent = countCommands(client)
     const reader = await makeCache({ redis: client, memory: false })
@@ -330,12 +336,7 @@ describe('tag checks of hits on Redis Cluster', () => {
   }, 60_000)
 
   it('reads them with a GET each, from the first refusal on, from a server that cannot compile script flags (Redis 6)', async () => {
-    const makeCache = cacheFactory('redis', cluster)
-    const source = new TestSource(30)
-    const item = defineLoader({ name: 'item', fetch: source.fetch, tags: (id: string) => tagsOf(id) })
-    const ids = [...source.rows.keys()]
-    const filler = await makeCache()
-    await filler.loaders({ item }).item.loadMany(ids)
+    const { makeCache, source, item, ids, filler } = await filledEntries()
     const client = cluster.client()
     // Redis 6's answer to a flagged script: the one fault no redis-server here can produce.
     const attempts: string[] = []
