@@ -82,8 +82,6 @@ export class FetchRunner {
     /** Ids answered with their fetch's error: no data was read, so no invalidation can have overtaken it. */
     const failed: boolean[] = new Array(flights.length).fill(false)
     const entries: (CacheEntry | undefined)[] = new Array(flights.length)
-    /** Entries not written because this process heard an invalidation that overtook their fill. */
-    const overtakenHere: boolean[] = new Array(flights.length).fill(false)
     const writes: WriteItem[] = []
     for (let j = 0; j < flights.length; j++) {
       const flight = flights[j]!
@@ -122,31 +120,18 @@ export class FetchRunner {
     }
 
     let written: WriteResult | undefined
+    /** Positions not written because this process heard an invalidation that overtook their fill. */
+    let withheld: ReadonlySet<number> = NONE_WITHHELD
     if (lock !== undefined && writes.length > 0 && this.#redis !== undefined) {
       // Waited for only when something is to be written: releasing the locks must not wait on them.
       const earlyVersions =
         early !== undefined && writes.some((write) => write.encoded !== '') ? await early.versions : undefined
-      if (earlyVersions !== undefined) {
-        // A version read during the fetch cannot show an invalidation this process heard after it was
-        // sent: it may have moved the tag after the read, and Redis would then store an entry every read
-        // rejects. Released instead, and counted as refused.
-        writes.forEach((write, j) => {
-          const taken = entries[j]?.tags.filter((tag) => earlyVersions.has(tag)) ?? []
-          if (write.encoded === '' || taken.length === 0) return
-          if (this.#parts.unchangedSince(early!.seq, write.entryKey, taken)) return
-          overtakenHere[j] = true
-          writes[j] = { entryKey: write.entryKey, encoded: '', ttlMs: 1 }
-        })
-      }
+      if (earlyVersions !== undefined)
+        withheld = this.#withholdOvertaken(writes, entries, early!.seq, earlyVersions)
       try {
         written = await this.#redis.write(writes, lock.token, earlyVersions)
       } catch {
         written = undefined
-      }
-      if (written !== undefined) {
-        overtakenHere.forEach((overtaken, j) => {
-          if (overtaken) written!.statuses[j] = 'tagMoved'
-        })
       }
     }
 
@@ -162,7 +147,7 @@ export class FetchRunner {
     const memoryOnly = this.#redis === undefined
     for (let j = 0; j < flights.length; j++) {
       const flight = flights[j]!
-      const status = written?.statuses[j]
+      const status = written !== undefined && withheld.has(j) ? 'tagMoved' : written?.statuses[j]
       const versions = written?.versions[j]
       // The versions its tags were stored with: a response built from this entry is checked against them.
       const entry = entries[j] && versions ? { ...entries[j]!, versions } : entries[j]
@@ -182,6 +167,29 @@ export class FetchRunner {
       flight.entry = stored ? entry : undefined
       flight.settle(results[j], shareable[j])
     }
+  }
+
+  /**
+   * A tag version read during the fetch (Cluster, see #ensureTagsEarly) cannot show an invalidation this
+   * process heard after it was sent (`seq`): it may have moved the tag after the read, and Redis would then
+   * store an entry every read rejects. Such writes become releases; returns their positions, which count
+   * as refused writes.
+   */
+  #withholdOvertaken(
+    writes: WriteItem[],
+    entries: readonly (CacheEntry | undefined)[],
+    seq: number,
+    earlyVersions: EarlyTags,
+  ): Set<number> {
+    const withheld = new Set<number>()
+    writes.forEach((write, j) => {
+      const taken = entries[j]?.tags.filter((tag) => earlyVersions.has(tag)) ?? []
+      if (write.encoded === '' || taken.length === 0) return
+      if (this.#parts.unchangedSince(seq, write.entryKey, taken)) return
+      withheld.add(j)
+      writes[j] = { entryKey: write.entryKey, encoded: '', ttlMs: 1 }
+    })
+    return withheld
   }
 
   /**
@@ -303,6 +311,8 @@ export class FetchRunner {
     return { entry: { ...fields, size }, encoded }
   }
 }
+
+const NONE_WITHHELD: ReadonlySet<number> = new Set()
 
 function misaligned(rt: LoaderRuntime, ids: number, outcomes: number): Error {
   return new LoadCacheError(

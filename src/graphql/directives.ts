@@ -570,16 +570,12 @@ function cachedResolver(
         // resolveType) that sets one too: PRIVATE data under a key every viewer shares is neither stored nor
         // handed to the requests that joined this fill; a lower max-age goes with the value (0: not stored).
         if (control !== undefined) control.judged = true
-        if (control?.madePrivate) {
-          state.notePrivate(plan.coordinate, cacheKey)
-          if (scope === 'PUBLIC') return { store: false, shareable: false }
-        }
+        // (setCacheHint has marked the key PRIVATE already.)
+        if (control?.hintScope === 'PRIVATE' && scope === 'PUBLIC') return { store: false, shareable: false }
         // Keyed PUBLIC when it started, but its path (or one above it) was made PRIVATE since: by a hint its
         // value's own promises set late, or one that reached another control on the same info (a resolver
         // that called another). The value may be that viewer's, so it stays theirs, on every path of its key.
         if (scope === 'PUBLIC' && tracker.underPrivate(info.path)) {
-          tracker.markPrivate(info.path)
-          state.notePrivate(plan.coordinate, cacheKey)
           tracker.markPrivateKey(plan.coordinate, cacheKey)
           return { store: false, shareable: false }
         }
@@ -592,7 +588,7 @@ function cachedResolver(
     // (a repeated key: list items, aliases; only the first path ran the resolver), so what is cached below
     // each of them is keyed by viewer too.
     return loaded.then((value) => {
-      if (state.madePrivate(plan.coordinate, cacheKey)) tracker.markPrivate(info.path)
+      if (tracker.isPrivateKey(plan.coordinate, cacheKey)) tracker.markPrivate(info.path)
       return value
     })
 

@@ -79,14 +79,12 @@ interface FieldSite {
  * are looked up when used.
  */
 export class DynamicCacheControl {
-  /** Set once the resolver made the value PRIVATE. */
-  madePrivate = false
   /**
    * Set once the cache judged the value (stored it or not, shared it or not): a hint after that comes too
    * late for it (see setCacheHint).
    */
   judged = false
-  /** The field's max-age now: its static hint's, restricted by the resolver's hints. */
+  /** The field's hint now: its static hint, restricted by the resolver's hints. */
   hintMaxAge: number | undefined
   hintScope: CacheScope | undefined
   readonly #site: FieldSite
@@ -139,7 +137,6 @@ export class DynamicCacheControl {
     }
     if (scope === 'PRIVATE') {
       this.hintScope = 'PRIVATE'
-      this.madePrivate = true
     } else if (scope === 'PUBLIC' && this.hintScope === 'PRIVATE') {
       site.ignored(`setCacheHint({ scope: 'PUBLIC' }) cannot make its PRIVATE data public`)
     }
@@ -162,10 +159,7 @@ export class DynamicCacheControl {
     tracker.markPrivate(info.path)
     // Every path of this request that reuses the value (a repeated key) is the viewer's too, also when the
     // hint comes from the value's own promises, after those paths were resolved.
-    if (this.#key !== undefined) {
-      state.notePrivate(site.coordinate, this.#key)
-      tracker.markPrivateKey(site.coordinate, this.#key)
-    }
+    if (this.#key !== undefined) tracker.markPrivateKey(site.coordinate, this.#key)
   }
 
   /** The static hint of a type (`@cached` or Apollo's `@cacheControl` on it), as Apollo's plugin gives it. */

@@ -37,6 +37,8 @@ export class OperationTracker {
   readonly #fills: Fill[] = []
   readonly #cachedAt: { path: ResponsePath; plan: CachePlan; key: string }[] = []
   #privatePaths: WeakSet<object> = EMPTY
+  /** `coordinate\0key` of the cached values a dynamic hint made PRIVATE (see markPrivateKey). */
+  readonly #privateKeys = new Set<string>()
   #collecting: boolean
 
   constructor(isMutation: boolean, collecting: boolean) {
@@ -74,11 +76,20 @@ export class OperationTracker {
     return false
   }
 
-  /** Marks every path where this request resolved the cached field `coordinate` with this key PRIVATE. */
+  /**
+   * Makes the value of a cached field's key PRIVATE for this request: every path where it was resolved so
+   * far is marked, and a path that resolves it later asks `isPrivateKey` once it has its value.
+   */
   markPrivateKey(coordinate: string, key: string): void {
+    this.#privateKeys.add(`${coordinate}\u0000${key}`)
     for (const resolved of this.#cachedAt) {
       if (resolved.key === key && resolved.plan.coordinate === coordinate) this.markPrivate(resolved.path)
     }
+  }
+
+  /** Whether markPrivateKey made this key's value PRIVATE in this request. */
+  isPrivateKey(coordinate: string, key: string): boolean {
+    return this.#privateKeys.size > 0 && this.#privateKeys.has(`${coordinate}\u0000${key}`)
   }
 
   /** Records where a cached field was resolved, for matching errors to the entries they came from. */

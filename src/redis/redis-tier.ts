@@ -360,9 +360,7 @@ export class RedisTier {
     const ensureMs = Math.ceil(ttlMs) + this.#o.tagMarginMs + this.#o.lockTtlMs
     const sentAt = Date.now()
     try {
-      const versions = await this.#runEach('write-tags', tags, (tag) =>
-        tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ensureMs]),
-      )
+      const versions = await this.#runEach('write-tags', tags, (tag) => this.#ensureTag(tag, ensureMs))
       const early = new Map<string, { version: string; liveUntil: number }>()
       tags.forEach((tag, i) => {
         const version = versions[i]
@@ -485,9 +483,7 @@ export class RedisTier {
     const ensured = [...ensure]
     const others = [...checked].filter((tag) => !ensure.has(tag) && !versionOf.has(tag))
     const [ensuredVersions, otherVersions] = await Promise.all([
-      this.#runEach('write-tags', ensured, ([tag, ttlMs]) =>
-        tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + tag], ['ensure', '', ttlMs]),
-      ),
+      this.#runEach('write-tags', ensured, ([tag, ttlMs]) => this.#ensureTag(tag, ttlMs)),
       this.#readTagKeys(
         'write-tags',
         others.map((tag) => this.#o.keys.tagPrefix + tag),
@@ -739,6 +735,11 @@ export class RedisTier {
     for (const key of entryKeys) {
       this.#run('discard', () => this.#o.client.unlink(key)).catch(() => {})
     }
+  }
+
+  /** Cluster: one tag's version, created when missing, its TTL extended to at least `ttlMs` (TAG `ensure`). */
+  #ensureTag(encodedTag: string, ttlMs: number): Promise<unknown> {
+    return tagScript.run(this.#o.client, [this.#o.keys.tagPrefix + encodedTag], ['ensure', '', ttlMs])
   }
 
   /**

@@ -155,8 +155,6 @@ export class RequestCacheState {
   misses = 0
   /** The same per coordinate. */
   readonly #loadsByCoordinate = new Map<string, { loads: number; misses: number }>()
-  /** `coordinate\0key` of the values a dynamic hint made PRIVATE in this request. */
-  readonly #privateKeys = new Set<string>()
   readonly evictedTags: string[] = []
   /** The entries this request was served from (fields and loaders), for the response tier. */
   readonly dependencies = new ResponseDependencies()
@@ -214,16 +212,6 @@ export class RequestCacheState {
       this.policy.private = true
       if (!cached) this.policy.uncachedPrivate = true
     }
-  }
-
-  /** Records that a resolver's dynamic hint made this value PRIVATE (see `madePrivate`). */
-  notePrivate(coordinate: string, key: string): void {
-    this.#privateKeys.add(`${coordinate}\u0000${key}`)
-  }
-
-  /** Whether a resolver's dynamic hint made the value of this key PRIVATE in this request. */
-  madePrivate(coordinate: string, key: string): boolean {
-    return this.#privateKeys.size > 0 && this.#privateKeys.has(`${coordinate}\u0000${key}`)
   }
 
   /**
