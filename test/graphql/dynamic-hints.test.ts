@@ -255,6 +255,51 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     expect(runs['Account.profile']).toBe(3)
   })
 
+  it('keep a value made PRIVATE private on a path that reuses its key only after the hint', async () => {
+    let hinted!: () => void
+    const hintSet = new Promise<void>((resolve) => (hinted = resolve))
+    const schema = makeExecutableSchema({
+      typeDefs: [
+        loadCacheDirectiveTypeDefs(),
+        /* GraphQL */ `
+          type Query { account: Account later: Later }
+          type Later { account: Account }
+          type Account { id: ID! profile: Profile @cached(ttl: 30) }
+          type Profile { id: ID! bio: String @cached(ttl: 30) }
+        `,
+      ],
+      resolvers: {
+        Query: {
+          account: () => ({ id: 'a1' }),
+          // Reaches the same account once the first path's resolver has set its hint.
+          later: async () => {
+            await hintSet
+            await new Promise((resolve) => setImmediate(resolve))
+            return {}
+          },
+        },
+        Later: { account: () => ({ id: 'a1' }) },
+        Account: {
+          profile: (_: unknown, __: unknown, context: Context, info: GraphQLResolveInfo) => {
+            if (context.viewerId !== null)
+              (info as HintedInfo).cacheControl.setCacheHint({ scope: 'PRIVATE' })
+            hinted()
+            return { id: 'me' }
+          },
+        },
+        Profile: { bio: (_: unknown, __: unknown, context: Context) => `Bio of ${context.viewerId}` },
+      },
+    })
+    const { query } = serve(schema)
+    const source = '{ account { profile { bio } } later { account { profile { bio } } } }'
+    const both = (bio: string) => ({
+      account: { profile: { bio } },
+      later: { account: { profile: { bio } } },
+    })
+    expect((await query(source, { viewer: 'ann' })).data).toEqual(both('Bio of ann'))
+    expect((await query(source)).data).toEqual(both('Bio of null'))
+  })
+
   describe('neither store nor share a value GraphQL completes with code that may still make it PRIVATE', () => {
     type Late = (hint: () => void, text: string) => unknown
     const later = () => new Promise((resolve) => setImmediate(resolve))
