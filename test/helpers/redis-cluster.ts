@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -124,7 +124,6 @@ function canListen(port: number): Promise<boolean> {
 }
 
 async function launchNode(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
-  const { mkdirSync } = await import('node:fs')
   mkdirSync(dir, { recursive: true })
   const child = await launchRedisServer(port, dir, [
     '--cluster-enabled',
