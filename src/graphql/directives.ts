@@ -53,7 +53,7 @@ import {
 import { trackerOf } from './operation.js'
 import { type InvalidationHint, type LoadCachePolicies, policySources } from './policies.js'
 import { parseTagTemplate, renderTagTemplate, type TagTemplate, TemplateError } from './tag-template.js'
-import { completionError } from './value-check.js'
+import { completionError, listsAsArrays } from './value-check.js'
 
 export { LoadCacheSchemaError } from './field-policy.js'
 
@@ -550,7 +550,7 @@ function cachedResolver(
     const control = dynamicControlOf(info)
     control?.bind(cacheKey)
     const loaded = state.loadField(plan, cacheKey, {
-      resolve: () => original(parent, args, ctx, info),
+      resolve: async () => listsAsArrays(field.type, await original(parent, args, ctx, info)),
       prepare: async (value): Promise<PreparedValue> => {
         // A value GraphQL still completes with code (promises, functions, getters, Proxies, class
         // instances) may still set a hint (info.cacheControl) after this: it is neither stored nor handed

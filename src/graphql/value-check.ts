@@ -56,3 +56,31 @@ export async function completionError(
   }
   return undefined
 }
+
+/**
+ * `value` with every list the field's type declares read into an array. GraphQL completes a list from any
+ * iterable, and some (generators) can be read only once: the cache reads a value before GraphQL does (to
+ * check, tag and store it), which would leave GraphQL an empty list. Read once here, the list is the same
+ * to GraphQL and can be stored. Arrays are kept as they are (copied only where a nested list changes);
+ * a promise inside a list is left to GraphQL (such a value is not stored).
+ */
+export function listsAsArrays(type: GraphQLOutputType, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  const nullable = getNullableType(type)
+  if (!isListType(nullable)) return value
+  let items: unknown[]
+  if (Array.isArray(value)) items = value
+  else if (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
+    items = Array.from(value as Iterable<unknown>)
+  else return value
+  const itemType = nullable.ofType as GraphQLOutputType
+  if (!isListType(getNullableType(itemType))) return items
+  let read = items
+  for (let i = 0; i < items.length; i++) {
+    const item = listsAsArrays(itemType, items[i])
+    if (item === items[i]) continue
+    if (read === value) read = items.slice()
+    read[i] = item
+  }
+  return read
+}
