@@ -10,6 +10,27 @@ export function isAsyncIterable(value: unknown): boolean {
 }
 
 /**
+ * Whether `value` is an Array whose reading runs no code of the user's: of any realm, not a Proxy, not a
+ * subclass (whose methods GraphQL may call), nor one that iterates itself.
+ */
+export function isPlainArray(value: unknown): value is unknown[] {
+  if (!Array.isArray(value) || types.isProxy(value) || Object.hasOwn(value, Symbol.iterator)) return false
+  // Array.prototype (of any realm), whose own prototype is an Object.prototype, whose prototype is null.
+  const arrayPrototype = Object.getPrototypeOf(value)
+  const objectPrototype = arrayPrototype === null ? null : Object.getPrototypeOf(arrayPrototype)
+  return objectPrototype !== null && Object.getPrototypeOf(objectPrototype) === null
+}
+
+/**
+ * Whether a list can be read more than once with the same items: an Array that does not iterate itself, a
+ * Set, a Map, binary data. Not a generator or another iterator, which a first reading uses up.
+ */
+export function isRereadable(value: object): boolean {
+  if (Array.isArray(value)) return !Object.hasOwn(value, Symbol.iterator)
+  return value instanceof Set || value instanceof Map || ArrayBuffer.isView(value)
+}
+
+/**
  * Whether GraphQL may still run code to complete a value after its resolver returned: a promise (a
  * thenable), a function (a default resolver calls it), a getter (enumerable or not), a Proxy (its traps),
  * an iterable other than an array, Set or Map (read when the list completes), or an instance of a class (its
@@ -32,10 +53,7 @@ export function mayResolveLater(value: unknown, limit = 200_000): boolean {
     if (seen.has(member)) continue
     seen.add(member)
     if (Array.isArray(member)) {
-      // An Array of any realm, not a subclass (whose methods GraphQL may call), nor one that iterates itself.
-      const arrayPrototype = Object.getPrototypeOf(member)
-      if (Object.getPrototypeOf(Object.getPrototypeOf(arrayPrototype)) !== null) return true
-      if (Object.hasOwn(member, Symbol.iterator)) return true
+      if (!isPlainArray(member)) return true
       for (const item of member) pending.push(item)
       continue
     }

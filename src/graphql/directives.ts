@@ -26,7 +26,7 @@ import type { Logger } from '../core/logger.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
 import { plainObject, rejectUnknownOptions } from '../core/validate.js'
-import { isAsyncIterable, mayResolveLater } from '../core/values.js'
+import { isAsyncIterable, isRereadable, mayResolveLater } from '../core/values.js'
 import type { LoaderDefinition } from '../loader/define-loader.js'
 import { buildFieldPlan, type CachePlan } from '../request/field-plan.js'
 import { type PreparedValue, requestStateOf } from '../request/request-state.js'
@@ -36,6 +36,7 @@ import {
   collectValueTags,
   defaultIdentity,
   type IdentityResolver,
+  listItemTypes,
   listTypeTags,
   lookupTypeTags,
   runtimeType,
@@ -602,6 +603,10 @@ function cachedResolver(
         return { store: false, shareable: true }
       }
       const walked = await collectValueTags(schema, value, field.type, identity, ctx, info, build.listTags)
+      if (walked.readOnce) {
+        warnOnce(build, plan, 'returns an object holding a generator for a list: it is never cached')
+        return { store: false, shareable: false }
+      }
       if (walked.incomplete !== undefined) {
         warnOnce(
           build,
@@ -692,10 +697,21 @@ function evictingResolver(
     // Priming: the ticket is taken before the mutation writes (see LoadCache.prime).
     const ticket = primed === undefined ? undefined : await requestStateOf(ctx)?.cache.writeTicket()
     // A throw skips the eviction below: a failed mutation evicts nothing.
-    const result = await inner(parent, args, ctx, info)
+    const returned = await inner(parent, args, ctx, info)
+    // Its lists read once, before the walk below reads them (a generator would reach GraphQL used up).
+    let result: unknown
+    let readError: unknown
+    try {
+      result = listsAsArrays(field.type, returned)
+    } catch (error) {
+      // The list threw while read: GraphQL reports it, but the mutation has written, so what it declared
+      // is still evicted (its result is unknown).
+      readError = error
+    }
     const state = requestStateOf(ctx)
     if (state === undefined) {
       warnWithoutState(build, `${info.parentType.name}.${info.fieldName}`, 'mutations evict nothing')
+      if (readError !== undefined) throw readError
       return result
     }
     if (result instanceof Error) return result
@@ -735,14 +751,20 @@ function evictingResolver(
     }
     // A created entity must show in every cached list of its type: evict the `Type` tag of what the
     // mutation returned (or of the types @invalidates names).
-    const returned = types ?? (await returnedTypes(build, result, field.type, ctx, info))
-    for (const type of returned) tags.add(typeTag(type))
+    // (A result that threw while read: every type it could have held.)
+    const returnedTypeNames =
+      types ??
+      (readError === undefined
+        ? await returnedTypes(build, result, field.type, ctx, info)
+        : listItemTypes(schema, field.type, build.hasIdentity))
+    for (const type of returnedTypeNames) tags.add(typeTag(type))
     for (const template of declared) {
       for (const tag of renderTagTemplate(template, { args, parent, result })) tags.add(tag)
     }
     const fresh = [...tags].filter((tag) => !tracker.evicted.has(tag))
     for (const tag of fresh) tracker.evicted.add(tag)
     if (fresh.length > 0) await state.invalidateTags(fresh)
+    if (readError !== undefined) throw readError
     return result
   }
 }
@@ -780,6 +802,11 @@ async function returnedTypes(
     const nullable = getNullableType(memberType)
     if (isListType(nullable)) {
       if (typeof (member as Iterable<unknown>)[Symbol.iterator] !== 'function') return
+      // A list that can be read once is left to GraphQL: whatever it can hold was returned.
+      if (!isRereadable(member)) {
+        for (const name of listItemTypes(build.schema, nullable, build.hasIdentity)) types.add(name)
+        return
+      }
       for (const item of member as Iterable<unknown>) await visit(item, nullable.ofType, depth + 1)
       return
     }

@@ -13,6 +13,7 @@ import {
 } from 'graphql'
 import type { CacheId } from '../core/keys.js'
 import { entityTag, typeTag } from '../core/tags.js'
+import { isRereadable } from '../core/values.js'
 
 /** How an object of a type is identified: its `id` by default. Return null/undefined when it has none. */
 export type IdentityResolver = (
@@ -55,6 +56,11 @@ export interface ValueTags {
   readonly reachable: Set<object>
   /** Why the value cannot be tagged completely (too deep, too big, an abstract type that did not resolve). */
   readonly incomplete: string | undefined
+  /**
+   * A list in it can be read only once (a generator inside an object): left unread, for GraphQL. The value
+   * must then go to no other request either, whose GraphQL would find it used up.
+   */
+  readonly readOnce: boolean
 }
 
 /**
@@ -76,11 +82,12 @@ export async function collectValueTags(
 ): Promise<ValueTags> {
   const maxDepth = limits.maxDepth ?? MAX_DEPTH
   const maxObjects = limits.maxObjects ?? MAX_OBJECTS
-  const found: { tags: Set<string>; reachable: Set<object>; incomplete: string | undefined } = {
-    tags: new Set(),
-    reachable: new Set(),
-    incomplete: undefined,
-  }
+  const found: {
+    tags: Set<string>
+    reachable: Set<object>
+    incomplete: string | undefined
+    readOnce: boolean
+  } = { tags: new Set(), reachable: new Set(), incomplete: undefined, readOnce: false }
   // Each object once per object type: a shared object (one author of many posts) costs one visit, and a
   // cycle ends.
   const visited = new Map<object, Set<GraphQLObjectType>>()
@@ -93,6 +100,11 @@ export async function collectValueTags(
     const nullable = getNullableType(memberType)
     if (isListType(nullable)) {
       if (!isIterable(member)) return
+      if (!isRereadable(member)) {
+        found.incomplete = 'a list in it can be read only once (a generator)'
+        found.readOnce = true
+        return
+      }
       // A list in the value (at any depth) must show an entity of its item type created later.
       for (const tag of listTags(nullable)) found.tags.add(tag)
       for (const item of member as Iterable<unknown>) await walk(item, nullable.ofType, depth + 1)
@@ -203,7 +215,16 @@ export function listTypeTags(
   type: GraphQLOutputType,
   hasIdentity: (type: GraphQLObjectType) => boolean,
 ): string[] {
-  const tags = new Set<string>()
+  return listItemTypes(schema, type, hasIdentity).map(typeTag)
+}
+
+/** The names of the object types with an identity that a list in `type` can hold (see listTypeTags). */
+export function listItemTypes(
+  schema: GraphQLSchema,
+  type: GraphQLOutputType,
+  hasIdentity: (type: GraphQLObjectType) => boolean,
+): string[] {
+  const names = new Set<string>()
   const visited = new Set<string>()
   const visit = (current: GraphQLOutputType, inList: boolean, depth: number): void => {
     if (depth > 8) return
@@ -220,7 +241,7 @@ export function listTypeTags(
         : []
     for (const object of objects) {
       if (hasIdentity(object)) {
-        if (inList) tags.add(typeTag(object.name))
+        if (inList) names.add(object.name)
         continue
       }
       // A wrapper without an identity (a connection, an edge, a payload): look inside it once.
@@ -230,7 +251,7 @@ export function listTypeTags(
     }
   }
   visit(type, false, 0)
-  return [...tags]
+  return [...names]
 }
 
 /**

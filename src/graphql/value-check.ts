@@ -7,6 +7,7 @@ import {
   isNonNullType,
   isObjectType,
 } from 'graphql'
+import { isPlainArray } from '../core/values.js'
 
 /**
  * Why graphql-js would raise an error completing `value` at a field of `type`, or undefined when it would
@@ -58,29 +59,71 @@ export async function completionError(
 }
 
 /**
- * `value` with every list the field's type declares read into an array. GraphQL completes a list from any
- * iterable, and some (generators) can be read only once: the cache reads a value before GraphQL does (to
- * check, tag and store it), which would leave GraphQL an empty list. Read once here, the list is the same
- * to GraphQL and can be stored. Arrays are kept as they are (copied only where a nested list changes);
- * a promise inside a list is left to GraphQL (such a value is not stored).
+ * `value` with the lists the field's own type declares (`[T]`, `[[T]]`) read into arrays, as GraphQL would
+ * read them. GraphQL completes a list from any iterable, and some (generators) can be read only once: the
+ * cache reads a value before GraphQL does (to check, tag and store it), which would leave GraphQL an empty
+ * list. Read here, inside the resolver's call, the code that produces a list (a generator, an iterator of
+ * its own, a Proxy's traps) runs before the value is judged, so a cache hint it sets counts.
+ *
+ * Read as GraphQL reads: one pass, stopping where GraphQL would stop (after an item that fails a non-null
+ * item type: null, a scalar `serialize` refuses, an inner list that fails), so nothing is read that GraphQL
+ * would not read. An inner list that throws while read becomes a rejected item, which GraphQL reports at
+ * that item's path as it would have. Plain arrays are kept (copied only where a nested list is read). A
+ * list that throws while read at the top throws, as the resolver would have.
  */
 export function listsAsArrays(type: GraphQLOutputType, value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  const nullable = getNullableType(type)
-  if (!isListType(nullable)) return value
-  let items: unknown[]
-  if (Array.isArray(value)) items = value
-  else if (typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function')
-    items = Array.from(value as Iterable<unknown>)
-  else return value
-  const itemType = nullable.ofType as GraphQLOutputType
-  if (!isListType(getNullableType(itemType))) return items
-  let read = items
-  for (let i = 0; i < items.length; i++) {
-    const item = listsAsArrays(itemType, items[i])
-    if (item === items[i]) continue
-    if (read === value) read = items.slice()
-    read[i] = item
+  return readList(type, value).value
+}
+
+/** `fails`: GraphQL raises an error completing `value` at a position of `type`. */
+function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fails: boolean } {
+  if (value === null || value === undefined) return { value, fails: isNonNullType(type) }
+  const list = getNullableType(type)
+  if (!isListType(list) || typeof value !== 'object') return { value, fails: false }
+  if (typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function') return { value, fails: true }
+  const itemType = list.ofType as GraphQLOutputType
+  const nested = isListType(getNullableType(itemType))
+  const plain = isPlainArray(value)
+  // A plain array runs no code when read, and its items are read by GraphQL as they are.
+  if (plain && !nested) return { value, fails: false }
+  const items: unknown[] = []
+  let fails = false
+  for (const item of plain ? (value as unknown[]).values() : (value as Iterable<unknown>)) {
+    let read: { value: unknown; fails: boolean }
+    if (nested) {
+      try {
+        read = readList(itemType, item)
+      } catch (error) {
+        // GraphQL fails this item only (the list too, for a non-null item): a rejected item does the same.
+        const rejected = Promise.reject(error)
+        rejected.catch(() => {})
+        read = { value: rejected, fails: true }
+      }
+    } else {
+      read = { value: item, fails: itemFails(itemType, item) }
+    }
+    items.push(read.value)
+    // GraphQL stops reading a list at an item whose error reaches the list (a non-null item type).
+    if (read.fails && isNonNullType(itemType)) {
+      fails = true
+      break
+    }
   }
-  return read
+  if (!plain) return { value: items, fails }
+  // A plain array: its items past the stop as they are (GraphQL never reaches them), itself if unchanged.
+  const array = value as unknown[]
+  for (let i = items.length; i < array.length; i++) items.push(array[i])
+  return { value: items.every((item, i) => item === array[i]) ? array : items, fails }
+}
+
+/** Whether GraphQL raises an error completing `item` at a position of `type`, told without running code. */
+function itemFails(type: GraphQLOutputType, item: unknown): boolean {
+  if (item === null || item === undefined) return isNonNullType(type)
+  const nullable = getNullableType(type)
+  if (!isLeafType(nullable)) return false
+  try {
+    return nullable.serialize(item) === undefined
+  } catch {
+    return true
+  }
 }

@@ -61,6 +61,37 @@ describe('@invalidates(prime: true)', () => {
     expect(source.calls.length).toBe(calls)
   })
 
+  it('primes, and answers, a list the mutation returned as a generator (read once, before GraphQL)', async () => {
+    const { source, query } = users(
+      'rename(id: ID!, name: String!): [User!]! @invalidates(prime: true)',
+      (source, id, name) =>
+        (function* () {
+          yield source.update(id, { name })
+        })(),
+    )
+    await query('{ user(id: "1") { name } }')
+    const renamed = await query('mutation { rename(id: "1", name: "Ada") { id name } }')
+    expect(renamed.data).toEqual({ rename: [{ id: '1', name: 'Ada' }] })
+    const calls = source.calls.length
+    expect((await query('{ user(id: "1") { name } }')).data).toEqual({ user: { name: 'Ada' } })
+    expect(source.calls.length).toBe(calls)
+  })
+
+  it('still evicts what it declared when the list it returned throws while read (the write happened)', async () => {
+    const { query } = users(
+      'rename(id: ID!, name: String!): [User!]! @invalidates(tags: ["User:{args.id}"])',
+      (source, id, name) =>
+        (function* () {
+          yield source.update(id, { name })
+          throw new Error('the rest of the list broke')
+        })(),
+    )
+    expect((await query('{ user(id: "1") { name } }')).data).toEqual({ user: { name: 'user 1' } })
+    const renamed = await query('mutation { rename(id: "1", name: "Ada") { id name } }')
+    expect(renamed.errors).toMatchObject([{ message: 'the rest of the list broke', path: ['rename'] }])
+    expect((await query('{ user(id: "1") { name } }')).data).toEqual({ user: { name: 'Ada' } })
+  })
+
   it('stores nothing when another write invalidated the user after the mutation began (forced), and still evicts', async () => {
     const { source, query } = users(
       'rename(id: ID!, name: String!): User @invalidates(prime: true)',
