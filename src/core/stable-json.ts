@@ -5,13 +5,22 @@ import { LoadCacheTypeError } from './errors.js'
  * argument order in a query must not split the cache. `undefined` members are dropped, as JSON does.
  *
  * Only what JSON represents faithfully is accepted: a Map, Set, RegExp, class instance or bigint would
- * all collapse to `{}` or throw, and two different inputs would share one cache key. They throw instead.
+ * all collapse to `{}` or throw, and a non-finite number to `null`, so two different inputs would share one
+ * cache key. They throw instead.
  */
 export function stableJson(value: unknown): string {
   if (typeof value === 'bigint' || typeof value === 'function' || typeof value === 'symbol') {
     throw new LoadCacheTypeError(
       'E_UNKEYABLE_VALUE',
       `cannot build a cache key from a ${typeof value}; use plain JSON values`,
+    )
+  }
+  // JSON writes Infinity, -Infinity and NaN as null: `max: 1e999` (a Float literal, a JSON body) would share
+  // the key of `max: null`, and whoever asked first would choose what the other gets.
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    throw new LoadCacheTypeError(
+      'E_UNKEYABLE_VALUE',
+      `cannot build a cache key from the number ${value}, which JSON writes as null`,
     )
   }
   if (value === null || typeof value !== 'object') {

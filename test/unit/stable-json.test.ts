@@ -22,6 +22,13 @@ describe('stableJson', () => {
     expect(() => stableJson({ input: value })).toThrow(`cannot build a cache key from a ${name}`)
   })
 
+  it.each([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN])(
+    'refuses the number %s, which JSON writes as null (the key of null)',
+    (value) => {
+      expect(() => stableJson({ max: value })).toThrow(`cannot build a cache key from the number ${value}`)
+    },
+  )
+
   it('accepts Dates through toJSON', () => {
     expect(stableJson({ at: new Date(0) })).toBe('{"at":"1970-01-01T00:00:00.000Z"}')
   })
