@@ -1,5 +1,5 @@
 import type { ExecutionResult } from 'graphql'
-import type { GraphQLParams, Plugin } from 'graphql-yoga'
+import type { Plugin } from 'graphql-yoga'
 import type { LoadCache } from '../cache/create-cache.js'
 import { decodeSegment } from '../core/keys.js'
 import { isAsyncIterable } from '../core/values.js'
@@ -97,15 +97,20 @@ export function responseHooks(
           },
         }
       },
-      onParams({ params, request, context, paramsHandler, setParamsHandler }) {
-        if (batched.has(request) || bypass(request) || typeof params.query !== 'string') return
-        const document = documents.get(params.query)
-        const operation = document?.operations.get(params.operationName ?? '')
-        if (document === undefined || operation === undefined) return
-        if (operation.type !== 'query' || operation.introspection || operation.incremental) return
+      onParams({ request, context, paramsHandler, setParamsHandler }) {
+        if (batched.has(request) || bypass(request)) return
         const mediaType = regularMediaType(request)
         if (mediaType === undefined) return
         setParamsHandler(async (payload) => {
+          // The params that run, read here: a plugin after this one may have replaced them (setParams), and
+          // a key built from the ones this hook saw would serve one request's response to another.
+          const params = payload.params
+          if (typeof params.query !== 'string') return paramsHandler(payload)
+          const document = documents.get(params.query)
+          const operation = document?.operations.get(params.operationName ?? '')
+          if (document === undefined || operation === undefined) return paramsHandler(payload)
+          if (operation.type !== 'query' || operation.introspection || operation.incremental)
+            return paramsHandler(payload)
           const requestContext = { ...(context as Record<string, unknown>), ...payload.context, request }
           if (!(await enabledFor(requestContext))) return paramsHandler(payload)
           const viewer = await viewerOf(requestContext)
@@ -120,7 +125,7 @@ export function responseHooks(
             },
             async () => {
               const fill: { state?: RequestCacheState } = {}
-              filling.set(payload.params as GraphQLParams, fill)
+              filling.set(params, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
               const state = fill.state

@@ -1,3 +1,4 @@
+import type { Plugin } from 'graphql-yoga'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCache, defineLoader } from '../../src/index.js'
@@ -191,6 +192,32 @@ describe('the response tier', () => {
     const two = await send({}, 'Two')
     expect(await two.json()).toEqual({ data: { posts: [{ id: 'p1' }, { id: 'p2' }] } })
     expect(a.cache.stats().responses).toMatchObject({ One: { hits: 1, fills: 2 }, Two: { fills: 1 } })
+  })
+
+  it('keys by the variables that run: a plugin after it that sets them (a post picked by header) never shares a response', async () => {
+    const { typeDefs, resolvers } = blog()
+    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+    // Runs after useLoadCache's own onParams: it replaces the params the request sent.
+    const postFromHeader: Plugin = {
+      onParams({ params, request, setParams }) {
+        setParams({ ...params, variables: { ...params.variables, id: request.headers.get('x-post') } })
+      },
+    }
+    const a = await fixture.instance({ responses: true, plugins: [postFromHeader] })
+    const ask = (post: string) =>
+      a.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-post': post },
+        body: JSON.stringify({ query: 'query ($id: ID!) { post(id: $id) { id title } }' }),
+      })
+    const first = await ask('p1')
+    expect(await first.json()).toEqual({ data: { post: { id: 'p1', title: 'First' } } })
+    const second = await ask('p2')
+    expect(await second.json()).toEqual({ data: { post: { id: 'p2', title: 'Second' } } })
+    expect(second.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    const again = await ask('p1')
+    expect(again.headers.get('cache-status')).toBe('loadcache; hit')
+    expect(await again.json()).toEqual({ data: { post: { id: 'p1', title: 'First' } } })
   })
 
   it('makes the next read fresh in every instance after a mutation changes what a response holds', async () => {
