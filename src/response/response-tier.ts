@@ -354,7 +354,12 @@ export class ResponseTier {
     if (tags.size > COMPACT_ABOVE) {
       // Thousands of entities: carry the buckets of their prefixes instead (every read checks every tag);
       // the write still checks each entry's own tags (the checks above).
-      tags = new Set(encodeTags(compactTags([...tags].map(decodeSegment), COMPACT_ABOVE)))
+      // A tag too long to keep readable is a digest ('#…', see encodeSegment): it cannot be decoded, so
+      // neither its bucket nor its prefix is known, and it is carried as it is.
+      const digests = [...tags].filter((tag) => tag.startsWith('#'))
+      const readable = [...tags].filter((tag) => !tag.startsWith('#')).map(decodeSegment)
+      const compacted = compactTags(readable, Math.max(0, COMPACT_ABOVE - digests.length))
+      tags = new Set([...digests, ...encodeTags(compacted)])
     }
     if (tags.size > this.#maxTags)
       return { store: false, reason: `more than ${this.#maxTags} tags`, shareable, byShape: true }
