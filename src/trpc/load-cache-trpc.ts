@@ -186,7 +186,8 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
           return opts.next()
         }
         if (state === undefined) return opts.next()
-        if (opts.input === undefined && (await opts.getRawInput()) !== undefined) {
+        const rawInput = await opts.getRawInput()
+        if (opts.input === undefined && rawInput !== undefined) {
           // Before .input() the parsed input is unknown, so every input would share one entry: never cache
           // such a call. It is either a misplaced cached() or a client sending input to a procedure that
           // takes none; the middleware cannot tell which, and a client must not turn either into a 500.
@@ -200,7 +201,13 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         let key: string | undefined
         if (scope === 'PUBLIC' || state.viewer !== null) {
           try {
-            key = stableJson([opts.input ?? null, scope === 'PRIVATE' ? state.viewer : null])
+            const viewer = scope === 'PRIVATE' ? state.viewer : null
+            // Members the parsed input lacks may be parsed by an .input() after this middleware (tRPC
+            // merges them): the call is then keyed by what the client sent too, or calls that differ only
+            // there would share one entry.
+            key = hasUnparsedMembers(rawInput, opts.input)
+              ? stableJson([opts.input ?? null, viewer, rawInput])
+              : stableJson([opts.input ?? null, viewer])
           } catch (error) {
             // An input parsed into something no key can represent faithfully (a Map, a Set, a bigint):
             // the call runs uncached, as a GraphQL field with such arguments does.
@@ -372,4 +379,11 @@ function resultTags(entity: string | undefined, result: unknown, cached: boolean
     if (typeof id === 'string' || typeof id === 'number') tags.push(entityTag(entity, id))
   }
   return tags
+}
+
+/** Whether the client's input object has members the input parsed so far does not. */
+function hasUnparsedMembers(raw: unknown, parsed: unknown): boolean {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return false
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return false
+  return Object.keys(raw).some((name) => !Object.hasOwn(parsed, name))
 }

@@ -132,6 +132,15 @@ function buildRouter(db: Db, cache: LoadCache) {
         return { viewer: ctx.viewer }
       }),
     }),
+    /** A base procedure cached on its own input, extended by another .input() (tRPC merges both). */
+    orgPost: procedure
+      .input(z.object({ orgId: z.string() }))
+      .use(lc.cached({ ttl: 30 }))
+      .input(z.object({ postId: z.string() }))
+      .query(({ input }) => {
+        db.ran()
+        return `${input.orgId}/${input.postId}`
+      }),
     misordered: procedure
       .use(lc.cached({ ttl: 30 }))
       .input(z.object({ id: z.string() }))
@@ -292,6 +301,15 @@ describe('tRPC procedures over HTTP', () => {
     await expect(a.client().flaky.query()).rejects.toThrow('first call fails')
     expect(await a.client().flaky.query()).toBe('ok')
     expect(await a.client().flaky.query()).toBe('ok')
+    expect(db.runs()).toBe(2)
+  })
+
+  it('keys a call by the input an .input() after cached() parses too: calls that differ there never share', async () => {
+    const db = database()
+    const a = await instance(db, uniqueNamespace())
+    expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'A' })).toBe('o1/A')
+    expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'B' })).toBe('o1/B')
+    expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'A' })).toBe('o1/A')
     expect(db.runs()).toBe(2)
   })
 
