@@ -75,13 +75,26 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`
   if (Array.isArray(value)) return `array(${value.length})`
-  return Object.prototype.toString.call(value)
+  // The shape only, never the members' values: an object given by mistake (a viewer, an id) may hold
+  // secrets, and this text goes to logs and, unmasked, to clients.
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== null && Object.getPrototypeOf(prototype) !== null) {
+    const name = (value as object).constructor?.name
+    return name ? `a ${name}` : Object.prototype.toString.call(value)
+  }
+  const keys = Object.keys(value as object)
+  if (keys.length === 0) return 'an empty object'
+  const shown = keys.slice(0, 5).map((key) => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key)))
+  return `an object with ${keys.length > 5 ? `${keys.length} keys, first ` : ''}${shown.join(', ')}`
 }
 
 export function invalidOption(option: string, value: unknown, expected: string): LoadCacheTypeError {
+  // `loader "user": ttl` is the option ttl of loader "user": `loader "user": option "ttl" must be …`.
+  const owner = option.lastIndexOf('": ')
+  const where = owner === -1 ? '' : option.slice(0, owner + 3)
   return new LoadCacheTypeError(
     'E_INVALID_OPTION',
-    `option "${option}" must be ${expected}, got ${describeValue(value)}`,
+    `${where}option "${option.slice(where.length)}" must be ${expected}, got ${describeValue(value)}`,
   )
 }
 

@@ -219,16 +219,17 @@ export function withDynamicHints(
   }
 }
 function validHint(coordinate: string, hint: unknown): { maxAge?: number; scope?: CacheScope } {
-  const fail = () =>
+  const fail = (got: string) =>
     new LoadCacheTypeError(
       'E_INVALID_OPTION',
-      `${coordinate}: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got ${describeValue(hint)}`,
+      `${coordinate}: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got ${got}`,
     )
-  if (hint === null || typeof hint !== 'object') throw fail()
+  if (hint === null || typeof hint !== 'object') throw fail(describeValue(hint))
   const { maxAge, scope } = hint as { maxAge?: unknown; scope?: unknown }
   if (maxAge !== undefined && (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 0))
-    throw fail()
-  if (scope !== undefined && scope !== 'PUBLIC' && scope !== 'PRIVATE') throw fail()
+    throw fail(`maxAge: ${describeValue(maxAge)}`)
+  if (scope !== undefined && scope !== 'PUBLIC' && scope !== 'PRIVATE')
+    throw fail(`scope: ${describeValue(scope)}`)
   return {
     // Whole seconds, as Cache-Control has them: a fraction never rounds a hint up.
     ...(maxAge === undefined ? {} : { maxAge: Math.floor(maxAge) }),

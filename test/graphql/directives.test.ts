@@ -18,7 +18,7 @@ describe('request state', () => {
     const { createCache } = await import('../../src/index.js')
     const cache = createCache()
     expect(() => createLoadCacheContext(cache, { viewer: { id: 1 } as never })).toThrow(
-      '[loadcache] the viewer must be a string, a finite number or null, got [object Object]',
+      '[loadcache] the viewer must be a string, a finite number or null, got an object with id',
     )
     expect(() => createLoadCacheContext(cache, { viewer: 7 })).not.toThrow()
     await cache.close()
@@ -309,7 +309,7 @@ describe('schema build errors name the field', () => {
     const { typeDefs, transformer } = loadCacheDirectives({ cache })
     const schema = makeExecutableSchema({ typeDefs: [typeDefs, 'type Query { a: Int @cached(ttl: 7200) }'] })
     expect(() => transformer(schema)).toThrow(
-      '[loadcache] @cached on Query.a: option "loader "Query.a": ttl" must be at most maxTtl (3600 s)',
+      '[loadcache] @cached on Query.a: loader "Query.a": option "ttl" must be at most maxTtl (3600 s)',
     )
     await cache.close()
   })

@@ -623,9 +623,12 @@ describe('dynamic cache hints (info.cacheControl)', () => {
     )
     const answer = await query('{ price(id: "1") { amount } }')
     expect(answer.errors?.[0]?.message).toContain(
-      "Query.price: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got",
+      "Query.price: info.cacheControl.setCacheHint takes { maxAge?: seconds (a non-negative number), scope?: 'PUBLIC' | 'PRIVATE' }, got maxAge: -1",
     )
     expect(answer.cacheControl).toBe('no-store')
+    const lowercase = serve(schemaWith(ran, { 'Price.currency': () => ({ scope: 'private' }) as never }))
+    const currency = await lowercase.query('{ price(id: "2") { currency } }')
+    expect(currency.errors?.[0]?.message).toMatch(/^\[loadcache\] Price\.currency: .* got scope: "private"$/)
   })
 
   it('are ignored in a mutation, where a bad one does not fail the write either', async () => {

@@ -173,7 +173,7 @@ export function describeLoaderBehaviour(mode: Mode, server: () => RedisTarget | 
       expect(results[0]).toBeInstanceOf(TypeError)
       expect(results[0]).toMatchObject({ code: 'E_INVALID_ID' })
       expect((results[0] as Error).message).toBe(
-        '[loadcache] loader "user" got the id [object Object]; ids must be strings or finite numbers',
+        '[loadcache] loader "user" got the id an object with id; ids must be strings or finite numbers',
       )
       expect(results[1]).toEqual(source.rows.get('1'))
       expect((results[2] as Error).message).toContain('got the id NaN')

@@ -56,7 +56,9 @@ describe('normalizeId', () => {
   })
 
   it.each([
-    [{}, '[object Object]'],
+    [{}, 'an empty object'],
+    [{ id: 1, token: 'secret' }, 'an object with id, token'],
+    [new Date(0), 'a Date'],
     [null, 'null'],
     [undefined, 'undefined'],
     [Number.NaN, 'NaN'],

@@ -24,11 +24,11 @@ describe('createCache options', () => {
     ],
     [
       { redis: {} },
-      'option "redis" must be an ioredis client (new Redis(...) or new Cluster(...)), got [object Object]',
+      'option "redis" must be an ioredis client (new Redis(...) or new Cluster(...)), got an empty object',
     ],
     [
       { logger: {} },
-      'option "logger" must be an object with warn() and error() methods (console works), got [object Object]',
+      'option "logger" must be an object with warn() and error() methods (console works), got an empty object',
     ],
     [{ compression: true }, 'option "compression" must be { threshold: bytes } or false, got true'],
     [{ compression: 1024 }, 'option "compression" must be { threshold: bytes } or false, got 1024'],
@@ -76,15 +76,15 @@ describe('defineLoader options', () => {
       { name: 'user:1', fetch },
       'option "name" must be a string of letters, digits and _ . - starting with a letter or _ (at most 100), got "user:1"',
     ],
-    [{ name: 'user' }, 'option "loader "user": fetch" must be a function (ids) => values, got undefined'],
-    [{ name: 'user', fetch, ttl: -5 }, 'option "loader "user": ttl" must be a positive number, got -5'],
+    [{ name: 'user' }, 'loader "user": option "fetch" must be a function (ids) => values, got undefined'],
+    [{ name: 'user', fetch, ttl: -5 }, 'loader "user": option "ttl" must be a positive number, got -5'],
     [
       { name: 'user', fetch, tags: ['a'] },
-      'option "loader "user": tags" must be a function (id, value) => string[], got array(1)',
+      'loader "user": option "tags" must be a function (id, value) => string[], got array(1)',
     ],
     [
       { name: 'user', fetch, maxBatchSize: -1 },
-      'option "loader "user": maxBatchSize" must be an integer >= 0, got -1',
+      'loader "user": option "maxBatchSize" must be an integer >= 0, got -1',
     ],
   ])('rejects %j with a TypeError naming the option and value', (options, message) => {
     expect(() => defineLoader(options as never)).toThrow(`[loadcache] ${message}`)
@@ -110,7 +110,7 @@ describe('defineLoader options', () => {
     const cache = createCache({ maxTtl: 60, ttl: 30 })
     const user = defineLoader({ name: 'user', fetch, ttl: 120 })
     expect(() => cache.loaders({ user })).toThrow(
-      'option "loader "user": ttl" must be at most maxTtl (60 s) together with grace',
+      'loader "user": option "ttl" must be at most maxTtl (60 s) together with grace',
     )
   })
 })
