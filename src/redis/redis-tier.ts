@@ -214,17 +214,29 @@ export class RedisTier {
     const nodes = this.#cluster && client.nodes ? client.nodes('master') : [client]
     for (const node of nodes) {
       let policy: string | undefined
+      let maxmemory: string | undefined
       try {
+        // One pattern for both settings (Redis 6 takes one per CONFIG GET).
         const reply = (await this.#commands.withTimeout(
           'config',
-          node.config('GET', 'maxmemory-policy'),
+          node.config('GET', 'maxmemory*'),
         )) as string[]
-        policy = reply[1]
+        for (let i = 0; i + 1 < reply.length; i += 2) {
+          if (reply[i] === 'maxmemory-policy') policy = reply[i + 1]
+          else if (reply[i] === 'maxmemory') maxmemory = reply[i + 1]
+        }
       } catch (error) {
         this.#o.logger.debug?.(`[loadcache] [redis] cannot read maxmemory-policy: ${describeError(error)}`)
         return
       }
       if (policy === undefined || policy === 'volatile-ttl') continue
+      if (maxmemory === '0') {
+        // Without a memory limit Redis never evicts, whatever the policy.
+        this.#o.logger.debug?.(
+          `[loadcache] [redis] maxmemory-policy is ${policy}, with no maxmemory: Redis never evicts, so it does not matter`,
+        )
+        continue
+      }
       this.#o.logger.warn(
         policy === 'noeviction'
           ? `[loadcache] [redis] maxmemory-policy is noeviction: once maxmemory is reached Redis refuses most of loadcache's writes, so little more is cached (invalidations still apply on Redis 7; on Redis 6 those by tag alone are refused too, queued and retried, and other processes serve the old values until one lands). Set maxmemory-policy to volatile-ttl: every loadcache key has a TTL, and entries (shorter-lived than the tag versions they are checked against) go first.`

@@ -14,7 +14,7 @@ import { type Row, TestSource } from '../helpers/source.js'
 
 let server: RedisServer
 beforeAll(async () => {
-  server = await startRedisServer()
+  server = await startRedisServer({ args: ['--maxmemory', '1gb'] })
 })
 afterAll(() => server.dispose())
 
@@ -205,6 +205,43 @@ describe('the ACL the README gives', () => {
       expect(await server.client().exists(`${namespace}:{user:1}`)).toBe(0)
     } finally {
       await cache.close()
+    }
+  })
+})
+
+describe('the eviction-policy check at startup', () => {
+  it('warns about noeviction with a memory limit, and says nothing without one (Redis never evicts then)', async () => {
+    const admin = server.client()
+    try {
+      for (const maxmemory of ['1gb', '0']) {
+        await admin.config('SET', 'maxmemory', maxmemory)
+        const warnings: string[] = []
+        const debug: string[] = []
+        const cache = createCache({
+          namespace: uniqueNamespace(),
+          redis: server.client(),
+          logger: {
+            warn: (message) => warnings.push(message),
+            error: () => {},
+            debug: (message) => debug.push(message),
+          },
+        })
+        try {
+          // Either way the check ends in one message: a warning, or (no limit) a debug line.
+          const said = () => [...warnings, ...debug].filter((line) => line.includes('maxmemory-policy is'))
+          await waitFor(() => said().length > 0, 'the policy check')
+          if (maxmemory === '0') {
+            expect(warnings).toEqual([])
+            expect(said()).toEqual([expect.stringContaining('with no maxmemory: Redis never evicts')])
+          } else {
+            expect(warnings).toEqual([expect.stringContaining('maxmemory-policy is noeviction')])
+          }
+        } finally {
+          await cache.close()
+        }
+      }
+    } finally {
+      await admin.config('SET', 'maxmemory', '1gb')
     }
   })
 })
