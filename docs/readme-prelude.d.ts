@@ -36,12 +36,6 @@ declare const post: import('loadcache').LoaderDefinition<string, Post>
 /** The GraphQL example's resolvers (written as in any graphql-tools schema). */
 declare const resolvers: Record<string, Record<string, (...args: never[]) => unknown>>
 
-/** The tRPC example's context: what its createContext returns. */
-type Context = {
-  loaders: import('loadcache').Loaders<{ user: typeof user; post: typeof post }>
-  db: typeof db
-}
-
 /** The tRPC example's zod schemas (the values are also named User; zod's usual style). */
 declare const User: import('zod').ZodType<User>
 declare const UpdateUser: import('zod').ZodType<{ id: string; name: string; orgId: number }>
