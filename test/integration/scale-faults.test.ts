@@ -234,7 +234,7 @@ describe('a Redis that goes silent (the L1 lease)', () => {
 
 describe('a Redis that evicts tag versions (allkeys-lru)', () => {
   it('serves no invalidated value when tag versions are evicted under memory pressure, and says so at startup', async () => {
-    const lru = await startRedisServer()
+    const lru = await startRedisServer({ args: ['--maxmemory', '1gb'] })
     try {
       const admin = lru.client()
       await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
