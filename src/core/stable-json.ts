@@ -23,6 +23,8 @@ export function stableJson(value: unknown): string {
       `cannot build a cache key from the number ${value}, which JSON writes as null`,
     )
   }
+  // JSON writes -0 as 0; `sign(x: -0.0)` and `sign(x: 0)` may answer differently.
+  if (Object.is(value, -0)) return '-0'
   if (value === null || typeof value !== 'object') {
     return JSON.stringify(value) ?? 'null'
   }

@@ -205,9 +205,15 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
             // Members the parsed input lacks may be parsed by an .input() after this middleware (tRPC
             // merges them): the call is then keyed by what the client sent too, or calls that differ only
             // there would share one entry.
-            key = hasUnparsedMembers(rawInput, opts.input)
-              ? stableJson([opts.input ?? null, viewer, rawInput])
-              : stableJson([opts.input ?? null, viewer])
+            if (hasUnparsedMembers(rawInput, opts.input)) {
+              warnOnce(
+                `cached-raw:${opts.path}`,
+                `cached() on "${opts.path}" got input members its parsed input lacks, so such calls are keyed by the input as sent (each variant is its own entry): if an .input() follows cached(), place cached() after the last .input()`,
+              )
+              key = stableJson([opts.input ?? null, viewer, rawInput])
+            } else {
+              key = stableJson([opts.input ?? null, viewer])
+            }
           } catch (error) {
             // An input parsed into something no key can represent faithfully (a Map, a Set, a bigint):
             // the call runs uncached, as a GraphQL field with such arguments does.
@@ -381,9 +387,19 @@ function resultTags(entity: string | undefined, result: unknown, cached: boolean
   return tags
 }
 
-/** Whether the client's input object has members the input parsed so far does not. */
-function hasUnparsedMembers(raw: unknown, parsed: unknown): boolean {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return false
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return false
-  return Object.keys(raw).some((name) => !Object.hasOwn(parsed, name))
+/**
+ * Whether the client's input has a member, at any depth, that the input parsed so far lacks: tRPC merges
+ * the inputs of several .input() calls by their top-level members, so a later one may also replace a nested
+ * object (`filter: { orgId }`, then `filter: { postId }`).
+ */
+function hasUnparsedMembers(raw: unknown, parsed: unknown, depth = 0): boolean {
+  if (raw === null || typeof raw !== 'object' || parsed === null || typeof parsed !== 'object') return false
+  // Deeper than any input shape a validator describes: assume the worst.
+  if (depth > 32) return true
+  for (const name of Object.keys(raw)) {
+    if (!Object.hasOwn(parsed, name)) return true
+    const member = (raw as Record<string, unknown>)[name]
+    if (hasUnparsedMembers(member, (parsed as Record<string, unknown>)[name], depth + 1)) return true
+  }
+  return false
 }

@@ -141,6 +141,15 @@ function buildRouter(db: Db, cache: LoadCache) {
         db.ran()
         return `${input.orgId}/${input.postId}`
       }),
+    /** The same, where the later .input() replaces a nested object (tRPC merges top-level members). */
+    orgFilter: procedure
+      .input(z.object({ filter: z.object({ orgId: z.string() }) }))
+      .use(lc.cached({ ttl: 30 }))
+      .input(z.object({ filter: z.object({ postId: z.string() }) }))
+      .query(({ input }) => {
+        db.ran()
+        return input.filter.postId
+      }),
     misordered: procedure
       .use(lc.cached({ ttl: 30 }))
       .input(z.object({ id: z.string() }))
@@ -311,6 +320,11 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'B' })).toBe('o1/B')
     expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'A' })).toBe('o1/A')
     expect(db.runs()).toBe(2)
+    const filter = (postId: string) => ({ filter: { orgId: 'o1', postId } })
+    expect(await a.client().orgFilter.query(filter('A') as never)).toBe('A')
+    expect(await a.client().orgFilter.query(filter('B') as never)).toBe('B')
+    expect(await a.client().orgFilter.query(filter('A') as never)).toBe('A')
+    expect(db.runs()).toBe(4)
   })
 
   it('never caches a call whose input cached() cannot key (before .input()), and says so once', async () => {

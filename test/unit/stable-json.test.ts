@@ -11,6 +11,7 @@ describe('stableJson', () => {
   it('keeps distinct values distinct', () => {
     expect(stableJson(['1'])).not.toBe(stableJson([1]))
     expect(stableJson({ a: null })).not.toBe(stableJson({}))
+    expect(stableJson({ x: -0 })).not.toBe(stableJson({ x: 0 }))
   })
 
   it.each([
