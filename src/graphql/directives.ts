@@ -700,18 +700,20 @@ function evictingResolver(
     const returned = await inner(parent, args, ctx, info)
     // Its lists read once, before the walk below reads them (a generator would reach GraphQL used up).
     let result: unknown
+    let readFailed = false
     let readError: unknown
     try {
       result = listsAsArrays(field.type, returned)
     } catch (error) {
       // The list threw while read: GraphQL reports it, but the mutation has written, so what it declared
       // is still evicted (its result is unknown).
+      readFailed = true
       readError = error
     }
     const state = requestStateOf(ctx)
     if (state === undefined) {
       warnWithoutState(build, `${info.parentType.name}.${info.fieldName}`, 'mutations evict nothing')
-      if (readError !== undefined) throw readError
+      if (readFailed) throw readError
       return result
     }
     if (result instanceof Error) return result
@@ -754,9 +756,9 @@ function evictingResolver(
     // (A result that threw while read: every type it could have held.)
     const returnedTypeNames =
       types ??
-      (readError === undefined
-        ? await returnedTypes(build, result, field.type, ctx, info)
-        : listItemTypes(schema, field.type, build.hasIdentity))
+      (readFailed
+        ? listItemTypes(schema, field.type, build.hasIdentity)
+        : await returnedTypes(build, result, field.type, ctx, info))
     for (const type of returnedTypeNames) tags.add(typeTag(type))
     for (const template of declared) {
       for (const tag of renderTagTemplate(template, { args, parent, result })) tags.add(tag)
@@ -764,7 +766,7 @@ function evictingResolver(
     const fresh = [...tags].filter((tag) => !tracker.evicted.has(tag))
     for (const tag of fresh) tracker.evicted.add(tag)
     if (fresh.length > 0) await state.invalidateTags(fresh)
-    if (readError !== undefined) throw readError
+    if (readFailed) throw readError
     return result
   }
 }

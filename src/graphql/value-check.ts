@@ -79,8 +79,11 @@ export function listsAsArrays(type: GraphQLOutputType, value: unknown): unknown 
 function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fails: boolean } {
   if (value === null || value === undefined) return { value, fails: isNonNullType(type) }
   const list = getNullableType(type)
-  if (!isListType(list) || typeof value !== 'object') return { value, fails: false }
-  if (typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function') return { value, fails: true }
+  if (!isListType(list)) return { value, fails: false }
+  // GraphQL waits for a promise before completing it: nothing is known of it yet.
+  if (isThenable(value)) return { value, fails: false }
+  if (typeof value !== 'object' || typeof (value as Iterable<unknown>)[Symbol.iterator] !== 'function')
+    return { value, fails: true }
   const itemType = list.ofType as GraphQLOutputType
   const nested = isListType(getNullableType(itemType))
   const plain = isPlainArray(value)
@@ -88,7 +91,15 @@ function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fa
   if (plain && !nested) return { value, fails: false }
   const items: unknown[] = []
   let fails = false
-  for (const item of plain ? (value as unknown[]).values() : (value as Iterable<unknown>)) {
+  // Stepped by hand, as GraphQL's Array.from steps it: closed (return()) where GraphQL stops reading, and
+  // what closing throws then is ignored, as Array.from ignores it after an error.
+  const iterator = (value as Iterable<unknown>)[Symbol.iterator]()
+  for (;;) {
+    const step = iterator.next()
+    if (step === null || typeof step !== 'object')
+      throw new TypeError(`Iterator result ${String(step)} is not an object`)
+    if (step.done) break
+    const item = step.value
     let read: { value: unknown; fails: boolean }
     if (nested) {
       try {
@@ -100,12 +111,17 @@ function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fa
         read = { value: rejected, fails: true }
       }
     } else {
-      read = { value: item, fails: itemFails(itemType, item) }
+      read = { value: item, fails: isNonNullType(itemType) && itemFails(itemType, item) }
     }
     items.push(read.value)
     // GraphQL stops reading a list at an item whose error reaches the list (a non-null item type).
     if (read.fails && isNonNullType(itemType)) {
       fails = true
+      try {
+        iterator.return?.()
+      } catch {
+        // Ignored, as GraphQL's Array.from ignores it when it stops at an error.
+      }
       break
     }
   }
@@ -116,9 +132,14 @@ function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fa
   return { value: items.every((item, i) => item === array[i]) ? array : items, fails }
 }
 
-/** Whether GraphQL raises an error completing `item` at a position of `type`, told without running code. */
+/**
+ * Whether GraphQL raises an error completing `item` at a position of `type`, told without running code
+ * but a scalar's `serialize` (which GraphQL runs on it too). A promise: not known yet, so no. An object:
+ * not told (its type's isTypeOf and its own fields decide), so no; such a list is read to its end.
+ */
 function itemFails(type: GraphQLOutputType, item: unknown): boolean {
   if (item === null || item === undefined) return isNonNullType(type)
+  if (isThenable(item)) return false
   const nullable = getNullableType(type)
   if (!isLeafType(nullable)) return false
   try {
@@ -126,4 +147,12 @@ function itemFails(type: GraphQLOutputType, item: unknown): boolean {
   } catch {
     return true
   }
+}
+
+function isThenable(value: unknown): boolean {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }

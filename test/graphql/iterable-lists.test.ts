@@ -39,6 +39,10 @@ const typeDefs = /* GraphQL */ `
     broken: [[String]] @cached(ttl: 60)
     "Its first item is missing, then many follow."
     firstMissing: [String!] @cached(ttl: 60)
+    "Its first item is a promise, which GraphQL awaits before checking it."
+    awaited: [String!] @cached(ttl: 60)
+    "Its first item is missing, and closing it throws (GraphQL ignores that)."
+    closeThrows: [String!] @cached(ttl: 60)
   }
   type Shelf {
     id: ID!
@@ -118,6 +122,27 @@ function fixture() {
               throw new Error('row 2 broke')
             })()
             yield titles(['3a', '3b'])
+          })()
+        },
+        awaited: () => {
+          ran('Query.awaited')
+          return (function* () {
+            yield Promise.resolve('p1')
+            yield 'p2'
+            yield 'p3'
+          })()
+        },
+        closeThrows: () => {
+          ran('Query.closeThrows')
+          return (function* () {
+            try {
+              yield 'c1'
+              yield null
+              yield 'c3'
+            } finally {
+              // biome-ignore lint/correctness/noUnsafeFinally: a cursor whose close fails, on purpose.
+              throw new Error('cursor close failed')
+            }
           })()
         },
         firstMissing: () => {
@@ -204,6 +229,23 @@ describe('a cached list field whose value is an iterable other than an array', (
     expect(result.data).toEqual({ firstMissing: null })
     expect(result.errors).toMatchObject([{ path: ['firstMissing', 0] }])
     expect(f.readAfterMissing()).toBe(0)
+  })
+
+  it('reads past a promise item, which GraphQL awaits before checking it', async () => {
+    const f = fixture()
+    const app = await f.instance()
+    const result = await app.query('{ awaited }')
+    expect(result.errors).toBeUndefined()
+    expect(result.data).toEqual({ awaited: ['p1', 'p2', 'p3'] })
+  })
+
+  it('reports the missing item, not what closing the generator threw, as GraphQL does', async () => {
+    const app = await fixture().instance()
+    const result = await app.query('{ closeThrows }')
+    expect(result.data).toEqual({ closeThrows: null })
+    expect(result.errors).toMatchObject([
+      { message: 'Cannot return null for non-nullable field Query.closeThrows.', path: ['closeThrows', 1] },
+    ])
   })
 
   it('leaves a generator inside the value to GraphQL: answered whole, neither stored nor shared', async () => {

@@ -92,6 +92,23 @@ describe('@invalidates(prime: true)', () => {
     expect((await query('{ user(id: "1") { name } }')).data).toEqual({ user: { name: 'Ada' } })
   })
 
+  it('fails, as GraphQL does, when the list it returned throws undefined while read', async () => {
+    const { query } = users(
+      'rename(id: ID!, name: String!): [User!] @invalidates(tags: ["User:{args.id}"])',
+      () => ({
+        [Symbol.iterator]: () => ({
+          next: () => {
+            // What some code throws; GraphQL reports it as an error all the same.
+            throw undefined
+          },
+        }),
+      }),
+    )
+    const renamed = await query('mutation { rename(id: "1", name: "Ada") { id } }')
+    expect(renamed.data).toEqual({ rename: null })
+    expect(renamed.errors).toMatchObject([{ path: ['rename'] }])
+  })
+
   it('stores nothing when another write invalidated the user after the mutation began (forced), and still evicts', async () => {
     const { source, query } = users(
       'rename(id: ID!, name: String!): User @invalidates(prime: true)',
