@@ -53,6 +53,8 @@ export interface Executed {
   readonly state: RequestCacheState | undefined
   /** `Type:id` of every entity the execution produced. */
   readonly entities: ReadonlySet<string>
+  /** Why what ran may differ from what the key says (params changed after keying): never stored. */
+  readonly unkeyed?: string
 }
 
 /** How a request was served. */
@@ -328,6 +330,7 @@ export class ResponseTier {
   /** Whether an executed operation's response may be stored, and how. */
   #judge(executed: Executed, viewer: string | null): Verdict {
     const { result, state } = executed
+    if (executed.unkeyed !== undefined) return { store: false, reason: executed.unkeyed }
     if (state === undefined) return { store: false, reason: 'no loadcache request state' }
     if (isAsyncIterable(result)) return { store: false, reason: 'a stream', byShape: true }
     if (((result as ExecutionResult).errors?.length ?? 0) > 0) return { store: false, reason: 'errors' }

@@ -1,7 +1,8 @@
 import type { ExecutionResult } from 'graphql'
-import type { Plugin } from 'graphql-yoga'
+import type { GraphQLParams, Plugin } from 'graphql-yoga'
 import type { LoadCache } from '../cache/create-cache.js'
 import { decodeSegment } from '../core/keys.js'
+import { stableJson } from '../core/stable-json.js'
 import { isAsyncIterable } from '../core/values.js'
 import { producedEntities } from '../graphql/operation.js'
 import type { RequestCacheState } from '../request/request-state.js'
@@ -39,6 +40,17 @@ interface ServedMarker extends ExecutionResult {
 
 const SERVED = Symbol('loadcache.served')
 
+const PARAMS_CHANGED = 'the params changed after the response key was built'
+
+/** What of the params a response key is built from, as one string (see ResponseTier#serve). */
+function keyedParams(params: GraphQLParams): string {
+  try {
+    return `${params.query}\n${params.operationName ?? ''}\n${stableJson(params.variables ?? {})}`
+  } catch {
+    return ''
+  }
+}
+
 const REGULAR_MEDIA_TYPES = ['application/graphql-response+json', 'application/json'] as const
 
 /**
@@ -73,7 +85,11 @@ export function responseHooks(
   const batched = new WeakSet<Request>()
   /** Why the tier did not store what a request executed, and whether an invalidation overtook it. */
   const notStored = new WeakMap<Request, { reason: string; overtaken: boolean }>()
-  const filling = new WeakMap<object, { state?: RequestCacheState }>()
+  /**
+   * The executions the tier runs, by the params object they run with: the state the plugin adopts, and
+   * what the key was built from (a plugin may still change the params in place before they run).
+   */
+  const filling = new WeakMap<object, { state?: RequestCacheState; keyed: string; changed?: boolean }>()
   const bypass = options.bypass ?? (() => false)
   const tagHeader = options.cacheTagHeader ?? false
   const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
@@ -84,6 +100,12 @@ export function responseHooks(
     adopt(params, state) {
       const fill = typeof params === 'object' && params !== null ? filling.get(params) : undefined
       if (fill === undefined) return
+      // Changed since the key was built (a params handler of a plugin before useLoadCache that edits them
+      // in place): what runs is not what the key says, so it is not stored.
+      if (keyedParams(params as GraphQLParams) !== fill.keyed) {
+        fill.changed = true
+        return
+      }
       // The tier tags the response with every entity the execution produces: collect them from the start.
       state.collectEntities = true
       fill.state = state
@@ -124,10 +146,14 @@ export function responseHooks(
               viewer,
             },
             async () => {
-              const fill: { state?: RequestCacheState } = {}
+              const fill: { state?: RequestCacheState; keyed: string; changed?: boolean } = {
+                keyed: keyedParams(params),
+              }
               filling.set(params, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
+              if (fill.changed)
+                return { result, state: undefined, entities: new Set<string>(), unkeyed: PARAMS_CHANGED }
               const state = fill.state
               return { result, state, entities: state ? producedEntities(state) : new Set<string>() }
             },
