@@ -91,39 +91,35 @@ function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fa
   if (plain && !nested) return { value, fails: false }
   const items: unknown[] = []
   let fails = false
-  // Stepped by hand, as GraphQL's Array.from steps it: closed (return()) where GraphQL stops reading, and
-  // what closing throws then is ignored, as Array.from ignores it after an error.
-  const iterator = (value as Iterable<unknown>)[Symbol.iterator]()
-  for (;;) {
-    const step = iterator.next()
-    if (step === null || typeof step !== 'object')
-      throw new TypeError(`Iterator result ${String(step)} is not an object`)
-    if (step.done) break
-    const item = step.value
-    let read: { value: unknown; fails: boolean }
-    if (nested) {
-      try {
-        read = readList(itemType, item)
-      } catch (error) {
-        // GraphQL fails this item only (the list too, for a non-null item): a rejected item does the same.
-        const rejected = Promise.reject(error)
-        rejected.catch(() => {})
-        read = { value: rejected, fails: true }
+  // Read as GraphQL's Array.from reads: closed (return()) where GraphQL stops reading, and what closing
+  // throws then is ignored, as Array.from ignores it after an error. A bad iterator throws as it would.
+  let stopped = false
+  try {
+    for (const item of value as Iterable<unknown>) {
+      let read: { value: unknown; fails: boolean }
+      if (nested) {
+        try {
+          read = readList(itemType, item)
+        } catch (error) {
+          // GraphQL fails this item only (the list too, for a non-null item): a rejected item does the same.
+          const rejected = Promise.reject(error)
+          rejected.catch(() => {})
+          read = { value: rejected, fails: true }
+        }
+      } else {
+        read = { value: item, fails: isNonNullType(itemType) && itemFails(itemType, item) }
       }
-    } else {
-      read = { value: item, fails: isNonNullType(itemType) && itemFails(itemType, item) }
-    }
-    items.push(read.value)
-    // GraphQL stops reading a list at an item whose error reaches the list (a non-null item type).
-    if (read.fails && isNonNullType(itemType)) {
-      fails = true
-      try {
-        iterator.return?.()
-      } catch {
-        // Ignored, as GraphQL's Array.from ignores it when it stops at an error.
+      items.push(read.value)
+      // GraphQL stops reading a list at an item whose error reaches the list (a non-null item type).
+      if (read.fails && isNonNullType(itemType)) {
+        fails = true
+        stopped = true
+        break
       }
-      break
     }
+  } catch (error) {
+    // After the stop, only closing the iterator can have thrown: ignored.
+    if (!stopped) throw error
   }
   if (!plain) return { value: items, fails }
   // A plain array: its items past the stop as they are (GraphQL never reaches them), itself if unchanged.
