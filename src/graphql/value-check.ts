@@ -40,8 +40,9 @@ export async function completionError(
   }
   if (isLeafType(nullable)) {
     try {
-      if (nullable.serialize(value) === undefined)
-        return `a value ${nullable.name}.serialize() turns into undefined`
+      // graphql-js refuses null as well as undefined from serialize (completeLeafValue).
+      if (nullable.serialize(value) == null)
+        return `a value ${nullable.name}.serialize() turns into null or undefined`
     } catch (error) {
       return `a value ${nullable.name} cannot serialize (${(error as Error).message})`
     }
@@ -135,11 +136,12 @@ function readList(type: GraphQLOutputType, value: unknown): { value: unknown; fa
  */
 function itemFails(type: GraphQLOutputType, item: unknown): boolean {
   if (item === null || item === undefined) return isNonNullType(type)
-  if (isThenable(item)) return false
-  const nullable = getNullableType(type)
-  if (!isLeafType(nullable)) return false
   try {
-    return nullable.serialize(item) === undefined
+    // (A `then` getter that throws fails the item in GraphQL too.)
+    if (isThenable(item)) return false
+    const nullable = getNullableType(type)
+    if (!isLeafType(nullable)) return false
+    return nullable.serialize(item) == null
   } catch {
     return true
   }

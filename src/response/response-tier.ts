@@ -218,7 +218,8 @@ export class ResponseTier {
       stats.misses++
       if (!verdict.store) {
         if (verdict.byShape) this.#unstorable?.set(publicId, verdict.reason)
-        return this.#uncacheable(executed, stats, verdict.reason)
+        // What ran is not what the key says: no HTTP cache may keep it under this request either.
+        return this.#uncacheable(executed, stats, verdict.reason, executed.unkeyed !== undefined)
       }
       let written = kept
       let overtook = overtaken

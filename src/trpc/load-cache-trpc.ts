@@ -205,11 +205,16 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
             // Members the parsed input lacks may be parsed by an .input() after this middleware (tRPC
             // merges them): the call is then keyed by what the client sent too, or calls that differ only
             // there would share one entry.
-            if (hasUnparsedMembers(rawInput, opts.input)) {
+            // Keyed by the input as sent too when it differs from what was parsed so far: an .input()
+            // after this middleware may parse the difference (a missing member is said once).
+            const compared = rawInput === undefined ? 'same' : compareInput(rawInput, opts.input)
+            if (compared === 'missing') {
               warnOnce(
                 `cached-raw:${opts.path}`,
                 `cached() on "${opts.path}" got input members its parsed input lacks, so such calls are keyed by the input as sent (each variant is its own entry): if an .input() follows cached(), place cached() after the last .input()`,
               )
+            }
+            if (compared !== 'same') {
               key = stableJson([opts.input ?? null, viewer, rawInput])
             } else {
               key = stableJson([opts.input ?? null, viewer])
@@ -388,18 +393,27 @@ function resultTags(entity: string | undefined, result: unknown, cached: boolean
 }
 
 /**
- * Whether the client's input has a member, at any depth, that the input parsed so far lacks: tRPC merges
- * the inputs of several .input() calls by their top-level members, so a later one may also replace a nested
- * object (`filter: { orgId }`, then `filter: { postId }`).
+ * How the client's input compares with the input parsed so far: `missing` when it has a member, at any
+ * depth, that the parsed one lacks (tRPC merges the inputs of several .input() calls by their top-level
+ * members, so a later one may add members or replace a nested object: `filter: { orgId }`, then
+ * `filter: { postId }`); `differs` when a value differs (a transform: a trimmed string, a coerced number,
+ * which a later .input() may parse differently); else `same`.
  */
-function hasUnparsedMembers(raw: unknown, parsed: unknown, depth = 0): boolean {
-  if (raw === null || typeof raw !== 'object' || parsed === null || typeof parsed !== 'object') return false
+function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'differs' | 'missing' {
+  if (raw === null || typeof raw !== 'object') return Object.is(raw, parsed) ? 'same' : 'differs'
+  if (parsed === null || typeof parsed !== 'object') return 'differs'
   // Deeper than any input shape a validator describes: assume the worst.
-  if (depth > 32) return true
+  if (depth > 32) return 'missing'
+  let found: 'same' | 'differs' = 'same'
   for (const name of Object.keys(raw)) {
-    if (!Object.hasOwn(parsed, name)) return true
-    const member = (raw as Record<string, unknown>)[name]
-    if (hasUnparsedMembers(member, (parsed as Record<string, unknown>)[name], depth + 1)) return true
+    if (!Object.hasOwn(parsed, name)) return 'missing'
+    const member = compareInput(
+      (raw as Record<string, unknown>)[name],
+      (parsed as Record<string, unknown>)[name],
+      depth + 1,
+    )
+    if (member === 'missing') return 'missing'
+    if (member === 'differs') found = 'differs'
   }
-  return false
+  return found
 }

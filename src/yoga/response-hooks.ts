@@ -152,7 +152,12 @@ export function responseHooks(
               filling.set(params, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
-              if (fill.changed)
+              // Compared again now: a plugin may edit the params in place after the state was adopted (in
+              // its own onContextBuilding). An execution whose state was never adopted ran with params
+              // that replaced these (a params handler of a plugin before this one).
+              const unadopted =
+                fill.state === undefined && ((result as ExecutionResult).errors?.length ?? 0) === 0
+              if (fill.changed || unadopted || keyedParams(params) !== fill.keyed)
                 return { result, state: undefined, entities: new Set<string>(), unkeyed: PARAMS_CHANGED }
               const state = fill.state
               return { result, state, entities: state ? producedEntities(state) : new Set<string>() }

@@ -1,4 +1,4 @@
-import type { GraphQLResolveInfo } from 'graphql'
+import { type GraphQLResolveInfo, GraphQLScalarType } from 'graphql'
 import { describe, expect, it } from 'vitest'
 import { graphqlFixture, recordingLogger } from './schema-fixture.js'
 
@@ -25,6 +25,7 @@ function* grid(rows: readonly (readonly number[])[]) {
 }
 
 const typeDefs = /* GraphQL */ `
+  scalar Nul
   type Query {
     shelf: Shelf
     names: [String!]! @cached(ttl: 60)
@@ -39,6 +40,8 @@ const typeDefs = /* GraphQL */ `
     broken: [[String]] @cached(ttl: 60)
     "Its first item is missing, then many follow."
     firstMissing: [String!] @cached(ttl: 60)
+    "Its second item serializes to null, which GraphQL refuses; then many follow."
+    nulls: [Nul!] @cached(ttl: 60)
     "Its first item is a promise, which GraphQL awaits before checking it."
     awaited: [String!] @cached(ttl: 60)
     "Its first item is missing, and closing it throws (GraphQL ignores that)."
@@ -63,6 +66,7 @@ function fixture() {
     typeDefs,
     logger,
     resolvers: (ran) => ({
+      Nul: new GraphQLScalarType({ name: 'Nul', serialize: (value) => (value === 'n' ? null : value) }),
       Query: {
         // The shelf's fields are resolved by the default resolver, from one-use generators and a Set.
         shelf: () => {
@@ -122,6 +126,17 @@ function fixture() {
               throw new Error('row 2 broke')
             })()
             yield titles(['3a', '3b'])
+          })()
+        },
+        nulls: () => {
+          ran('Query.nulls')
+          return (function* () {
+            yield 'a'
+            yield 'n'
+            for (let i = 0; i < 1_000_000; i++) {
+              readAfterMissing++
+              yield 'b'
+            }
           })()
         },
         awaited: () => {
@@ -229,6 +244,18 @@ describe('a cached list field whose value is an iterable other than an array', (
     expect(result.data).toEqual({ firstMissing: null })
     expect(result.errors).toMatchObject([{ path: ['firstMissing', 0] }])
     expect(f.readAfterMissing()).toBe(0)
+  })
+
+  it('stops reading where GraphQL stops: at an item its scalar serializes to null', async () => {
+    const f = fixture()
+    const app = await f.instance()
+    for (let i = 0; i < 2; i++) {
+      const result = await app.query('{ nulls }')
+      expect(result.data).toEqual({ nulls: null })
+      expect(result.errors).toMatchObject([{ path: ['nulls', 1] }])
+    }
+    expect(f.readAfterMissing()).toBe(0)
+    expect(f.runs['Query.nulls']).toBe(2)
   })
 
   it('reads past a promise item, which GraphQL awaits before checking it', async () => {

@@ -220,35 +220,92 @@ describe('the response tier', () => {
     expect(await again.json()).toEqual({ data: { post: { id: 'p1', title: 'First' } } })
   })
 
-  it('never stores what ran with params a plugin before it changed in place after the key was built', async () => {
-    const { typeDefs, resolvers } = blog()
-    const fixture = graphqlFixture({ typeDefs, resolvers, redis })
-    // Its params handler wraps the tier's and edits the variables the tier keyed, before they run.
-    const editsInPlace: Plugin = {
-      onParams({ paramsHandler, setParamsHandler }) {
-        setParamsHandler((payload) => {
-          ;(payload.params.variables as Record<string, unknown>).id = payload.request.headers.get('x-post')
-          return paramsHandler(payload)
-        })
+  it.each([
+    [
+      'a params handler of a plugin before it',
+      {
+        pluginsBefore: [
+          {
+            onParams({ paramsHandler, setParamsHandler }) {
+              setParamsHandler((payload) => {
+                const variables = payload.params.variables as Record<string, unknown>
+                variables.id = payload.request.headers.get('x-post')
+                return paramsHandler(payload)
+              })
+            },
+          } satisfies Plugin,
+        ],
       },
-    }
-    const a = await fixture.instance({ responses: true, pluginsBefore: [editsInPlace] })
-    const ask = (post: string) =>
-      a.yoga.fetch('http://localhost/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-post': post },
-        body: JSON.stringify({ query: 'query ($id: ID!) { post(id: $id) { id } }', variables: { id: 'p1' } }),
-      })
-    // Keyed as p1 (what the request sent), run as p2: answered, never stored under p1's key.
-    const edited = await ask('p2')
-    expect(await edited.json()).toEqual({ data: { post: { id: 'p2' } } })
-    expect(edited.headers.get('cache-status')).toBe(
-      'loadcache; fwd=miss; detail="the params changed after the response key was built"',
-    )
-    const plain = await ask('p1')
-    expect(await plain.json()).toEqual({ data: { post: { id: 'p1' } } })
-    expect(plain.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
-  })
+      true,
+    ],
+    [
+      'a params handler of a plugin before it, replaced',
+      {
+        pluginsBefore: [
+          {
+            onParams({ paramsHandler, setParamsHandler }) {
+              setParamsHandler((payload) =>
+                paramsHandler({
+                  ...payload,
+                  params: { ...payload.params, variables: { id: payload.request.headers.get('x-post') } },
+                }),
+              )
+            },
+          } satisfies Plugin,
+        ],
+      },
+      false,
+    ],
+    [
+      'the context building of a plugin after it',
+      {
+        plugins: [
+          {
+            onContextBuilding({ context }) {
+              const { params, request } = context as unknown as {
+                params: { variables: Record<string, unknown> }
+                request: Request
+              }
+              params.variables.id = request.headers.get('x-post')
+            },
+          } satisfies Plugin,
+        ],
+      },
+      true,
+    ],
+  ])(
+    'never stores, nor lets HTTP caches store, what ran with params %s changed after keying',
+    async (_by, plugins, storesPlain) => {
+      const { typeDefs, resolvers } = blog()
+      const fixture = graphqlFixture({ typeDefs, resolvers, redis })
+      const a = await fixture.instance({ responses: true, ...plugins })
+      const ask = (post: string) =>
+        a.yoga.fetch('http://localhost/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-post': post },
+          body: JSON.stringify({
+            query: 'query ($id: ID!) { post(id: $id) { id } }',
+            variables: { id: 'p1' },
+          }),
+        })
+      // Keyed as p1 (what the request sent), run as p2: answered, stored under no key, and no-store.
+      const edited = await ask('p2')
+      expect(await edited.json()).toEqual({ data: { post: { id: 'p2' } } })
+      expect(edited.headers.get('cache-status')).toBe(
+        'loadcache; fwd=miss; detail="the params changed after the response key was built"',
+      )
+      expect(edited.headers.get('cache-control')).toBe('no-store')
+      // A request the plugin leaves as sent is stored; not where it replaces the params object: the tier
+      // cannot tell what ran then, and stores nothing.
+      const plain = await ask('p1')
+      expect(await plain.json()).toEqual({ data: { post: { id: 'p1' } } })
+      expect(plain.headers.get('cache-status')).toBe(
+        storesPlain
+          ? 'loadcache; fwd=miss; stored'
+          : 'loadcache; fwd=miss; detail="the params changed after the response key was built"',
+      )
+    },
+  )
 
   it('makes the next read fresh in every instance after a mutation changes what a response holds', async () => {
     const { typeDefs, resolvers } = blog()

@@ -150,6 +150,15 @@ function buildRouter(db: Db, cache: LoadCache) {
         db.ran()
         return input.filter.postId
       }),
+    /** The same, where the later .input() parses a member again, without the first one's transform. */
+    trimmed: procedure
+      .input(z.object({ q: z.string().trim() }))
+      .use(lc.cached({ ttl: 30 }))
+      .input(z.object({ q: z.string() }))
+      .query(({ input }) => {
+        db.ran()
+        return `[${input.q}]`
+      }),
     misordered: procedure
       .use(lc.cached({ ttl: 30 }))
       .input(z.object({ id: z.string() }))
@@ -325,6 +334,10 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().orgFilter.query(filter('B') as never)).toBe('B')
     expect(await a.client().orgFilter.query(filter('A') as never)).toBe('A')
     expect(db.runs()).toBe(4)
+    expect(await a.client().trimmed.query({ q: 'abc' })).toBe('[abc]')
+    expect(await a.client().trimmed.query({ q: ' abc ' })).toBe('[ abc ]')
+    expect(await a.client().trimmed.query({ q: 'abc' })).toBe('[abc]')
+    expect(db.runs()).toBe(6)
   })
 
   it('never caches a call whose input cached() cannot key (before .input()), and says so once', async () => {
