@@ -42,6 +42,8 @@ const typeDefs = /* GraphQL */ `
     firstMissing: [String!] @cached(ttl: 60)
     "Its second item serializes to null, which GraphQL refuses; then many follow."
     nulls: [Nul!] @cached(ttl: 60)
+    "Its second item's then getter throws."
+    thenThrows: [String!] @cached(ttl: 60)
     "Its first item is a promise, which GraphQL awaits before checking it."
     awaited: [String!] @cached(ttl: 60)
     "Its first item is missing, and closing it throws (GraphQL ignores that)."
@@ -136,6 +138,18 @@ function fixture() {
             for (let i = 0; i < 1_000_000; i++) {
               readAfterMissing++
               yield 'b'
+            }
+          })()
+        },
+        thenThrows: () => {
+          ran('Query.thenThrows')
+          return (function* () {
+            yield 'a'
+            yield {
+              // biome-ignore lint/suspicious/noThenProperty: a broken thenable, on purpose.
+              get then() {
+                throw new Error('then broke')
+              },
             }
           })()
         },
@@ -256,6 +270,13 @@ describe('a cached list field whose value is an iterable other than an array', (
     }
     expect(f.readAfterMissing()).toBe(0)
     expect(f.runs['Query.nulls']).toBe(2)
+  })
+
+  it('fails an item whose then getter throws at that item, as GraphQL does', async () => {
+    const app = await fixture().instance()
+    const result = await app.query('{ thenThrows }')
+    expect(result.data).toEqual({ thenThrows: null })
+    expect(result.errors).toMatchObject([{ message: 'then broke', path: ['thenThrows', 1] }])
   })
 
   it('reads past a promise item, which GraphQL awaits before checking it', async () => {
