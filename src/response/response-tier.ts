@@ -280,7 +280,8 @@ export class ResponseTier {
     )
     if (executed !== undefined && verdict !== undefined) {
       stats.misses++
-      if (!verdict.store) return this.#uncacheable(executed, stats, verdict.reason)
+      if (!verdict.store)
+        return this.#uncacheable(executed, stats, verdict.reason, executed.unkeyed !== undefined)
       return this.#written(executed, verdict, stats, kept, overtaken)
     }
     if (isResponse(value) && value.kind === 'response')
@@ -428,6 +429,9 @@ export class ResponseTier {
     const executed = await execute()
     stats.misses++
     stats.uncacheable++
+    // What ran is not what the key says: no HTTP cache may keep it under this request either.
+    if (executed.unkeyed !== undefined)
+      return { kind: 'executed', result: executed.result, reason: executed.unkeyed, overtaken: true }
     return { kind: 'executed', result: executed.result, reason }
   }
 }

@@ -1,6 +1,6 @@
 import { engineOf, type LoadCache, type Loaders } from '../cache/create-cache.js'
 import type { Serializer } from '../core/entry.js'
-import { invalidOption } from '../core/errors.js'
+import { invalidOption, LoadCacheTypeError } from '../core/errors.js'
 import type { CacheId } from '../core/keys.js'
 import { stableJson } from '../core/stable-json.js'
 import { entityTag, typeTag } from '../core/tags.js'
@@ -215,7 +215,15 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
               )
             }
             if (compared !== 'same') {
-              key = stableJson([opts.input ?? null, viewer, rawInput])
+              const parsedPart = stableJson(opts.input ?? null)
+              try {
+                key = `[${parsedPart},${stableJson(viewer)},${stableJson(rawInput)}]`
+              } catch (error) {
+                throw new LoadCacheTypeError(
+                  'E_UNKEYABLE_VALUE',
+                  `the input as sent (keyed because it differs from the parsed input) cannot be keyed: ${(error as Error).message.replace('[loadcache] ', '')}`,
+                )
+              }
             } else {
               key = stableJson([opts.input ?? null, viewer])
             }
@@ -402,6 +410,10 @@ function resultTags(entity: string | undefined, result: unknown, cached: boolean
 function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'differs' | 'missing' {
   if (raw === null || typeof raw !== 'object') return Object.is(raw, parsed) ? 'same' : 'differs'
   if (parsed === null || typeof parsed !== 'object') return 'differs'
+  if (raw instanceof Date && parsed instanceof Date)
+    return Object.is(raw.getTime(), parsed.getTime()) ? 'same' : 'differs'
+  // Other objects than plain ones and arrays (a Map, a Set, a class instance): the same object, or not.
+  if (!isPlainData(raw) || !isPlainData(parsed)) return raw === parsed ? 'same' : 'differs'
   // Deeper than any input shape a validator describes: assume the worst.
   if (depth > 32) return 'missing'
   let found: 'same' | 'differs' = 'same'
@@ -416,4 +428,10 @@ function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'diffe
     if (member === 'differs') found = 'differs'
   }
   return found
+}
+
+function isPlainData(value: object): boolean {
+  if (Array.isArray(value)) return true
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === null || prototype === Object.prototype
 }

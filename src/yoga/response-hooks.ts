@@ -68,7 +68,9 @@ export function responseHooks(
 ): {
   hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
-  adopt(params: unknown, state: RequestCacheState): void
+  adopt(request: Request, params: unknown, state: RequestCacheState): void
+  /** Called by the plugin's onExecute, before the execution starts, with the params it runs. */
+  executing(request: Request, params: unknown): void
   /**
    * Whether this request executed (or joined the execution of) a response an invalidation overtook: the
    * plugin then sends it `no-store`, whatever its fields' policies said.
@@ -86,10 +88,11 @@ export function responseHooks(
   /** Why the tier did not store what a request executed, and whether an invalidation overtook it. */
   const notStored = new WeakMap<Request, { reason: string; overtaken: boolean }>()
   /**
-   * The executions the tier runs, by the params object they run with: the state the plugin adopts, and
-   * what the key was built from (a plugin may still change the params in place before they run).
+   * The executions the tier runs, by request: the state the plugin adopts, what the key was built from,
+   * and whether the params that run turned out to differ from it (another plugin changed or replaced them
+   * after the key was built, before the execution started).
    */
-  const filling = new WeakMap<object, { state?: RequestCacheState; keyed: string; changed?: boolean }>()
+  const filling = new WeakMap<Request, { state?: RequestCacheState; keyed: string; changed?: boolean }>()
   const bypass = options.bypass ?? (() => false)
   const tagHeader = options.cacheTagHeader ?? false
   const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
@@ -97,11 +100,11 @@ export function responseHooks(
   return {
     overtook: (request) => notStored.get(request)?.overtaken === true,
     tagHeader,
-    adopt(params, state) {
-      const fill = typeof params === 'object' && params !== null ? filling.get(params) : undefined
+    adopt(request, params, state) {
+      const fill = filling.get(request)
       if (fill === undefined) return
-      // Changed since the key was built (a params handler of a plugin before useLoadCache that edits them
-      // in place): what runs is not what the key says, so it is not stored.
+      // Changed since the key was built (a params handler of a plugin before useLoadCache): what runs is
+      // not what the key says, so it is not stored. An equal copy is fine.
       if (keyedParams(params as GraphQLParams) !== fill.keyed) {
         fill.changed = true
         return
@@ -109,6 +112,12 @@ export function responseHooks(
       // The tier tags the response with every entity the execution produces: collect them from the start.
       state.collectEntities = true
       fill.state = state
+    },
+    executing(request, params) {
+      const fill = filling.get(request)
+      // Edited in place after the state was adopted (in another plugin's onContextBuilding). Changes made
+      // once the execution runs (setExecuteFn, a resolver defaulting its arguments) are not looked at.
+      if (fill !== undefined && keyedParams(params as GraphQLParams) !== fill.keyed) fill.changed = true
     },
     hooks: {
       onRequestParse({ request }) {
@@ -149,15 +158,10 @@ export function responseHooks(
               const fill: { state?: RequestCacheState; keyed: string; changed?: boolean } = {
                 keyed: keyedParams(params),
               }
-              filling.set(params, fill)
+              filling.set(request, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
-              // Compared again now: a plugin may edit the params in place after the state was adopted (in
-              // its own onContextBuilding). An execution whose state was never adopted ran with params
-              // that replaced these (a params handler of a plugin before this one).
-              const unadopted =
-                fill.state === undefined && ((result as ExecutionResult).errors?.length ?? 0) === 0
-              if (fill.changed || unadopted || keyedParams(params) !== fill.keyed)
+              if (fill.changed)
                 return { result, state: undefined, entities: new Set<string>(), unkeyed: PARAMS_CHANGED }
               const state = fill.state
               return { result, state, entities: state ? producedEntities(state) : new Set<string>() }

@@ -213,13 +213,16 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       }
       const loaders = own ?? (typeof existing === 'object' && existing !== null ? existing : undefined)
       const requestState = createLoadCacheContext(cache, { viewer, loaders, enabled })
-      responses?.adopt((context as { params?: unknown }).params, requestStateOf(requestState)!)
+      const { request, params } = context as unknown as { request: Request; params?: unknown }
+      responses?.adopt(request, params, requestStateOf(requestState)!)
       extendContext({
         ...(own ? { loaders: own as Loaders<Defs> } : {}),
         ...requestState,
       })
     },
     onExecute({ args }) {
+      const { request, params } = args.contextValue as { request?: Request; params?: unknown }
+      if (request !== undefined) responses?.executing(request, params)
       return {
         async onExecuteDone({ result, setResult }) {
           const context = args.contextValue as { request?: Request }
