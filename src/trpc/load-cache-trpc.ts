@@ -410,10 +410,13 @@ function resultTags(entity: string | undefined, result: unknown, cached: boolean
 function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'differs' | 'missing' {
   if (raw === null || typeof raw !== 'object') return Object.is(raw, parsed) ? 'same' : 'differs'
   if (parsed === null || typeof parsed !== 'object') return 'differs'
-  if (raw instanceof Date && parsed instanceof Date)
-    return Object.is(raw.getTime(), parsed.getTime()) ? 'same' : 'differs'
-  // Other objects than plain ones and arrays (a Map, a Set, a class instance): the same object, or not.
-  if (!isPlainData(raw) || !isPlainData(parsed)) return raw === parsed ? 'same' : 'differs'
+  if (raw instanceof Date || parsed instanceof Date) {
+    return raw instanceof Date && parsed instanceof Date && Object.is(raw.getTime(), parsed.getTime())
+      ? 'same'
+      : 'differs'
+  }
+  // Collections hold no members of their own to compare: the same object, or not.
+  if (isCollection(raw) || isCollection(parsed)) return raw === parsed ? 'same' : 'differs'
   // Deeper than any input shape a validator describes: assume the worst.
   if (depth > 32) return 'missing'
   let found: 'same' | 'differs' = 'same'
@@ -430,8 +433,6 @@ function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'diffe
   return found
 }
 
-function isPlainData(value: object): boolean {
-  if (Array.isArray(value)) return true
-  const prototype = Object.getPrototypeOf(value)
-  return prototype === null || prototype === Object.prototype
+function isCollection(value: object): boolean {
+  return value instanceof Map || value instanceof Set || ArrayBuffer.isView(value)
 }

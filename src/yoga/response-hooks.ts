@@ -42,6 +42,18 @@ const SERVED = Symbol('loadcache.served')
 
 const PARAMS_CHANGED = 'the params changed after the response key was built'
 
+/** An execution the tier runs (see `filling`). */
+interface Fill {
+  /** What of the params its key was built from (keyedParams). */
+  readonly keyed: string
+  /** The request state, once adopted with params equal to those. */
+  state?: RequestCacheState
+  /** The params that run differ from the key: not stored, sent no-store. */
+  changed?: boolean
+  /** useLoadCache's onExecute ran for it (and compared the params then). */
+  started?: boolean
+}
+
 /** What of the params a response key is built from, as one string (see ResponseTier#serve). */
 function keyedParams(params: GraphQLParams): string {
   try {
@@ -92,7 +104,7 @@ export function responseHooks(
    * and whether the params that run turned out to differ from it (another plugin changed or replaced them
    * after the key was built, before the execution started).
    */
-  const filling = new WeakMap<Request, { state?: RequestCacheState; keyed: string; changed?: boolean }>()
+  const filling = new WeakMap<Request, Fill>()
   const bypass = options.bypass ?? (() => false)
   const tagHeader = options.cacheTagHeader ?? false
   const maxTagBytes = options.maxCacheTagHeaderBytes ?? 8000
@@ -115,9 +127,11 @@ export function responseHooks(
     },
     executing(request, params) {
       const fill = filling.get(request)
+      if (fill === undefined) return
+      fill.started = true
       // Edited in place after the state was adopted (in another plugin's onContextBuilding). Changes made
       // once the execution runs (setExecuteFn, a resolver defaulting its arguments) are not looked at.
-      if (fill !== undefined && keyedParams(params as GraphQLParams) !== fill.keyed) fill.changed = true
+      if (keyedParams(params as GraphQLParams) !== fill.keyed) fill.changed = true
     },
     hooks: {
       onRequestParse({ request }) {
@@ -155,12 +169,14 @@ export function responseHooks(
               viewer,
             },
             async () => {
-              const fill: { state?: RequestCacheState; keyed: string; changed?: boolean } = {
-                keyed: keyedParams(params),
-              }
+              const fill: Fill = { keyed: keyedParams(params) }
               filling.set(request, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
+              // A plugin before useLoadCache stopped the execution with a result of its own (its onExecute
+              // never ran): the params are compared now instead, changes made meanwhile included.
+              if (fill.state !== undefined && fill.started !== true && keyedParams(params) !== fill.keyed)
+                fill.changed = true
               if (fill.changed)
                 return { result, state: undefined, entities: new Set<string>(), unkeyed: PARAMS_CHANGED }
               const state = fill.state

@@ -221,6 +221,37 @@ describe('the response tier', () => {
     expect(await again.json()).toEqual({ data: { post: { id: 'p1', title: 'First' } } })
   })
 
+  /** Edits the params in place when the context is built (placed after useLoadCache). */
+  const editsInContextBuilding: Plugin = {
+    onContextBuilding({ context }) {
+      const { params, request } = context as unknown as {
+        params: { variables: Record<string, unknown> }
+        request: Request
+      }
+      const post = request.headers.get('x-post')
+      if (post !== null) params.variables.id = post
+    },
+  }
+
+  it('sends no-store for a PRIVATE response that ran with params changed after keying', async () => {
+    const fixture = graphqlFixture({
+      typeDefs: 'type Query { post(id: ID!): Post @cached(ttl: 60, scope: PRIVATE) } type Post { id: ID! }',
+      resolvers: () => ({ Query: { post: (_: unknown, { id }: { id: string }) => ({ id }) } }),
+      redis,
+    })
+    const a = await fixture.instance({ responses: true, plugins: [editsInContextBuilding] })
+    const ask = (viewer: string, headers: Record<string, string> = {}) =>
+      a.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${viewer}`, ...headers },
+        body: JSON.stringify({ query: 'query ($id: ID!) { post(id: $id) { id } }', variables: { id: 'p1' } }),
+      })
+    expect((await ask('alice')).headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
+    const edited = await ask('bob', { 'x-post': 'p2' })
+    expect(await edited.json()).toEqual({ data: { post: { id: 'p2' } } })
+    expect(edited.headers.get('cache-control')).toBe('no-store')
+  })
+
   it.each([
     [
       'a params handler of a plugin before it',
@@ -253,6 +284,19 @@ describe('the response tier', () => {
             },
           } satisfies Plugin,
         ],
+      },
+    ],
+    [
+      'the context building of a plugin after it, with one before it that runs the execution itself',
+      {
+        pluginsBefore: [
+          {
+            onExecute({ args, executeFn, setResultAndStopExecution }) {
+              setResultAndStopExecution(executeFn(args) as never)
+            },
+          } satisfies Plugin,
+        ],
+        plugins: [editsInContextBuilding],
       },
     ],
     [

@@ -35,4 +35,31 @@ describe('tRPC cached() keys', () => {
     expect(runs).toBe(2)
     await cache.close()
   })
+
+  it('cache a call whose input is a class instance the validator copies: the same members, one entry', async () => {
+    const cache = createCache()
+    const t = initTRPC.create()
+    const lc = createLoadCacheTRPC(t, { cache })
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    let runs = 0
+    const router = t.router({
+      near: t.procedure
+        .input(z.object({ at: z.object({ x: z.number(), y: z.number() }) }))
+        .use(lc.cached({ ttl: 60 }))
+        .query(({ input }) => {
+          runs++
+          return input.at.x + input.at.y
+        }),
+    })
+    const caller = t.createCallerFactory(router)(lc.createContext({}))
+    expect(await caller.near({ at: new Point(1, 2) })).toBe(3)
+    expect(await caller.near({ at: new Point(1, 2) })).toBe(3)
+    expect(runs).toBe(1)
+    await cache.close()
+  })
 })
