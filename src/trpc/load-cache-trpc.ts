@@ -417,6 +417,8 @@ function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'diffe
   }
   // Collections hold no members of their own to compare: the same object, or not.
   if (isCollection(raw) || isCollection(parsed)) return raw === parsed ? 'same' : 'differs'
+  // An instance whose class has getters may hold members no own key shows (a later .input() reads them).
+  if (raw !== parsed && hasInheritedAccessors(raw)) return 'missing'
   // Deeper than any input shape a validator describes: assume the worst.
   if (depth > 32) return 'missing'
   let found: 'same' | 'differs' = 'same'
@@ -431,6 +433,21 @@ function compareInput(raw: unknown, parsed: unknown, depth = 0): 'same' | 'diffe
     if (member === 'differs') found = 'differs'
   }
   return found
+}
+
+/** Whether a getter or setter is defined on `value`'s prototype chain, below Object.prototype. */
+function hasInheritedAccessors(value: object): boolean {
+  for (
+    let prototype = Object.getPrototypeOf(value);
+    prototype !== null && prototype !== Object.prototype && prototype !== Array.prototype;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    for (const name of Reflect.ownKeys(prototype)) {
+      const descriptor = Object.getOwnPropertyDescriptor(prototype, name)
+      if (descriptor?.get !== undefined || descriptor?.set !== undefined) return true
+    }
+  }
+  return false
 }
 
 function isCollection(value: object): boolean {

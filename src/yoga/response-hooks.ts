@@ -50,8 +50,6 @@ interface Fill {
   state?: RequestCacheState
   /** The params that run differ from the key: not stored, sent no-store. */
   changed?: boolean
-  /** useLoadCache's onExecute ran for it (and compared the params then). */
-  started?: boolean
 }
 
 /** What of the params a response key is built from, as one string (see ResponseTier#serve). */
@@ -81,8 +79,6 @@ export function responseHooks(
   hooks: Pick<Plugin, 'onRequestParse' | 'onParams' | 'onResultProcess' | 'onResponse'>
   /** Called by the plugin's onContextBuilding with each request state it creates. */
   adopt(request: Request, params: unknown, state: RequestCacheState): void
-  /** Called by the plugin's onExecute, before the execution starts, with the params it runs. */
-  executing(request: Request, params: unknown): void
   /**
    * Whether this request executed (or joined the execution of) a response an invalidation overtook: the
    * plugin then sends it `no-store`, whatever its fields' policies said.
@@ -125,14 +121,6 @@ export function responseHooks(
       state.collectEntities = true
       fill.state = state
     },
-    executing(request, params) {
-      const fill = filling.get(request)
-      if (fill === undefined) return
-      fill.started = true
-      // Edited in place after the state was adopted (in another plugin's onContextBuilding). Changes made
-      // once the execution runs (setExecuteFn, a resolver defaulting its arguments) are not looked at.
-      if (keyedParams(params as GraphQLParams) !== fill.keyed) fill.changed = true
-    },
     hooks: {
       onRequestParse({ request }) {
         return {
@@ -173,10 +161,11 @@ export function responseHooks(
               filling.set(request, fill)
               const result = await paramsHandler(payload)
               if (isAsyncIterable(result)) return { result, state: undefined, entities: new Set<string>() }
-              // A plugin before useLoadCache stopped the execution with a result of its own (its onExecute
-              // never ran): the params are compared now instead, changes made meanwhile included.
-              if (fill.state !== undefined && fill.started !== true && keyedParams(params) !== fill.keyed)
-                fill.changed = true
+              // Compared again once the result is back: other plugins may edit the params in place after
+              // the state was adopted (their onContextBuilding or onExecute, after useLoadCache's), or run
+              // the execution themselves. A resolver that edits its own arguments in place (a JSON scalar
+              // variable is the variables' own object) looks the same, and is not stored either.
+              if (fill.state !== undefined && keyedParams(params) !== fill.keyed) fill.changed = true
               if (fill.changed)
                 return { result, state: undefined, entities: new Set<string>(), unkeyed: PARAMS_CHANGED }
               const state = fill.state

@@ -221,8 +221,6 @@ export function useLoadCache<Defs extends AnyDefinitions = Record<string, never>
       })
     },
     onExecute({ args }) {
-      const { request, params } = args.contextValue as { request?: Request; params?: unknown }
-      if (request !== undefined) responses?.executing(request, params)
       return {
         async onExecuteDone({ result, setResult }) {
           const context = args.contextValue as { request?: Request }

@@ -300,6 +300,20 @@ describe('the response tier', () => {
       },
     ],
     [
+      'the onExecute of a plugin after it',
+      {
+        plugins: [
+          {
+            onExecute({ args }) {
+              const { request } = args.contextValue as { request: Request }
+              const post = request.headers.get('x-post')
+              if (post !== null) (args.variableValues as Record<string, unknown>).id = post
+            },
+          } satisfies Plugin,
+        ],
+      },
+    ],
+    [
       'the context building of a plugin after it',
       {
         plugins: [
@@ -370,7 +384,7 @@ describe('the response tier', () => {
     expect(edited.headers.get('cache-control')).toBe('no-store')
   })
 
-  it('stores a response whose resolver defaults its (JSON) argument in place while it runs', async () => {
+  it('does not store a response whose resolver edited its (JSON) argument in place, but stores the next', async () => {
     const fixture = graphqlFixture({
       typeDefs: `
         scalar Filter
@@ -381,6 +395,7 @@ describe('the response tier', () => {
         Query: {
           titles: (_: unknown, { filter }: { filter: { limit?: number } }) => {
             ran('Query.titles')
+            // The variables' own object: this edit cannot be told from another plugin's edit of them.
             filter.limit ??= 2
             return ['a', 'b', 'c'].slice(0, filter.limit)
           },
@@ -392,9 +407,13 @@ describe('the response tier', () => {
     const source = 'query ($filter: Filter) { titles(filter: $filter) }'
     const first = await a.send(source, { filter: {} })
     expect(await first.json()).toEqual({ data: { titles: ['a', 'b'] } })
-    expect(first.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
-    expect(first.headers.get('cache-control')).toBe('public, max-age=60')
+    expect(first.headers.get('cache-control')).toBe('no-store')
+    // The field is cached now: its resolver does not run, the params stay as sent, the response is stored.
+    const second = await a.send(source, { filter: {} })
+    expect(await second.json()).toEqual({ data: { titles: ['a', 'b'] } })
+    expect(second.headers.get('cache-status')).toBe('loadcache; fwd=miss; stored')
     expect((await a.send(source, { filter: {} })).headers.get('cache-status')).toBe('loadcache; hit')
+    expect(fixture.runs['Query.titles']).toBe(1)
   })
 
   it('makes the next read fresh in every instance after a mutation changes what a response holds', async () => {

@@ -62,4 +62,38 @@ describe('tRPC cached() keys', () => {
     expect(runs).toBe(1)
     await cache.close()
   })
+
+  it('tell apart class instances whose getters a later .input() reads', async () => {
+    const cache = createCache()
+    const t = initTRPC.create()
+    const lc = createLoadCacheTRPC(t, { cache })
+    class Request2 {
+      readonly #y: number
+      constructor(
+        readonly x: number,
+        y: number,
+      ) {
+        this.#y = y
+      }
+      get y(): number {
+        return this.#y
+      }
+    }
+    let runs = 0
+    const router = t.router({
+      sum: t.procedure
+        .input(z.object({ x: z.number() }))
+        .use(lc.cached({ ttl: 60 }))
+        .input(z.object({ y: z.number() }))
+        .query(({ input }) => {
+          runs++
+          return input.x + input.y
+        }),
+    })
+    const caller = t.createCallerFactory(router)(lc.createContext({}))
+    expect(await caller.sum(new Request2(1, 2) as never)).toBe(3)
+    expect(await caller.sum(new Request2(1, 3) as never)).toBe(4)
+    expect(runs).toBe(2)
+    await cache.close()
+  })
 })
