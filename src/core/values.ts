@@ -9,6 +9,15 @@ export function isAsyncIterable(value: unknown): boolean {
   )
 }
 
+/** Whether a value is a thenable (a promise, or anything GraphQL awaits as one). */
+export function isThenable(value: unknown): boolean {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
 /**
  * Whether `value` is an Array whose reading runs no code of the user's: of any realm, not a Proxy, not a
  * subclass (whose methods GraphQL may call), nor one that iterates itself.
@@ -49,7 +58,7 @@ export function mayResolveLater(value: unknown, limit = 200_000): boolean {
     if (member === null || typeof member !== 'object') continue
     // Before any property read: a Proxy's traps are code.
     if (types.isProxy(member)) return true
-    if (typeof (member as { then?: unknown }).then === 'function') return true
+    if (isThenable(member)) return true
     if (seen.has(member)) continue
     seen.add(member)
     if (Array.isArray(member)) {

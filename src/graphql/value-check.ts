@@ -7,7 +7,7 @@ import {
   isNonNullType,
   isObjectType,
 } from 'graphql'
-import { isPlainArray } from '../core/values.js'
+import { isPlainArray, isThenable } from '../core/values.js'
 
 /**
  * Why graphql-js would raise an error completing `value` at a field of `type`, or undefined when it would
@@ -145,12 +145,4 @@ function itemFails(type: GraphQLOutputType, item: unknown): boolean {
   } catch {
     return true
   }
-}
-
-function isThenable(value: unknown): boolean {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }

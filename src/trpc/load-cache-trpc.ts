@@ -201,31 +201,31 @@ export function createLoadCacheTRPC<M, Defs extends AnyDefinitions = Record<stri
         let key: string | undefined
         if (scope === 'PUBLIC' || state.viewer !== null) {
           try {
+            const input = opts.input ?? null
             const viewer = scope === 'PRIVATE' ? state.viewer : null
-            // Members the parsed input lacks may be parsed by an .input() after this middleware (tRPC
-            // merges them): the call is then keyed by what the client sent too, or calls that differ only
-            // there would share one entry.
             // Keyed by the input as sent too when it differs from what was parsed so far: an .input()
-            // after this middleware may parse the difference (a missing member is said once).
-            const compared = rawInput === undefined ? 'same' : compareInput(rawInput, opts.input)
+            // after this middleware (tRPC merges them) may parse the difference, and calls that differ only
+            // there would otherwise share one entry (a missing member is said once).
+            const compared = rawInput === undefined ? 'same' : compareInput(rawInput, input)
             if (compared === 'missing') {
               warnOnce(
                 `cached-raw:${opts.path}`,
                 `cached() on "${opts.path}" got input members its parsed input lacks, so such calls are keyed by the input as sent (each variant is its own entry): if an .input() follows cached(), place cached() after the last .input()`,
               )
             }
-            if (compared !== 'same') {
-              const parsedPart = stableJson(opts.input ?? null)
+            if (compared === 'same') {
+              key = stableJson([input, viewer])
+            } else {
+              // Thrown as it is when the parsed input cannot be keyed; said apart when only the raw one can't.
+              stableJson(input)
               try {
-                key = `[${parsedPart},${stableJson(viewer)},${stableJson(rawInput)}]`
+                key = stableJson([input, viewer, rawInput])
               } catch (error) {
                 throw new LoadCacheTypeError(
                   'E_UNKEYABLE_VALUE',
                   `the input as sent (keyed because it differs from the parsed input) cannot be keyed: ${(error as Error).message.replace('[loadcache] ', '')}`,
                 )
               }
-            } else {
-              key = stableJson([opts.input ?? null, viewer])
             }
           } catch (error) {
             // An input parsed into something no key can represent faithfully (a Map, a Set, a bigint):

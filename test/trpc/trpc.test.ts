@@ -324,7 +324,11 @@ describe('tRPC procedures over HTTP', () => {
 
   it('keys a call by the input an .input() after cached() parses too: calls that differ there never share', async () => {
     const db = database()
-    const a = await instance(db, uniqueNamespace())
+    const warnings: string[] = []
+    const a = await instance(db, uniqueNamespace(), {
+      warn: (message: string) => warnings.push(message),
+      error: () => {},
+    })
     expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'A' })).toBe('o1/A')
     expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'B' })).toBe('o1/B')
     expect(await a.client().orgPost.query({ orgId: 'o1', postId: 'A' })).toBe('o1/A')
@@ -338,6 +342,11 @@ describe('tRPC procedures over HTTP', () => {
     expect(await a.client().trimmed.query({ q: ' abc ' })).toBe('[ abc ]')
     expect(await a.client().trimmed.query({ q: 'abc' })).toBe('[abc]')
     expect(db.runs()).toBe(6)
+    // Missing members are said once per procedure; a transformed value is not.
+    expect(warnings.filter((warning) => warning.includes('its parsed input lacks'))).toEqual([
+      expect.stringContaining('"orgPost"'),
+      expect.stringContaining('"orgFilter"'),
+    ])
   })
 
   it('never caches a call whose input cached() cannot key (before .input()), and says so once', async () => {
